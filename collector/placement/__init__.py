@@ -1,0 +1,1 @@
+"""The placement advisor: relocatable inference demand and the energy-latency frontier."""

@@ -1,0 +1,1 @@
+"""Wiring: settings -> objects -> run. One module per CLI subcommand."""

@@ -1,0 +1,504 @@
+"""The one typed settings tree (YAML file + environment), shaped like shared/settings-example.yaml.
+
+Unknown keys are rejected with the dotted key and the file named. Only the CLI and services read
+files and the environment; everything else receives the parsed tree explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from collector.models import Direction, EnergyBasis, Role, Signal
+
+
+class SettingsError(ValueError):
+    """A settings file could not be used; the message names the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_secret(inline: str | None, file: Path | None, what: str) -> str | None:
+    """Resolve a secret given inline (tests only) or through a `*_file` key (production)."""
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{what}: cannot read {file}: {exc.strerror}") from exc
+    return inline
+
+
+# --- agent ---------------------------------------------------------------------------------
+
+
+class InterfaceSettings(Strict):
+    name: str
+    direction: Direction = "uplink"
+
+
+class StaticTraceRule(Strict):
+    """Maps packets to a TraceID by address/port when the carrier is `static`."""
+
+    trace_id: int
+    src: str | None = None
+    dst: str | None = None
+    dst_port: int | None = None
+    src_port: int | None = None
+
+
+class TraceIdCarrier(Strict):
+    namespace_id: int = Field(ge=0, le=0xFFFF)
+    carrier: Literal["dex_flow_id", "namespace", "flow_label", "static"] = "namespace"
+    node_id_field: Literal["short", "wide"] = "short"
+    """Where NodeIDs are read: trace-type bit 0 (24 bit, `short`) or bit 8 (56 bit, `wide`)."""
+    static: list[StaticTraceRule] = []
+
+
+class AgentSettings(Strict):
+    listen: str = "0.0.0.0:9470"
+    interfaces: list[InterfaceSettings] = []
+    trace_ids: list[TraceIdCarrier] = []
+    max_flows: int = Field(100_000, gt=0)
+    """Hard cap on the flow table; the oldest idle entries are evicted past it (counted)."""
+    max_trace_ids: int = Field(1000, gt=0)
+    """Distinct TraceIDs kept as labels; more go to `other` (bounded cardinality)."""
+    idle_timeout_seconds: float = Field(300.0, gt=0)
+    workers: int = Field(1, ge=1, le=64)
+    sample: int = Field(1, ge=1)
+    """Count one packet in N and scale by N (marked by e2e_energy_agent_sampling_ratio)."""
+    ring_block_size: int = Field(1 << 20, gt=0)
+    ring_block_count: int = Field(64, gt=0)
+    snaplen: int = Field(512, ge=128)
+    k8s_node: str | None = None
+    """Value of the k8s_node label; defaults to $NODE_NAME, else the host name."""
+    promiscuous: bool = False
+
+
+class AgentsKubernetes(Strict):
+    namespace: str = "e2e-energy"
+    service: str = "e2e-energy-agent"
+    port: int = 9470
+
+
+class AgentsSettings(Strict):
+    urls: list[str] = []
+    kubernetes: AgentsKubernetes | None = None
+    timeout_seconds: float = Field(5.0, gt=0)
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+class SourceBase(Strict):
+    name: str
+    energy_basis: EnergyBasis = "measured"
+    timeout_seconds: float = Field(5.0, gt=0)
+    interval_seconds: float = Field(5.0, gt=0)
+
+
+class HttpAuth(Strict):
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    token: str | None = None
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    """Skip TLS verification: explicit, never the default."""
+
+
+class KeplerSource(SourceBase, HttpAuth):
+    kind: Literal["kepler"]
+    url: str
+    generation: Literal["auto", "0.9", "0.10"] = "auto"
+    zone: str = "package"
+    """Kepler >= 0.10 RAPL zone to read; zones overlap and are never summed."""
+    include_gpu: bool = False
+
+
+class DcgmSource(SourceBase, HttpAuth):
+    kind: Literal["dcgm"]
+    url: str
+
+
+class SnmpSource(SourceBase):
+    kind: Literal["snmp"]
+    address: str
+    version: Literal["2c", "3"] = "2c"
+    community: str | None = None
+    community_file: Path | None = None
+    user: str | None = None
+    auth_protocol: Literal["SHA", "SHA256", "SHA512", "MD5"] = "SHA"
+    auth_key: str | None = None
+    auth_key_file: Path | None = None
+    priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
+    priv_key: str | None = None
+    priv_key_file: Path | None = None
+    profile: Literal[
+        "apc_rpdu2_device",
+        "apc_rpdu2_phase",
+        "apc_rpdu2_outlet",
+        "apc_ident",
+        "raritan_inlet",
+        "raritan_outlet",
+        "sentry4_cord",
+        "eaton_input",
+        "eaton_outlet",
+        "if_mib",
+        "generic",
+    ]
+    timeout_seconds: float = Field(2.0, gt=0)
+    retries: int = Field(1, ge=0)
+    oid: str | None = None
+    """generic profile: the OID (a table column or a scalar)."""
+    scale: float = 1.0
+    unit: str | None = None
+    """generic profile: the unit after scaling, e.g. W or kWh."""
+    counter_width: float | None = None
+
+    @model_validator(mode="after")
+    def _generic_needs_oid(self) -> SnmpSource:
+        if self.profile == "generic" and (self.oid is None or self.unit is None):
+            raise ValueError("profile generic needs `oid` and `unit`")
+        return self
+
+
+class RedfishSource(SourceBase, HttpAuth):
+    kind: Literal["redfish"]
+    url: str
+    """Base URL of the service, e.g. https://pdu.example (the /redfish/v1 root is appended)."""
+    pdu: str | None = None
+
+
+class ShellySource(SourceBase, HttpAuth):
+    kind: Literal["shelly"]
+    url: str
+    switch_id: int = 0
+
+
+class TasmotaSource(SourceBase, HttpAuth):
+    kind: Literal["tasmota"]
+    url: str
+
+
+class HttpJsonSource(SourceBase, HttpAuth):
+    kind: Literal["http_json"]
+    url: str
+    power_path: str | None = None
+    power_unit: str = "W"
+    energy_path: str | None = None
+    energy_unit: str = "Wh"
+    target: str = "0"
+
+
+class PrometheusCounterSource(SourceBase, HttpAuth):
+    kind: Literal["prometheus_counter"]
+    url: str
+    metric: str
+    label: str
+    app_map: dict[str, str] = {}
+    """label value -> app; unmapped values go to app `unknown`."""
+
+
+SourceSettings = Annotated[
+    KeplerSource
+    | DcgmSource
+    | SnmpSource
+    | RedfishSource
+    | ShellySource
+    | TasmotaSource
+    | HttpJsonSource
+    | PrometheusCounterSource,
+    Field(discriminator="kind"),
+]
+
+
+# --- carbon --------------------------------------------------------------------------------
+
+
+class ProviderBase(Strict):
+    ttl_seconds: float = Field(300.0, gt=0)
+    max_age_seconds: float = Field(3600.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class StaticProvider(ProviderBase):
+    kind: Literal["static"]
+    grams_per_kwh: float = Field(ge=0)
+    signal: Signal = "average"
+
+
+class ElectricityMapsProvider(ProviderBase):
+    kind: Literal["electricitymaps"]
+    zone: str
+    token: str | None = None
+    token_file: Path | None = None
+    url: str = "https://api.electricitymap.org"
+
+    @property
+    def signal(self) -> Signal:
+        return "average"
+
+
+class WattTimeProvider(ProviderBase):
+    kind: Literal["watttime"]
+    region: str
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    url: str = "https://api.watttime.org"
+
+    @property
+    def signal(self) -> Signal:
+        return "marginal"
+
+
+class UkCarbonProvider(ProviderBase):
+    kind: Literal["uk"]
+    url: str = "https://api.carbonintensity.org.uk"
+
+    @property
+    def signal(self) -> Signal:
+        return "average"
+
+
+class CsvProvider(ProviderBase):
+    kind: Literal["csv"]
+    path: Path
+    signal: Signal = "average"
+    max_age_seconds: float = Field(3600.0, gt=0)
+
+
+ProviderSettings = Annotated[
+    StaticProvider | ElectricityMapsProvider | WattTimeProvider | UkCarbonProvider | CsvProvider,
+    Field(discriminator="kind"),
+]
+
+
+class ZoneSettings(Strict):
+    providers: list[ProviderSettings] = Field(min_length=1)
+    market_grams_per_kwh: float | None = Field(None, ge=0)
+    """Market-based factor (renewable contracts), reported as carbon_basis="market"."""
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> ZoneSettings:
+        signals = {p.signal for p in self.providers}
+        if len(signals) > 1:
+            raise ValueError(
+                "providers mix average and marginal signals; a zone's chain must be of one signal"
+            )
+        return self
+
+    @property
+    def signal(self) -> Signal:
+        return self.providers[0].signal
+
+
+class CarbonSettings(Strict):
+    zones: dict[str, ZoneSettings] = {}
+
+
+# --- topology ------------------------------------------------------------------------------
+
+
+class PowerRef(Strict):
+    source: str
+    target: str | dict[str, str] = ""
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _number_target(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+class TrafficTotalRef(Strict):
+    source: str
+    target: str | None = None
+    interfaces: list[str] = []
+    link_header_bytes: int = Field(14, ge=0)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _number_target(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+class RequestsRef(Strict):
+    source: str
+
+
+class IdleSettings(Strict):
+    policy: Literal["fixed", "source", "rolling_min", "none"] = "none"
+    watts: float | None = Field(None, ge=0)
+    horizon_seconds: float = Field(86_400.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fixed_needs_watts(self) -> IdleSettings:
+        if self.policy == "fixed" and self.watts is None:
+            raise ValueError("idle policy fixed needs `watts`")
+        return self
+
+
+class NfSettings(Strict):
+    name: str
+    role: Role
+    node_id: int | None = Field(None, ge=0)
+    zone: str | None = None
+    power: PowerRef | None = None
+    traffic_total: TrafficTotalRef | None = None
+    requests: RequestsRef | None = None
+    idle: IdleSettings = IdleSettings()
+    embodied_grams_per_hour: float = Field(0.0, ge=0)
+    counter_resolution_joules: float | None = None
+    gauge: PowerRef | None = None
+    """Optional power gauge used instead of a coarse energy counter (coarse-counter rule)."""
+
+
+class TraceRef(Strict):
+    namespace_id: int = Field(ge=0, le=0xFFFF)
+    trace_id: int = Field(ge=0)
+
+
+class AppSettings(Strict):
+    name: str
+    traces: list[TraceRef] = []
+
+
+class AppsKubernetes(Strict):
+    annotation: str = "e2e-energy.io/trace-id"
+    namespace: str | None = None
+
+
+ShareKey = Literal["packets", "bytes", "requests", "equal"]
+
+
+class ShareSettings(Strict):
+    static: ShareKey = "packets"
+    dynamic: ShareKey = "bytes"
+
+
+def _default_shares() -> dict[str, ShareSettings]:
+    return {
+        "default": ShareSettings(),
+        "inference": ShareSettings(static="requests", dynamic="requests"),
+    }
+
+
+class StoreSettings(Strict):
+    path: Path = Path("/var/lib/e2e-energy/store.sqlite")
+    retention_days: float = Field(30.0, gt=0)
+
+
+class ApiSettings(Strict):
+    listen: str = "0.0.0.0:8080"
+    token: str | None = None
+    token_file: Path | None = None
+    max_range_seconds: float = Field(31 * 86_400.0, gt=0)
+    page_size: int = Field(100, gt=0, le=10_000)
+
+
+class Settings(BaseSettings):
+    """The whole file. Environment overrides use E2E_ENERGY_ and `__` between levels."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="E2E_ENERGY_", env_nested_delimiter="__"
+    )
+
+    window_seconds: float = Field(15.0, gt=0)
+    max_gap_seconds: float = Field(45.0, gt=0)
+    agent: AgentSettings = AgentSettings()
+    agents: AgentsSettings = AgentsSettings()
+    sources: list[SourceSettings] = []
+    carbon: CarbonSettings = CarbonSettings()
+    nfs: list[NfSettings] = []
+    apps: list[AppSettings] = []
+    apps_kubernetes: AppsKubernetes | None = None
+    shares: dict[str, ShareSettings] = Field(default_factory=_default_shares)
+    store: StoreSettings = StoreSettings()
+    api: ApiSettings = ApiSettings()
+    testbed: dict[str, Any] | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        names = [s.name for s in self.sources]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"sources: duplicate name(s) {sorted(dup)}")
+        known = set(names) | {"agent"}
+        for nf in self.nfs:
+            for ref_name, ref in (
+                ("power", nf.power),
+                ("traffic_total", nf.traffic_total),
+                ("requests", nf.requests),
+                ("gauge", nf.gauge),
+            ):
+                if ref is not None and ref.source not in known:
+                    raise ValueError(
+                        f"nfs[{nf.name}].{ref_name}.source: no source named {ref.source!r}"
+                    )
+            if nf.zone is not None and self.carbon.zones and nf.zone not in self.carbon.zones:
+                raise ValueError(f"nfs[{nf.name}].zone: no carbon zone named {nf.zone!r}")
+        nf_names = [n.name for n in self.nfs]
+        if len(set(nf_names)) != len(nf_names):
+            raise ValueError("nfs: duplicate NF names")
+        for role in self.shares:
+            if role != "default" and role not in ("ru", "du", "cu", "upf", "inference"):
+                raise ValueError(f"shares.{role}: not a role (ru, du, cu, upf, inference, default)")
+        if self.max_gap_seconds < self.window_seconds:
+            raise ValueError("max_gap_seconds must be at least window_seconds")
+        return self
+
+    def share_for(self, role: str) -> ShareSettings:
+        return self.shares.get(role) or self.shares.get("default") or ShareSettings()
+
+
+def _format_errors(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{origin}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict[str, Any], origin: str = "<settings>") -> Settings:
+    """Validate a parsed mapping; errors name `origin` (the file) and each dotted key."""
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc, origin)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a YAML settings file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{p}: cannot read settings file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{p}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+    return parse_settings(data, str(p))

@@ -1,0 +1,1 @@
+"""The SQLite store: written by the attributor, read by outputs and placement."""

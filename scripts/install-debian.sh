@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the demo need (shared/INFRA.md), only when missing.
+# Runs as root on Debian 12; prints what it does; exits non-zero when an install fails.
+set -euo pipefail
+declare -A need=(
+  [prometheus]=prometheus [promtool]=prometheus
+  [snmpd]=snmpd [snmpget]=snmp
+  [tshark]=tshark
+  [ping]=iputils-ping [ip]=iproute2 [ethtool]=ethtool
+  [chromium]=chromium
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-debian: missing ${missing[*]}; run as root (apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-debian: installing ${missing[*]}"
+# Package maintainer scripts must not start services (there is no init system here).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,45 @@
+"""Shared test helpers. Under CI=true a missing component fails the test instead of skipping it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with `reason` when `condition` is false; under CI=true fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required component missing under CI: {reason}")
+    pytest.skip(reason)
+
+
+def need_binary(name: str) -> str:
+    path = shutil.which(name)
+    need(path is not None, f"`{name}` is not installed (make deps installs it)")
+    assert path is not None
+    return path
+
+
+def need_root() -> None:
+    need(os.geteuid() == 0, "needs root (network namespaces, raw sockets)")
+
+
+def shared_fixture(*parts: str) -> Path:
+    """A path under ../shared/fixtures; skips (fails under CI) when it is absent."""
+    path = SHARED.joinpath("fixtures", *parts)
+    need(path.exists(), f"{path} is absent (shared/ beside the project)")
+    return path
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT
