@@ -239,9 +239,12 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
     if (nh == 17 or nh == 6) and p >= 0 and p + 4 <= n:
         sport, dport = _PORTS(frame, p)
     found = trace or dex or other
+    if nh == 17 and dport == 2152 and not outer_len:
+        inner = _gtpu(frame, p + 8, n, wide, ipv6_len)
+        # IOAM on the outer packet wins; a broken inner packet still makes the frame malformed
+        if found is None or inner[0] == RESULT_MALFORMED:
+            return inner
     if found is None:
-        if nh == 17 and dport == 2152 and not outer_len:
-            return _gtpu(frame, p + 8, n, wide, ipv6_len)
         return NO_IOAM
     return _new(
         HotResult,

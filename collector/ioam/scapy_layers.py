@@ -126,10 +126,10 @@ def _next_node(pkt: Any, lst: list[Any], cur: Any, remain: bytes) -> type[IOAMNo
     return node_class(trace_type)
 
 
-def _trace_header() -> list[Field]:
+def _trace_header(ioam_type: int) -> list[Field]:
     return [
         ByteField("reserved", 0),
-        ByteEnumField("ioam_type", 0, IOAM_TYPES),
+        ByteEnumField("ioam_type", ioam_type, IOAM_TYPES),
         ShortField("namespace_id", 0),
         _NodeLenField("node_len", None, 5),
         BitField("flags", 0, 4),
@@ -142,7 +142,7 @@ def _trace_header() -> list[Field]:
 class IOAMPreallocatedTrace(Packet):  # type: ignore[misc]
     name = "IOAM Pre-allocated Trace"
     fields_desc: ClassVar[list[Any]] = [
-        *_trace_header(),
+        *_trace_header(wire.IOAM_PREALLOCATED),
         StrLenField("free", b"", length_from=lambda pkt: pkt.remaining_len * 4),
         PacketListField("nodes", [], next_cls_cb=_next_node),
         StrField("trailing", b""),
@@ -152,7 +152,7 @@ class IOAMPreallocatedTrace(Packet):  # type: ignore[misc]
 class IOAMIncrementalTrace(Packet):  # type: ignore[misc]
     name = "IOAM Incremental Trace"
     fields_desc: ClassVar[list[Any]] = [
-        *_trace_header(),
+        *_trace_header(wire.IOAM_INCREMENTAL),
         PacketListField("nodes", [], next_cls_cb=_next_node),
         StrField("trailing", b""),
     ]

@@ -55,7 +55,8 @@ def _network(data: bytes, linktype: int) -> tuple[int, int]:
     if linktype == wire.LINKTYPE_ETHERNET:
         if len(data) < 14:
             return 0, -1
-        ethertype, off = Ether(data[:14]).type, 14
+        link = Ether(data[:14])  # becomes Dot3 (no EtherType) for values up to 1500
+        ethertype, off = (link.type if isinstance(link, Ether) else 0), 14
         while ethertype in _VLAN and len(data) >= off + 4:
             ethertype, off = Dot1Q(data[off : off + 4]).type, off + 4
     elif linktype == wire.LINKTYPE_LINUX_SLL and len(data) >= 16:
