@@ -10,8 +10,8 @@ from __future__ import annotations
 import struct
 from typing import Any, Final, NamedTuple
 
-from collector.ioam import wire
 from collector.ioam.fulldecode import decode_frame
+from collector.ioam.hotparts import OSS, Judged, judge_other_option, oss_node_ids, plan_node_ids
 from collector.ioam.wire import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV6,
@@ -67,12 +67,9 @@ _U64 = struct.Struct("!Q").unpack_from
 _IP6 = struct.Struct("!IHBB16s16s").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
 _TRACE_HEADER = struct.Struct("!HBBI").unpack_from
-_OSS: Final = object()  # plan marker: nodes carry opaque state snapshots, walk them
 _VLAN: Final = frozenset({0x8100, 0x88A8, 0x9100})
 _SKIP8: Final = frozenset({43, 135, 139, 140, 253, 254})
 
-# A judged IOAM option: (kind 0 trace/4 dex/2 other, namespace, trace type, ids, overflow, flow).
-_Judged = tuple[int, int, int, tuple[int, ...], bool, int | None]
 # (trace type, NodeLen, span, wide) packed in an int -> how to read node ids; bounded so that
 # garbage trace types from hostile traffic cannot grow it without end.
 _PLANS: dict[int, tuple[Any, ...]] = {}
@@ -181,9 +178,9 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
     ipv6_len = 40 + payload_len
     lim = off + ipv6_len if payload_len and off + ipv6_len < n else n
     p = off + 40
-    trace: _Judged | None = None
-    dex: _Judged | None = None
-    other: _Judged | None = None
+    trace: Judged | None = None
+    dex: Judged | None = None
+    other: Judged | None = None
     while True:
         if nh == 0 or nh == 60:
             if p + 2 > n:
@@ -206,7 +203,11 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
                     if (q - p) & 3 or qe - q < 4:
                         return _malformed(ipv6_len, outer_len)
                     kind = frame[q + 3]
-                    got = _trace(frame, q, qe, kind, wide) if kind <= 1 else _option(frame, q, qe)
+                    got = (
+                        _trace(frame, q, qe, kind, wide)
+                        if kind <= 1
+                        else judge_other_option(frame, q, qe)
+                    )
                     if got is None:
                         return _malformed(ipv6_len, outer_len)
                     if kind <= 1:
@@ -267,7 +268,7 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
     )
 
 
-def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> _Judged | None:
+def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> Judged | None:
     """Node ids of a trace option (option-type byte at q, end at qe); None when malformed."""
     if qe - q < 12:
         return None
@@ -280,73 +281,16 @@ def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> _J
     key = ((((trace_type << 5) | (b2 >> 3)) << 9 | span) << 1) | (namespace_id in wide)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _plan(trace_type, b2 >> 3, span, namespace_id in wide)
+        plan = plan_node_ids(trace_type, b2 >> 3, span, namespace_id in wide)
         if len(_PLANS) < 65536:
             _PLANS[key] = plan
     reader = plan[0]
     if reader is None:
         return None
-    if reader is _OSS:
-        ids = _oss_ids(frame, start, qe, plan[1], plan[2], plan[3])
+    if reader is OSS:
+        ids = oss_node_ids(frame, start, qe, plan[1], plan[2], plan[3])
         if ids is None:
             return None
     else:
         ids = tuple(map(plan[1], reader(frame, start)))
     return 0, namespace_id, trace_type, ids, bool(b2 & 0x04), None
-
-
-def _plan(trace_type: int, node_len: int, span: int, wide: bool) -> tuple[Any, ...]:
-    """How to read node ids for one (trace type, NodeLen, data span, wide) combination."""
-    if not trace_type & 0xFFFFFE or node_len != wire.node_words(trace_type):
-        return (None,)
-    if trace_type & 0x008000 and (wide or not trace_type & 0x800000):
-        offset, width, mask = wire.wide_id_offset(trace_type), 8, wire.MASK_56
-    elif trace_type & 0x800000:
-        offset, width, mask = 0, 4, wire.MASK_24
-    else:
-        offset, width, mask = 0, 0, 0
-    stride = node_len << 2
-    if trace_type & wire.OSS_MASK:
-        return _OSS, stride, offset, width
-    if span % stride:
-        return (None,)
-    count = span // stride if width else 0
-    field = "x" * offset + ("I" if width == 4 else "Q") + "x" * (stride - offset - width)
-    return struct.Struct("!" + field * count).unpack_from, mask.__and__
-
-
-def _option(frame: bytes, q: int, qe: int) -> _Judged | None:
-    """Judge a DEX, POT or E2E option (option-type byte at q); None when malformed."""
-    kind = frame[q + 3]
-    if kind == 4:
-        if qe - q < 12:
-            return None
-        ext, extra = frame[q + 7], qe - q - 12
-        namespace_id, trace_type = _U16(frame, q + 4)[0], _U32(frame, q + 8)[0] >> 8
-        if ext == 3 and extra == 8:
-            return 4, namespace_id, trace_type, (), False, _U32(frame, q + 12)[0]
-        if extra != (4 if ext & 0x80 else 0) + (4 if ext & 0x40 else 0):
-            return None
-        flow = _U32(frame, q + 12)[0] if ext & 0x80 else None
-        return 4, namespace_id, trace_type, (), False, flow
-    if kind == 2 or kind == 3:
-        return (2, _U16(frame, q + 4)[0], 0, (), False, None) if qe - q >= 8 else None
-    return None
-
-
-def _oss_ids(
-    frame: bytes, pos: int, de: int, stride: int, offset: int, width: int
-) -> tuple[int, ...] | None:
-    """Walk nodes that each end in a variable opaque state snapshot."""
-    ids: list[int] = []
-    unpack, mask = (_U32, wire.MASK_24) if width == 4 else (_U64, wire.MASK_56)
-    while pos < de:
-        if pos + stride + 4 > de:
-            return None
-        if width:
-            ids.append(unpack(frame, pos + offset)[0] & mask)
-        pos += stride
-        pos += 4 + (frame[pos] << 2)
-        if pos > de:
-            return None
-    return tuple(ids)
