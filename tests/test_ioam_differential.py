@@ -90,3 +90,24 @@ def test_dex_with_trace(dex: dict[str, Any], spec: dict[str, Any], data: st.Data
     assert record.get("sequence_number") == dex["sequence_number"]
     assert hot_parse(frame, linktype).dex_flow_id == dex["flow_id"]
     assert trace["nodes"] == spec["nodes"]
+
+
+@SETTINGS
+@given(
+    spec=trace_specs(), node_len=st.integers(0, 31), remaining=st.integers(0, 127), data=st.data()
+)
+def test_corrupted_lengths_are_errors_never_exceptions(
+    spec: dict[str, Any], node_len: int, remaining: int, data: st.DataObject
+) -> None:
+    """NodeLen/RemainingLen overwritten with any value: an error exactly when they lie."""
+    option = build.trace_option(**spec, node_len=node_len, remaining_len=remaining)
+    frame, linktype = data.draw(carried_frames([option]))
+    [record] = _both(frame, linktype)
+    words = wire.node_words(spec["trace_type"])
+    honest = node_len == words and (spec["incremental"] or remaining == words * spec["free_nodes"])
+    if honest:
+        assert record["errors"] == [] and record["nodes"] == spec["nodes"]
+    elif node_len != words:
+        assert any("NodeLen" in e for e in record["errors"])
+    hot = hot_parse(frame, linktype)
+    assert (hot.status == RESULT_PARSED) == (record["errors"] == [])

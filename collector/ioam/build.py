@@ -57,8 +57,9 @@ def trace_option(
     extra_free_words: int = 0,
 ) -> bytes:
     """A complete trace option TLV. Pre-allocated: `free_nodes` empty slots (plus
-    `extra_free_words`, e.g. room for opaque state snapshots) precede the nodes."""
-    words = wire.node_words(trace_type) if node_len is None else node_len
+    `extra_free_words`, e.g. room for opaque state snapshots) precede the nodes.
+    `node_len`/`remaining_len` override only the header fields (to craft broken options)."""
+    words = wire.node_words(trace_type)
     data = b"".join(encode_node(node, trace_type) for node in nodes)
     if incremental:
         free = b""
@@ -69,7 +70,7 @@ def trace_option(
     header = struct.pack(
         "!HBB",
         namespace_id,
-        (words << 3) | (flags >> 1),
+        ((words if node_len is None else node_len) << 3) | (flags >> 1),
         ((flags & 1) << 7) | (remaining & 0x7F),
     ) + struct.pack("!I", trace_type << 8)
     kind = wire.IOAM_INCREMENTAL if incremental else wire.IOAM_PREALLOCATED
