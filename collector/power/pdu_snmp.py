@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from typing import Any
 
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
-    SnmpEngine,
-    UdpTransportTarget,
-    UsmUserData,
-    bulk_walk_cmd,
-    get_cmd,
-    usmAesCfb128Protocol,
-    usmAesCfb192Protocol,
-    usmAesCfb256Protocol,
-    usmDESPrivProtocol,
-    usmHMAC192SHA256AuthProtocol,
-    usmHMAC384SHA512AuthProtocol,
-    usmHMACMD5AuthProtocol,
-    usmHMACSHAAuthProtocol,
-)
-from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+# pysnmp 7.1 imports a deprecated pysmi name at import time; keep that out of our warnings.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pysnmp.hlapi.v3arch.asyncio import (
+        CommunityData,
+        ContextData,
+        ObjectIdentity,
+        ObjectType,
+        SnmpEngine,
+        UdpTransportTarget,
+        UsmUserData,
+        bulk_walk_cmd,
+        get_cmd,
+        usmAesCfb128Protocol,
+        usmAesCfb192Protocol,
+        usmAesCfb256Protocol,
+        usmDESPrivProtocol,
+        usmHMAC192SHA256AuthProtocol,
+        usmHMAC384SHA512AuthProtocol,
+        usmHMACMD5AuthProtocol,
+        usmHMACSHAAuthProtocol,
+    )
+    from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+    from pysnmp.smi.compiler import add_mib_compiler
 
 from collector.models import ReadResult, SourceError
 from collector.power.base import SourceFailure, guarded_read
@@ -82,6 +87,16 @@ def credentials(s: SnmpSource) -> CommunityData | UsmUserData:
     )
 
 
+def new_engine() -> SnmpEngine:
+    """An engine whose MIB compiler is attached up front, outside any await, so the
+    deprecation warnings pysnmp 7.1 raises while attaching it stay contained."""
+    engine = SnmpEngine()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        add_mib_compiler(engine.get_mib_builder(), ifAvailable=True, ifNotAdded=True)
+    return engine
+
+
 def _value(v: Any) -> object | None:
     if isinstance(v, _ABSENT):
         return None
@@ -110,7 +125,7 @@ class SnmpClient:
 
     async def walk(self, columns: list[Oid]) -> dict[Oid, object]:
         """GETBULK-walk each column (concurrently) and return {oid: value}."""
-        engine = SnmpEngine()
+        engine = new_engine()
         try:
             target = await UdpTransportTarget.create(
                 _host_port(self._s.address),
