@@ -15,10 +15,28 @@ from pathlib import Path
 
 import snmpsim_data
 
+from collector.models import ReadResult
+from collector.power.pdu_snmp import SnmpReader
+from collector.services.poller import Poller
 from tests.conftest import need_binary
 
 RECORDINGS = Path(snmpsim_data.__file__).parent / "data" / "UPS"
 PASS_HELPER = Path(__file__).parent / "snmp_pass_persist.py"
+
+
+async def read_once(reader: SnmpReader) -> ReadResult:
+    """One read, then the reader's sockets closed inside the same loop."""
+    try:
+        return await reader.read()
+    finally:
+        reader.close()
+
+
+async def poll_and_close(poller: Poller) -> list[ReadResult]:
+    try:
+        return await poller.poll_once()
+    finally:
+        poller.close()
 
 
 def free_udp_port() -> int:

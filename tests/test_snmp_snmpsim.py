@@ -9,7 +9,7 @@ from pathlib import Path
 from collector.models import EnergySample, ReadResult
 from collector.power.pdu_snmp import SnmpReader
 from collector.settings import SnmpSource
-from tests.snmp_agents import snmpsim
+from tests.snmp_agents import read_once, snmpsim
 
 
 def _read(port: int, community: str, profile: str, **kw: object) -> ReadResult:
@@ -23,7 +23,7 @@ def _read(port: int, community: str, profile: str, **kw: object) -> ReadResult:
         retries=0,
         **kw,
     )
-    return asyncio.run(SnmpReader(s).read())
+    return asyncio.run(read_once(SnmpReader(s)))
 
 
 def _by(samples: tuple[EnergySample, ...], kind: str) -> dict[str, EnergySample]:

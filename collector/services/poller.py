@@ -78,6 +78,13 @@ class Poller:
     def health(self) -> dict[str, SourceHealth]:
         return dict(self._health)
 
+    def close(self) -> None:
+        """Release sockets of sources that hold some (SNMP engines); call inside the loop."""
+        for s in self.sources:
+            close = getattr(s, "close", None)
+            if callable(close):
+                close()
+
 
 def build_poller(settings: Settings, clock: Callable[[], float] = time.time) -> Poller:
     """The poller for a settings tree, with each source's own `timeout_seconds`."""
