@@ -18,7 +18,7 @@ def serve(handler: Handler) -> Iterator[str]:
     """Serve every GET through `handler(request) -> (status, body, headers)`."""
 
     class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             status, body, headers = handler(self)
             self.send_response(status)
             for k, v in headers.items():
