@@ -125,7 +125,7 @@ def test_documented_shapes() -> None:
     assert got["gb"].grams_per_kwh == 150 and got["gb"].estimated  # actual null -> forecast
     assert got["ca"].signal == "marginal"
     assert abs(got["ca"].grams_per_kwh - 900 * 0.453592) < 1e-9  # the point in force at NOW
-    login = [h for p, h in sc.calls if p == "/login"][0]
+    login = next(h for p, h in sc.calls if p == "/login")
     assert base64.b64decode(login["Authorization"].split()[1]) == b"u:p"
     assert any(h.get("Authorization") == "Bearer tok-1" for p, h in sc.calls if "forecast" in p)
     (idx,) = svc.indices
