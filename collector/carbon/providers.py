@@ -63,11 +63,11 @@ class ElectricityMaps:
 
     def __init__(self, s: ElectricityMapsProvider) -> None:
         self._s = s
-        self._token = read_secret(s.token, s.token_file, "carbon electricitymaps token")
 
     async def fetch(self, zone: str, now: float) -> ProviderReading:
         url = f"{self._s.url.rstrip('/')}/v3/carbon-intensity/{self._s.endpoint}"
-        headers = {"auth-token": self._token} if self._token else {}
+        token = read_secret(self._s.token, self._s.token_file, "electricitymaps token")
+        headers = {"auth-token": token} if token else {}
         async with httpx.AsyncClient(timeout=self._s.timeout_seconds) as c:
             doc = await get_json(c, url, params={"zone": self._s.zone}, headers=headers)
         return ProviderReading(parse_electricitymaps(doc, zone, now))
