@@ -19,6 +19,8 @@ def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> Iterator[st
     """Serve every GET through `handler(request) -> (status, body, headers)`."""
 
     class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+
         def do_GET(self) -> None:
             status, body, headers = handler(self)
             self.send_response(status)
@@ -31,7 +33,10 @@ def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> Iterator[st
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default 5 drops SYNs under concurrent clients
+
+    server = Server(("127.0.0.1", 0), H)
     server.daemon_threads = True
     scheme = "http"
     if tls is not None:

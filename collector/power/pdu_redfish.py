@@ -168,7 +168,9 @@ class RedfishReader:
     async def read(self) -> ReadResult:
         async def body(t0: float) -> ReadResult:
             started = time.perf_counter()
-            async with self._http().client() as client:
+            # Embedded PDU web servers are small: at most 4 requests in flight.
+            limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+            async with self._http().client(limits=limits) as client:
                 pdu_path, docs = await self.collect(client)
             samples = parse_redfish(
                 docs, pdu_path, source=self.name, t=time.time(), basis=self._s.energy_basis
