@@ -99,3 +99,24 @@ def test_accumulator_member_churn() -> None:
     assert acc.update("total", {"a/p": {"c1": 10.0}}) == {"a/p": 10.0}
     assert acc.update("total", {"a/p": {"c2": 1.0}}) == {"a/p": 11.0}
     assert acc.update("total", {"a/p": {"c2": 0.5}}) == {"a/p": 0.5}  # reset: base cleared
+
+
+def test_poller_run_on_intervals() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        poller = Poller([_Fine(), _Slow()], timeouts={"slow": 0.5})
+
+        async def on_result(r: ReadResult) -> None:
+            seen.append(r.source)
+            if seen.count("fine") >= 4:
+                stop.set()
+
+        await asyncio.wait_for(
+            poller.run(on_result, stop, intervals={"fine": 0.1, "slow": 0.1}), timeout=10
+        )
+
+    asyncio.run(main())
+    # the slow source (0.5 s deadline) did not hold the fast one back
+    assert seen.count("fine") >= 4 and seen.count("slow") <= 1

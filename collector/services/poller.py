@@ -8,8 +8,9 @@ e2e_energy_source_up, _scrape_duration_seconds and _errors_total{source,kind}.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collector.models import ReadResult, SourceError
@@ -17,6 +18,7 @@ from collector.power.base import Source
 from collector.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_INTERVAL_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,32 @@ class Poller:
     def health(self) -> dict[str, SourceHealth]:
         return dict(self._health)
 
+    async def run(
+        self,
+        on_result: Callable[[ReadResult], Awaitable[None]],
+        stop: asyncio.Event,
+        *,
+        intervals: Mapping[str, float] | None = None,
+    ) -> None:
+        """Read each source on its own interval (aligned to multiples of it) until `stop`.
+
+        Every source has its own task, so a slow one only delays its own next read.
+        """
+        periods = dict(intervals or {})
+
+        async def loop(source: Source) -> None:
+            period = periods.get(source.name, DEFAULT_INTERVAL_SECONDS)
+            while not stop.is_set():
+                result = await self._one(source)
+                self._record(result)
+                await on_result(result)
+                now = self._clock()
+                wait = period - (now % period)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+
+        await asyncio.gather(*(loop(s) for s in self.sources))
+
     def close(self) -> None:
         """Release sockets of sources that hold some (SNMP engines); call inside the loop."""
         for s in self.sources:
@@ -92,6 +120,11 @@ def build_poller(settings: Settings, clock: Callable[[], float] = time.time) -> 
 
     timeouts = {s.name: s.timeout_seconds * _attempts(s) for s in settings.sources}
     return Poller(build_sources(settings), clock, timeouts=timeouts)
+
+
+def intervals(settings: Settings) -> dict[str, float]:
+    """Each source's `interval_seconds`, for Poller.run."""
+    return {s.name: s.interval_seconds for s in settings.sources}
 
 
 def _attempts(s: object) -> int:
