@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,7 @@ from collector.power.registry import build_sources
 from collector.power.targets import target_key
 from collector.services.poller import Poller
 from collector.settings import load_settings
-from tests.conftest import ROOT, SHARED, need
+from tests.conftest import ROOT, SHARED, need, need_binary
 
 
 def test_pysnmp_only_in_the_snmp_module() -> None:
@@ -120,3 +122,23 @@ def test_poller_run_on_intervals() -> None:
     asyncio.run(main())
     # the slow source (0.5 s deadline) did not hold the fast one back
     assert seen.count("fine") >= 4 and seen.count("slow") <= 1
+
+
+def test_health_metrics_pass_promtool(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from collector.services.poller import SourceHealthCollector
+
+    promtool = need_binary("promtool")
+    poller = Poller([_Broken(), _Fine()])
+    asyncio.run(poller.poll_once())
+    registry = CollectorRegistry()
+    registry.register(SourceHealthCollector(poller))
+    text = generate_latest(registry).decode()
+    assert 'e2e_energy_source_up{source="fine"} 1.0' in text
+    assert 'e2e_energy_source_up{source="broken"} 0.0' in text
+    assert 'e2e_energy_source_errors_total{kind="internal",source="broken"} 1.0' in text
+    out = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
