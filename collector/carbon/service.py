@@ -73,8 +73,11 @@ class CachedProvider:
         except SettingsError as exc:  # a *_file secret that cannot be read
             self._fail(ProviderError("config", str(exc)), now)
             return
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             self._fail(ProviderError("parse", f"{self.label}: {exc}"), now)
+            return
+        except Exception as exc:  # a provider bug must not take the other zones down
+            self._fail(ProviderError("internal", f"{self.label}: {type(exc).__name__}: {exc}"), now)
             return
         self._reading, self._fetched_at, self._failures = reading, now, 0
         self.health.up, self.health.last_success = True, now
