@@ -102,6 +102,11 @@ def test_accumulator_member_churn() -> None:
     assert acc.update("total", {"a/p": {"c1": 10.0}}) == {"a/p": 10.0}
     assert acc.update("total", {"a/p": {"c2": 1.0}}) == {"a/p": 11.0}
     assert acc.update("total", {"a/p": {"c2": 0.5}}) == {"a/p": 0.5}  # reset: base cleared
+    small = MemberAccumulator(forget_after_reads=2)
+    small.update("total", {"a/gone": {"c": 5.0}})
+    for _ in range(3):
+        small.update("total", {"a/p": {"c": 1.0}})
+    assert len(small) == 1  # the vanished pod's state was forgotten
 
 
 def test_poller_run_on_intervals() -> None:
