@@ -49,7 +49,9 @@ class MemberAccumulator:
             st.last_read = reads
             out[target] = st.retired_joules + sum(current.values())
         stale = [
-            k for k, st in self._state.items() if self._reads - st.last_read > self._forget_after
+            k
+            for k, st in self._state.items()
+            if k[1] == part and reads - st.last_read > self._forget_after
         ]
         for k in stale:
             del self._state[k]
