@@ -49,7 +49,8 @@ def _values(watts: int, wh: int, octets: int) -> dict[str, list[Any]]:
 
 
 def _src(name: str, port: int, profile: str, **kw: Any) -> SnmpSource:
-    base: dict[str, Any] = {"community": "public", "timeout_seconds": 0.5, "retries": 0}
+    # generous for answers on a loaded machine; failure cases set a short one explicitly
+    base: dict[str, Any] = {"community": "public", "timeout_seconds": 2.0, "retries": 0}
     base.update(kw)
     return SnmpSource(name=name, kind="snmp", address=f"127.0.0.1:{port}", profile=profile, **base)
 
@@ -142,23 +143,32 @@ def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:
         delay.write_text("3")
         sources = [
             SnmpReader(_src("good", good_port, "sentry4_cord")),
-            SnmpReader(_src("wrong-community", good_port, "sentry4_cord", community="nope")),
-            SnmpReader(_src("dead", free_udp_port(), "sentry4_cord")),
+            SnmpReader(
+                _src(
+                    "wrong-community",
+                    good_port,
+                    "sentry4_cord",
+                    community="nope",
+                    timeout_seconds=0.5,
+                )
+            ),
+            SnmpReader(_src("dead", free_udp_port(), "sentry4_cord", timeout_seconds=1.5)),
             SnmpReader(_src("slow", slow, "sentry4_cord", timeout_seconds=5.0)),
         ]
-        timeouts = {"good": 2.0, "wrong-community": 2.0, "dead": 2.0, "slow": 1.0}
+        timeouts = {"good": 4.0, "wrong-community": 3.0, "dead": 3.0, "slow": 1.5}
         poller = Poller(sources, timeouts=timeouts)
         started = time.monotonic()
         results = {r.source: r for r in asyncio.run(poll_and_close(poller))}
         elapsed = time.monotonic() - started
         delay.unlink()
-    assert elapsed < 4.0  # all four ran concurrently, bounded by the longest deadline
+    # three failures of ~1.5 s each: one after the other would take >= 4.5 s
+    assert elapsed < 3.5
     assert results["good"].up and _gauge(results["good"], "1.1") == 500.0
     for name in ("wrong-community", "dead", "slow"):
         assert not results[name].up
         assert results[name].errors[0].kind == "timeout", results[name].errors
     assert "127.0.0.1" in results["dead"].errors[0].message
-    assert "within 1s" in results["slow"].errors[0].message
+    assert "within 1.5s" in results["slow"].errors[0].message
     health = poller.health()
     assert health["good"].up and not health["slow"].up
     assert health["dead"].errors_total == {"timeout": 1}

@@ -19,7 +19,7 @@ def _read(port: int, community: str, profile: str, **kw: object) -> ReadResult:
         address=f"127.0.0.1:{port}",
         community=community,
         profile=profile,
-        timeout_seconds=1.0,
+        timeout_seconds=kw.pop("timeout_seconds", 3.0),
         retries=0,
         **kw,
     )
@@ -37,7 +37,7 @@ def test_apc_recordings(tmp_path: Path) -> None:
         phase = _read(port, "apc-8932", "apc_rpdu2_phase")
         ident = _read(port, "apc-7902b", "apc_ident")
         unsupported = _read(port, "apc-7902b", "apc_rpdu2_device")
-        wrong = _read(port, "no-such-community", "apc_ident")
+        wrong = _read(port, "no-such-community", "apc_ident", timeout_seconds=1.0)
 
     assert outlets.up, outlets.errors
     watts = _by(outlets.energy, "gauge")

@@ -27,7 +27,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "address": f"127.0.0.1:{snmp_port}",
                 "community_file": str(community),
                 "profile": "apc_rpdu2_outlet",
-                "timeout_seconds": 1,
+                "timeout_seconds": 3,
                 "retries": 0,
             },
             {
@@ -46,7 +46,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "auth_key": "authpass",
                 "priv_key": "privpass",
                 "profile": "if_mib",
-                "timeout_seconds": 1,
+                "timeout_seconds": 3,
                 "retries": 0,
             },
             {"name": "gpu", "kind": "dcgm", "url": f"{http_base}/dcgm/metrics"},
@@ -62,7 +62,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "name": "dead",
                 "kind": "shelly",
                 "url": f"http://127.0.0.1:{free_udp_port()}",
-                "timeout_seconds": 1,
+                "timeout_seconds": 8,  # refused at once; the margin is for a loaded machine
             },
         ],
         "carbon": {
@@ -83,7 +83,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                         {
                             "kind": "uk",
                             "url": f"http://127.0.0.1:{free_udp_port()}",
-                            "timeout_seconds": 1,
+                            "timeout_seconds": 8,
                         },
                         {"kind": "static", "grams_per_kwh": 380},
                     ]
