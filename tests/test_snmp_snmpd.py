@@ -149,7 +149,7 @@ def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:
                     good_port,
                     "sentry4_cord",
                     community="nope",
-                    timeout_seconds=0.5,
+                    timeout_seconds=1.5,
                 )
             ),
             SnmpReader(_src("dead", free_udp_port(), "sentry4_cord", timeout_seconds=1.5)),
