@@ -8,6 +8,7 @@ the pod's containers and both modes; the idle part is a second sample labelled m
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import time
 from collections.abc import Awaitable, Callable
@@ -159,7 +160,10 @@ class KeplerReader:
             t = time.time()
             names = None if self._lookup is None else await self._lookup()
             select = pod_selector(self._s.namespaces, self._s.pods, names)
-            parsed = parse_kepler(
+            # A large node's exposition takes a CPU-second to parse: off the loop, so the
+            # other sources' reads and deadlines keep running meanwhile.
+            parsed = await asyncio.to_thread(
+                parse_kepler,
                 text,
                 generation=self._s.generation,
                 zone=self._s.zone,
