@@ -84,7 +84,7 @@ def reference_split(inp: WindowInputs) -> dict[str, Any]:
             if den <= 0:
                 no_traffic += energy
                 continue
-            untagged += energy * u_of[key] / den
+            untagged += energy * (u_of[key] / den)
             for app, r in rows.items():
                 shares[app][k] = _x(r, key) / den
         for app, r in rows.items():

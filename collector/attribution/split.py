@@ -144,7 +144,7 @@ def split_window(inp: WindowInputs) -> WindowSplit:
         den = np.bincount(nf_idx, xk, minlength=n_nf) + uk
         safe = np.where(den > 0, den, 1.0)
         share = np.where(den[nf_idx] > 0, xk / safe[nf_idx], 0.0)
-        untagged = np.where(den > 0, energy * uk / safe, 0.0)
+        untagged = np.where(den > 0, energy * (uk / safe), 0.0)
         no_traffic = np.where(den > 0, 0.0, energy)
         parts.append((share, energy[nf_idx] * share, untagged, no_traffic))
     (share_s, app_static, unt_s, idle_s), (_, app_dynamic, unt_d, idle_d) = parts
