@@ -63,8 +63,16 @@ def reference_split(inp: WindowInputs) -> dict[str, Any]:
     for n, nf in enumerate(inp.nfs):
         rows = {app: row for (m, app), row in table.items() if m == n}
         if nf.energy_joules is None:
-            nfs.append({"measured": 0.0, "attributed": 0.0, "untagged": 0.0,
-                        "idle_no_traffic": 0.0, "catch_up": 0.0, "stale": 1.0})  # fmt: skip
+            nfs.append(
+                {
+                    "measured": 0.0,
+                    "attributed": 0.0,
+                    "untagged": 0.0,
+                    "idle_no_traffic": 0.0,
+                    "catch_up": 0.0,
+                    "stale": 1.0,
+                }
+            )
             continue
         tagged_p = sum(r["pu"] + r["pd"] for r in rows.values())
         tagged_b = sum(r["bu"] + r["bd"] for r in rows.values())
@@ -72,14 +80,19 @@ def reference_split(inp: WindowInputs) -> dict[str, Any]:
         if nf.total_packets is not None:
             u_p = max((nf.total_packets or 0.0) - tagged_p, 0.0)
             u_b = max((nf.total_bytes or 0.0) - tagged_b, 0.0)
-        u_of = {"packets": u_p, "bytes": u_b, "requests": 0.0,
-                "equal": 1.0 if (u_p > 0 or u_b > 0) else 0.0}  # fmt: skip
+        u_of = {
+            "packets": u_p,
+            "bytes": u_b,
+            "requests": 0.0,
+            "equal": 1.0 if (u_p > 0 or u_b > 0) else 0.0,
+        }
         static = min(nf.idle_joules, nf.energy_joules)
         dynamic = nf.energy_joules - static
         untagged = no_traffic = attributed = 0.0
         shares: dict[str, list[float]] = {app: [0.0, 0.0] for app in rows}
-        for k, (key, energy) in enumerate(((nf.spec.static_key, static),
-                                          (nf.spec.dynamic_key, dynamic))):  # fmt: skip
+        for k, (key, energy) in enumerate(
+            ((nf.spec.static_key, static), (nf.spec.dynamic_key, dynamic))
+        ):
             den = sum(_x(r, key) for r in rows.values()) + u_of[key]
             if den <= 0:
                 no_traffic += energy
@@ -102,7 +115,14 @@ def reference_split(inp: WindowInputs) -> dict[str, Any]:
                     "co2": kwh * nf.intensity if nf.intensity is not None else float("nan"),
                     "embodied": emb * frac,
                 }
-        nfs.append({"measured": nf.energy_joules + nf.catch_up_joules, "attributed": attributed,
-                    "untagged": untagged, "idle_no_traffic": no_traffic,
-                    "catch_up": nf.catch_up_joules, "stale": 0.0})  # fmt: skip
+        nfs.append(
+            {
+                "measured": nf.energy_joules + nf.catch_up_joules,
+                "attributed": attributed,
+                "untagged": untagged,
+                "idle_no_traffic": no_traffic,
+                "catch_up": nf.catch_up_joules,
+                "stale": 0.0,
+            }
+        )
     return {"entries": entries, "nfs": nfs}

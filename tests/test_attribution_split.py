@@ -153,8 +153,13 @@ def window_inputs(draw: st.DrawFn) -> WindowInputs:
     n_nf = draw(st.integers(1, 4))
     nfs = []
     for i in range(n_nf):
-        spec = NfSpec(f"nf{i}", "du", static_key=draw(KEYS), dynamic_key=draw(KEYS),
-                      embodied_grams_per_hour=draw(st.floats(0, 100)))  # fmt: skip
+        spec = NfSpec(
+            f"nf{i}",
+            "du",
+            static_key=draw(KEYS),
+            dynamic_key=draw(KEYS),
+            embodied_grams_per_hour=draw(st.floats(0, 100)),
+        )
         has_total = draw(st.booleans())
         nfs.append(
             NfInput(
@@ -169,8 +174,12 @@ def window_inputs(draw: st.DrawFn) -> WindowInputs:
             )
         )
     apps = st.sampled_from(["a", "b", "c", "unknown"])
-    rows = draw(st.lists(st.tuples(st.integers(0, n_nf - 1), apps, st.integers(0, 1),
-                                   AMOUNT, AMOUNT), max_size=12))  # fmt: skip
+    rows = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_nf - 1), apps, st.integers(0, 1), AMOUNT, AMOUNT),
+            max_size=12,
+        )
+    )
     reqs = draw(st.lists(st.tuples(st.integers(-1, n_nf - 1), apps, AMOUNT), max_size=6))
     return WindowInputs(0.0, 15.0, tuple(nfs), **traffic(rows), **requests(reqs))
 
@@ -191,8 +200,15 @@ def test_split_matches_reference_and_conserves(inp: WindowInputs) -> None:
             nf["idle_no_traffic"], rel=1e-9, abs=1e-6
         )
         assert s.static_nf_joules[i] <= s.measured_joules[i] - s.catch_up_joules[i] + 1e-9
-    for arr in (s.static_joules, s.dynamic_joules, s.untagged_joules, s.idle_no_traffic_joules,
-                s.embodied_grams, s.dynamic_nf_joules, s.static_nf_joules):  # fmt: skip
+    for arr in (
+        s.static_joules,
+        s.dynamic_joules,
+        s.untagged_joules,
+        s.idle_no_traffic_joules,
+        s.embodied_grams,
+        s.dynamic_nf_joules,
+        s.static_nf_joules,
+    ):
         assert (arr >= 0).all()
     got = {
         (int(n), str(a), int(d)): (st_, dy)
