@@ -83,7 +83,17 @@ _KINDS: dict[str, type[Record]] = {
     "intensity": IntensityRecord,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
-_STR_FIELDS = {"nf", "app", "zone", "series", "provider", "signal", "mode", "energy_basis"}
+_STR_FIELDS = {
+    "nf",
+    "app",
+    "zone",
+    "series",
+    "provider",
+    "signal",
+    "mode",
+    "energy_basis",
+    "direction",
+}
 
 
 def _number(value: Any, key: str) -> float:
@@ -140,8 +150,9 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
     return record
 
 
-def read_records(stream: TextIO) -> Iterator[Record]:
-    """Yield records from JSON Lines; blank lines are skipped, errors name the line number."""
+def read_records(stream: TextIO) -> Iterator[tuple[int, Record]]:
+    """Yield (line number, record) from JSON Lines; blank lines are skipped, errors name the
+    line number."""
     for lineno, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -150,7 +161,7 @@ def read_records(stream: TextIO) -> Iterator[Record]:
         except json.JSONDecodeError as exc:
             raise RecordError(f"line {lineno}: not valid JSON: {exc.msg}") from None
         try:
-            yield record_from_dict(data)
+            yield lineno, record_from_dict(data)
         except ValueError as exc:
             raise RecordError(f"line {lineno}: {exc}") from None
 

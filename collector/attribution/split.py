@@ -177,7 +177,7 @@ def split_window(inp: WindowInputs) -> WindowSplit:
         idle_no_traffic_joules=np.where(stale, 0.0, no_traffic),
         conservation_error_ratio=err,
         stale=stale,
-        tagged_only=~has_total,
+        tagged_only=~has_total & (np.isin(s_key, [0, 1, 3]) | np.isin(d_key, [0, 1, 3])),
         clamps=clamps,
         co2_missing_joules=np.where(np.isnan(intensity) & ~stale, measured, 0.0),
         embodied_nf_grams=embodied_nf,
