@@ -42,11 +42,14 @@ class FlowTable:
         flows = self._flows
         for key, (packets, size, outer, seen) in delta.items():
             ns, trace_id, node, direction = key
-            if trace_id != OTHER_TRACE and (ns, trace_id) not in self._trace_refs:
-                if len(self._trace_refs) >= self.max_trace_ids:
-                    self.folded_packets += packets
-                    key = (ns, OTHER_TRACE, node, direction)
-                    trace_id = OTHER_TRACE
+            if (
+                trace_id != OTHER_TRACE
+                and (ns, trace_id) not in self._trace_refs
+                and len(self._trace_refs) >= self.max_trace_ids
+            ):
+                self.folded_packets += packets
+                key = (ns, OTHER_TRACE, node, direction)
+                trace_id = OTHER_TRACE
             entry = flows.get(key)
             if entry is None:
                 while len(flows) >= self.max_flows:

@@ -99,10 +99,7 @@ def capture_loop(
         if stopping:
             return
         if not busy:
-            try:
-                poller.poll(100)
-            except InterruptedError:
-                pass
+            poller.poll(100)  # EINTR is retried (PEP 475); stop() is checked every 100 ms
 
 
 def run_single(
