@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from collector.agent.tally import FlowKey
 from collector.agent.traceid import TraceKey
 from collector.models import OTHER_TRACE
+
+FlowKey = tuple[int, TraceKey, int, str]
+"""(namespace_id, trace_id, node_id, direction)."""
 
 
 class FlowTable:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from collector.agent.flows import FlowTable
-from collector.agent.tally import RESULT_NAMES, Delta, FlowKey
+from collector.agent.flows import FlowKey, FlowTable
+from collector.agent.tally import RESULT_NAMES, Delta
 from collector.settings import AgentSettings
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from collector.agent.traceid import TraceIdResolver, TraceKey
+from collector.agent.flows import FlowKey
+from collector.agent.traceid import TraceIdResolver
 from collector.ioam.fastparse import (
     RESULT_MALFORMED,
     RESULT_NO_IOAM,
@@ -27,9 +28,6 @@ RESULT_NAMES = {
     RESULT_MALFORMED: "malformed",
     RESULT_OVERFLOW: "overflow",
 }
-
-FlowKey = tuple[int, TraceKey, int, str]
-"""(namespace_id, trace_id, node_id, direction)."""
 
 
 @dataclass(slots=True)
