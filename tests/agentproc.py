@@ -57,6 +57,9 @@ class Background:
             rc = self.proc.wait()
         for t in self._threads:
             t.join(2)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
         return rc
 
 
@@ -74,10 +77,24 @@ class Agent(Background):
 
 
 class Tshark(Background):
-    """tshark writing everything the interface receives (IPv6 and IPv4) to a pcap file."""
+    """tshark writing what the interface receives (`inbound`, as the agent) to a pcap file."""
 
     def __init__(self, ns: str, interface: str, path: str) -> None:
         super().__init__(
-            ["ip", "netns", "exec", ns, "tshark", "-i", interface, "-F", "pcap", "-w", path]
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "tshark",
+                "-i",
+                interface,
+                "-f",
+                "inbound",
+                "-F",
+                "pcap",
+                "-w",
+                path,
+            ]
         )
         self.wait_for(r"Capturing on")

@@ -64,9 +64,9 @@ def veth(a_ns: str, a: str, b_ns: str, b: str) -> None:
     sh("ip", "link", "add", f"{tmp}a", "type", "veth", "peer", "name", f"{tmp}b")
     sh("ip", "link", "set", f"{tmp}a", "netns", a_ns)
     sh("ip", "link", "set", f"{tmp}b", "netns", b_ns)
-    sh("ip", "link", "set", f"{tmp}a", "name", a, ns=a_ns)
-    sh("ip", "link", "set", f"{tmp}b", "name", b, ns=b_ns)
+    sh("ip", "link", "set", "dev", f"{tmp}a", "name", a, ns=a_ns)
+    sh("ip", "link", "set", "dev", f"{tmp}b", "name", b, ns=b_ns)
     for ns, dev in ((a_ns, a), (b_ns, b)):
         sh("sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0", ns=ns)
         sh("ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", ns=ns, check=False)
-        sh("ip", "link", "set", dev, "up", ns=ns)
+        sh("ip", "link", "set", "dev", dev, "up", ns=ns)

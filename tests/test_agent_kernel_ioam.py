@@ -34,9 +34,9 @@ def build_chain(names: dict[str, str]) -> None:
     hops = ["snd", "r1", "r2", "r3", "rcv"]
     for i in range(4):
         a, b = names[hops[i]], names[hops[i + 1]]
-        veth(a, "down", b, "up")
-        sh("ip", "-6", "addr", "add", f"2001:db8:{i + 1}::1/64", "dev", "down", "nodad", ns=a)
-        sh("ip", "-6", "addr", "add", f"2001:db8:{i + 1}::2/64", "dev", "up", "nodad", ns=b)
+        veth(a, "dn0", b, "up0")
+        sh("ip", "-6", "addr", "add", f"2001:db8:{i + 1}::1/64", "dev", "dn0", "nodad", ns=a)
+        sh("ip", "-6", "addr", "add", f"2001:db8:{i + 1}::2/64", "dev", "up0", "nodad", ns=b)
     sh("ip", "-6", "route", "add", "default", "via", "2001:db8:1::2", ns=names["snd"])
     sh("ip", "-6", "route", "add", "default", "via", "2001:db8:4::1", ns=names["rcv"])
     for i, router in enumerate(("r1", "r2", "r3")):
@@ -48,18 +48,29 @@ def build_chain(names: dict[str, str]) -> None:
             sh("ip", "-6", "route", "add", f"2001:db8:{j}::/64", "via", f"2001:db8:{i + 1}::1",
                ns=ns, check=False)  # fmt: skip
         sh("sysctl", "-qw", f"net.ipv6.ioam6_id={ROUTERS[router]}", ns=ns)
-        sh("sysctl", "-qw", "net.ipv6.conf.up.ioam6_enabled=1", ns=ns)
-        sh("sysctl", "-qw", f"net.ipv6.conf.up.ioam6_id={ROUTERS[router]}", ns=ns)
+        sh("sysctl", "-qw", "net.ipv6.conf.up0.ioam6_enabled=1", ns=ns)
+        sh("sysctl", "-qw", f"net.ipv6.conf.up0.ioam6_id={ROUTERS[router]}", ns=ns)
         for app in APPS:
             sh("ip", "ioam", "namespace", "add", str(app), ns=ns)
     for _ in range(50):  # neighbours warm up before anything is counted
-        ok = subprocess.run(
-            ["ip", "netns", "exec", names["snd"], "ping", "-6", "-c1", "-W1", RCV],
-            capture_output=True,
-        )
-        if ok.returncode == 0:
+        if ping(names["snd"]):
             return
     raise AssertionError("no route through the chain")
+
+
+def ping(snd_ns: str) -> bool:
+    cmd = ["ip", "netns", "exec", snd_ns, "ping", "-6", "-c1", "-W1", RCV]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def warm_up(snd_ns: str, pcap: Path) -> None:
+    """tshark says "Capturing on" before dumpcap captures: ping until the file grows."""
+    for _ in range(100):
+        ping(snd_ns)
+        if pcap.exists() and pcap.stat().st_size > 24:
+            return
+        time.sleep(0.1)
+    raise AssertionError("tshark captured nothing")
 
 
 def send(snd_ns: str, counts: dict[int, int]) -> dict[int, tuple[int, int]]:
@@ -104,9 +115,9 @@ def tshark_counts(pcap: Path) -> Counter[tuple[int, int, str]]:
     counts: Counter[tuple[int, int, str]] = Counter()
     for line in out.stdout.splitlines():
         ns, nodes, plen = line.split("\t")
-        for node in set(nodes.split(";")) - {""}:
-            counts[(int(ns), int(node), "packets")] += 1
-            counts[(int(ns), int(node), "bytes")] += 40 + int(plen)
+        for node in {int(n, 0) for n in nodes.split(";") if n}:  # tshark prints hex
+            counts[(int(ns, 0), node, "packets")] += 1
+            counts[(int(ns, 0), node, "bytes")] += 40 + int(plen, 0)
     return counts
 
 
@@ -136,8 +147,9 @@ def test_kernel_traces_counted_like_tshark_and_replay(tmp_path: Path) -> None:
         names = dict(zip(tags, ns_list, strict=True))
         build_chain(names)
         pcap = tmp_path / "rcv.pcap"
-        capture = Tshark(names["rcv"], "up", str(pcap))
-        agent = Agent(names["rcv"], "--interface", "up:uplink")
+        capture = Tshark(names["rcv"], "up0", str(pcap))
+        warm_up(names["snd"], pcap)
+        agent = Agent(names["rcv"], "--interface", "up0:uplink")
         try:
             sent = send(names["snd"], {100: 700, 200: 300})
             time.sleep(1.0)  # blocks retire after 50 ms, tallies flush every 250 ms

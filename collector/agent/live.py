@@ -103,9 +103,14 @@ def capture_loop(
 
 
 def run_single(
-    points: Sequence[CollectionPoint], settings: AgentSettings, state: AgentState, stop: Stop
+    points: Sequence[CollectionPoint],
+    settings: AgentSettings,
+    state: AgentState,
+    stop: Stop,
+    on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     rings = open_rings(points, settings, None)
+    on_ready()
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
     expiry = _Expiry(state)
     try:
@@ -171,6 +176,7 @@ def run_workers(
     settings: AgentSettings,
     state: AgentState,
     stop: Stop,
+    on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Fork `settings.workers` capture processes and merge what they send until `stop()`."""
     ctx = multiprocessing.get_context("fork")
@@ -189,7 +195,7 @@ def run_workers(
         procs.append(proc)
         readers.append(reader)
     try:
-        _merge_until_stopped(readers, state, stop, procs)
+        _merge_until_stopped(readers, state, stop, procs, on_ready)
     finally:
         for proc in procs:
             if proc.is_alive():
@@ -203,10 +209,12 @@ def _merge_until_stopped(
     state: AgentState,
     stop: Stop,
     procs: list[Any],
+    on_ready: Callable[[], None],
 ) -> None:
     expiry = _Expiry(state)
     open_readers = list(readers)
     terminating = False
+    waiting = len(readers)
     while open_readers:
         if stop() and not terminating:
             terminating = True
@@ -221,5 +229,9 @@ def _merge_until_stopped(
                 continue
             if kind == "error":
                 raise CaptureError(payload)
-            if kind == "delta":
+            if kind == "ready":
+                waiting -= 1
+                if waiting == 0:
+                    on_ready()
+            elif kind == "delta":
                 expiry.sink(payload, index)

@@ -97,7 +97,7 @@ class Ring:
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
         size = cfg.block_size * cfg.block_count
         self.mm = mmap.mmap(sock.fileno(), size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        sock.bind((self.interface, ETH_P_ALL))
+        sock.bind((self.interface, ETH_P_ALL))  # CPython applies htons itself
         if fanout_group is not None:
             arg = (fanout_group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16)
             sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
@@ -167,7 +167,8 @@ def _open_socket(interface: str) -> socket.socket:
     except OSError:
         raise CaptureError(f"interface {interface!r} does not exist on this host") from None
     try:
-        return socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        # protocol 0: no packet is queued before the filter and the ring exist; bind() arms it
+        return socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
     except PermissionError:
         raise CaptureError(
             "opening a packet socket needs CAP_NET_RAW (run as root or grant the capability)"

@@ -142,16 +142,19 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    bound = server.server_address
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     names = ", ".join(f"{p.interface}:{p.direction}" for p in points)
-    click.echo(
-        f"e2e-energy agent: listening on http://{bound[0]}:{bound[1]}/metrics, "
-        f"capturing on {names} with {settings.workers} worker(s)",
-        err=True,
-    )
+
+    def announce() -> None:
+        click.echo(
+            f"e2e-energy agent: listening on http://{bound_host}:{bound_port}/metrics, "
+            f"capturing on {names} with {settings.workers} worker(s)",
+            err=True,
+        )
+
     try:
         run = run_single if settings.workers == 1 else run_workers
-        run(points, settings, state, stop.is_set)
+        run(points, settings, state, stop.is_set, announce)
     except CaptureError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
