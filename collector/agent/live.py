@@ -152,8 +152,8 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         rings = open_rings(points, settings, fanout_base)
-    except (CaptureError, OSError) as exc:
-        conn.send(("error", index, str(exc)))
+    except Exception as exc:  # reported to the parent, which stops with the reason
+        conn.send(("error", index, f"worker {index}: {exc}"))
         return
     conn.send(("ready", index, None))
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)

@@ -100,7 +100,7 @@ class Ring:
         sock.bind((self.interface, ETH_P_ALL))  # CPython applies htons itself
         if fanout_group is not None:
             arg = (fanout_group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16)
-            sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+            sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", arg))
         if promiscuous:
             ifindex = socket.if_nametoindex(self.interface)
             mreq = struct.pack("=iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
