@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from collector import __version__
 from collector.outputs import api_models as m
@@ -42,10 +44,17 @@ def create_app(
     page_size: int = 100,
     clock: Clock = time.time,
     ready: Callable[[], bool] = lambda: True,
+    metrics: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """Build the API over an open store (read-only use). `ready` reports readiness."""
+    """Build the API over an open store (read-only use). `ready` reports readiness; with
+    `metrics` the app also serves that registry at /metrics (classic text format)."""
     app = FastAPI(title="e2e-energy", version=__version__, description=__doc__)
     reader = Reader(store)
+    if metrics is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics() -> Response:
+            return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     def check_token(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
