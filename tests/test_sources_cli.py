@@ -37,6 +37,15 @@ def _config(tmp: Path, snmp_port: int, http_base: str) -> Path:
                 "energy_basis": "modelled",
             },
             {"name": "rack", "kind": "redfish", "url": http_base, "pdu": "1"},
+            {"name": "gpu", "kind": "dcgm", "url": f"{http_base}/dcgm/metrics"},
+            {
+                "name": "reqs",
+                "kind": "prometheus_counter",
+                "url": f"{http_base}/vllm/metrics",
+                "metric": "vllm:request_success_total",
+                "label": "model_name",
+                "app_map": {"qwen": "factory-vision"},
+            },
             {
                 "name": "dead",
                 "kind": "shelly",
@@ -89,6 +98,14 @@ def test_probe_reports_every_kind(tmp_path: Path) -> None:
     web = tmp_path / "web"
     (web / "kepler" / "metrics").mkdir(parents=True)
     (web / "kepler" / "metrics" / "index.json").write_text(KEPLER.read_text())
+    (web / "dcgm" / "metrics").mkdir(parents=True)
+    (web / "dcgm" / "metrics" / "index.json").write_text((KEPLER.parent / "dcgm.prom").read_text())
+    (web / "vllm" / "metrics").mkdir(parents=True)
+    (web / "vllm" / "metrics" / "index.json").write_text(
+        "# TYPE vllm:request_success counter\n"
+        'vllm:request_success_total{model_name="qwen"} 7\n'
+        'vllm:request_success_total{model_name="llama"} 2\n'
+    )
     (web / "redfish").mkdir()
     (web / "redfish" / "v1").symlink_to(shared_fixture("redfish", "public-pdu"))
     with snmpsim(tmp_path, ("apc-8641",)) as port, serve_files(web, index="index.json") as base:
@@ -104,6 +121,10 @@ def test_probe_reports_every_kind(tmp_path: Path) -> None:
     kep = next(r for r in by["kepler"]["readings"] if r["target"] == "ran/du-0")
     assert kep["value"] == 200 and kep["unit"] == "J" and kep["basis"] == "modelled"
     assert by["rack"]["up"] and any(r["target"] == "pdu" for r in by["rack"]["readings"])
+    gpu = {r["target"]: r["value"] for r in by["gpu"]["readings"] if r["unit"] == "J"}
+    assert gpu["ai/vlm-0"] == 5002.5
+    reqs = {r["target"]: r["value"] for r in by["reqs"]["readings"]}
+    assert reqs == {"app=factory-vision (qwen)": 7, "app=unknown (llama)": 2}
     assert not by["dead"]["up"] and by["dead"]["errors"][0]["kind"] == "connect"
     (zone,) = report["carbon"]
     assert zone["provider"] == "static" and zone["grams_per_kwh"] == 380
