@@ -322,3 +322,17 @@ def test_app_level_requests_win_over_nf_level_for_the_app_count() -> None:
     ]
     (snap,) = run(topo(NfSpec("vlm", "inference")), recs, [0.0])
     assert dict(snap.requests) == {"a": 5.0}
+
+
+def test_gpu_energy_adds_to_the_nf_and_catches_up() -> None:
+    """Kepler's GPU counter (mode gpu) adds to the CPU counter: 2 W + 6 W = 120 J per window;
+    a silent GPU counter adds nothing and its gap is caught up when it returns."""
+    recs: list[Record] = [
+        EnergyRecord(t=t, nf="vlm", joules_total=2.0 * t) for t in range(0, 121, 5)
+    ]
+    gpu_times = [t for t in range(0, 121, 5) if not 20 < t < 75]
+    recs += [EnergyRecord(t=t, nf="vlm", joules_total=6.0 * t, mode="gpu") for t in gpu_times]
+    snaps = run(topo(NfSpec("vlm", "inference")), recs, [0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0])
+    assert snaps[0].nfs[0].measured_joules == pytest.approx(120.0)
+    assert sum(s.nfs[0].measured_joules for s in snaps) == pytest.approx(8.0 * 105)
+    assert sum(s.nfs[0].catch_up_joules for s in snaps) > 0

@@ -8,6 +8,7 @@ stamps cannot be attributed anywhere and is counted in `unmapped_nodes`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from collector.attribution.records import (
     EnergyRecord,
@@ -81,7 +82,7 @@ class InputMapper:
         return table.get((source, target)) or table.get((source, ""))
 
     def energy(self, s: EnergySample) -> EnergyRecord | None:
-        if s.unsupported or dict(s.labels).get("component") == "gpu":
+        if s.unsupported:
             return None
         if s.kind == "gauge":
             nf = self._nf_for(self._gauge, s.source, s.target) or self._nf_for(
@@ -93,12 +94,17 @@ class InputMapper:
         nf = self._nf_for(self._power, s.source, s.target)
         if nf is None:
             return None
-        idle = dict(s.labels).get("mode") == "idle"
+        labels = dict(s.labels)
+        mode: Literal["total", "idle", "gpu"] = "total"
+        if labels.get("mode") == "idle":
+            mode = "idle"
+        elif labels.get("component") == "gpu":
+            mode = "gpu"
         return EnergyRecord(
             t=s.t,
             nf=nf,
             joules_total=s.value,
-            mode="idle" if idle else "total",
+            mode=mode,
             resolution_joules=s.resolution_joules,
             counter_width_joules=s.counter_width_joules,
             energy_basis=s.energy_basis,
