@@ -46,10 +46,9 @@ class Accumulator:
         self.last_window_start = t.last_window_start
 
     def add(self, rows: AppRows, nfs: tuple[NfWindow, ...], requests: Mapping[str, float]) -> None:
-        win = _frame(rows)
+        win = _frame(rows).fillna(0.0)  # missing CO2 is counted in co2_missing, not summed
         if len(win):
-            self.apps = win.fillna(0.0) if self.apps.empty else self.apps.add(win, fill_value=0.0)
-            self.apps = self.apps.fillna(0.0)
+            self.apps = win if self.apps.empty else self.apps.add(win, fill_value=0.0)
         for w in nfs:
             prev = self.nfs.get(w.nf) or NfTotals(w.nf, w.role, w.energy_basis, w.denominator)
             self.nfs[w.nf] = replace(
