@@ -182,6 +182,8 @@ class FrontierPoint:
 
     budget_ms: float
     feasible: bool
+    objective_per_million: float | None = None
+    """The LP's objective per million requests of all classes (never rises with the budget)."""
     cost_per_million: float | None = None
     kwh_per_million: float | None = None
     grams_per_thousand: float | None = None
@@ -246,6 +248,7 @@ def _point(sol: Solution, budget: float, prev: FrontierPoint | None, ks: list[in
     return FrontierPoint(
         budget_ms=budget,
         feasible=True,
+        objective_per_million=sol.objective_per_second / (float(p.demand.sum()) or 1.0) * PER_MILLION,
         cost_per_million=cost,
         kwh_per_million=kwh,
         grams_per_thousand=grams,
@@ -261,3 +264,23 @@ def _point(sol: Solution, budget: float, prev: FrontierPoint | None, ks: list[in
 def log_budgets(lo_ms: float, hi_ms: float, n: int) -> list[float]:
     """`n` budgets spaced evenly on a log scale from lo to hi (ms)."""
     return [float(x) for x in np.geomspace(lo_ms, hi_ms, n)]
+
+
+DEFAULT_ALLOWANCES_MS = [float(x) for x in range(50, 401, 25)]
+"""Network allowances swept by default: the RTT model spans 56 ms (0 km) to ~336 ms (antipode)."""
+
+
+def class_frontiers(
+    cfg: PlacementConfig, allowances_ms: list[float] | None = None
+) -> dict[str, list[FrontierPoint]]:
+    """Per class, the frontier over budgets = processing time + each network allowance.
+
+    Sweeping the allowance rather than the raw budget puts classes with very different
+    processing times on one axis; each class's own budget is added to its sweep.
+    """
+    grid = allowances_ms or DEFAULT_ALLOWANCES_MS
+    out = {}
+    for c in cfg.classes:
+        budgets = sorted({c.processing_ms + a for a in grid} | {c.latency_budget_ms})
+        out[c.name] = frontier(cfg, budgets, classes=[c.name])
+    return out
