@@ -16,7 +16,10 @@ from tests.placement_helpers import config, region
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
@@ -27,21 +30,54 @@ def test_break_even_predicts_relocation_in_two_region_cases(data: st.DataObject)
     coord = st.tuples(st.floats(-60, 60), st.floats(-170, 170))
     (la, loa), (lb, lob), (lo, loo) = d(coord), d(coord), d(coord)
     raw = {
-        "A": {"price": d(st.floats(0.01, 0.5)), "pue": d(st.floats(1.0, 2.0)), "g": d(st.floats(0, 1000))},
-        "B": {"price": d(st.floats(0.01, 0.5)), "pue": d(st.floats(1.0, 2.0)), "g": d(st.floats(0, 1000))},
+        "A": {
+            "price": d(st.floats(0.01, 0.5)),
+            "pue": d(st.floats(1.0, 2.0)),
+            "g": d(st.floats(0, 1000)),
+        },
+        "B": {
+            "price": d(st.floats(0.01, 0.5)),
+            "pue": d(st.floats(1.0, 2.0)),
+            "g": d(st.floats(0, 1000)),
+        },
     }
     e, payload = d(st.floats(1, 5000)), d(st.floats(0, 1e7))
     egress, migration, tau = d(st.floats(0, 0.1)), d(st.floats(0, 1e-4)), d(st.floats(0, 1e-7))
     lam = d(st.floats(0, 500))
     cfg = config(
-        classes=[{"name": "c", "latency_budget_ms": 10_000, "energy_per_request_joules": e,
-                  "payload_bytes": payload, "demand": {"o": 1.0}}],
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 10_000,
+                "energy_per_request_joules": e,
+                "payload_bytes": payload,
+                "demand": {"o": 1.0},
+            }
+        ],
         origins=[{"name": "o", "lat": lo, "lon": loo, "home": "A"}],
         regions=[
-            region("A", la, loa, price_per_kwh=raw["A"]["price"], pue=raw["A"]["pue"], grams_per_kwh_marginal=raw["A"]["g"]),
-            region("B", lb, lob, price_per_kwh=raw["B"]["price"], pue=raw["B"]["pue"], grams_per_kwh_marginal=raw["B"]["g"]),
+            region(
+                "A",
+                la,
+                loa,
+                price_per_kwh=raw["A"]["price"],
+                pue=raw["A"]["pue"],
+                grams_per_kwh_marginal=raw["A"]["g"],
+            ),
+            region(
+                "B",
+                lb,
+                lob,
+                price_per_kwh=raw["B"]["price"],
+                pue=raw["B"]["pue"],
+                grams_per_kwh_marginal=raw["B"]["g"],
+            ),
         ],
-        frictions={"egress_per_gb": egress, "migration_per_request": migration, "transport_joules_per_byte_km": tau},
+        frictions={
+            "egress_per_gb": egress,
+            "migration_per_request": migration,
+            "transport_joules_per_byte_km": tau,
+        },
         objective={"kind": "blend", "carbon_price_per_tonne": lam, "signal": "marginal"},
     )
     # independent arithmetic: savings at the meter vs frictions + extra transport
@@ -75,13 +111,34 @@ def test_break_even_predicts_relocation_in_two_region_cases(data: st.DataObject)
 
 def test_break_even_payload_is_where_the_margin_crosses_zero() -> None:
     """At the reported break-even payload, relocation neither gains nor loses."""
-    regions = [region("A", 50, 8, price_per_kwh=0.3, pue=1.6), region("B", 60, 18, price_per_kwh=0.05, pue=1.1)]
-    base = {"name": "c", "latency_budget_ms": 10_000, "energy_per_request_joules": 3000, "demand": {"o": 1}}
-    frictions = {"egress_per_gb": 0.09, "migration_per_request": 1e-5, "transport_joules_per_byte_km": 1.35e-8}
+    regions = [
+        region("A", 50, 8, price_per_kwh=0.3, pue=1.6),
+        region("B", 60, 18, price_per_kwh=0.05, pue=1.1),
+    ]
+    base = {
+        "name": "c",
+        "latency_budget_ms": 10_000,
+        "energy_per_request_joules": 3000,
+        "demand": {"o": 1},
+    }
+    frictions = {
+        "egress_per_gb": 0.09,
+        "migration_per_request": 1e-5,
+        "transport_joules_per_byte_km": 1.35e-8,
+    }
     origins = [{"name": "o", "lat": 50, "lon": 8, "home": "A"}]
-    cfg = config(classes=[{**base, "payload_bytes": 1e6}], origins=origins, regions=regions, frictions=frictions)
+    cfg = config(
+        classes=[{**base, "payload_bytes": 1e6}],
+        origins=origins,
+        regions=regions,
+        frictions=frictions,
+    )
     be = break_even(build_problem(cfg), 0, 0, 1)
     assert be.relocate and be.break_even_payload_bytes is not None
-    at = config(classes=[{**base, "payload_bytes": be.break_even_payload_bytes}], origins=origins,
-                regions=regions, frictions=frictions)
+    at = config(
+        classes=[{**base, "payload_bytes": be.break_even_payload_bytes}],
+        origins=origins,
+        regions=regions,
+        frictions=frictions,
+    )
     assert abs(break_even(build_problem(at), 0, 0, 1).margin) < 1e-9

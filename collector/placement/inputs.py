@@ -274,11 +274,15 @@ def _merge_demand(data: dict[str, Any], path: Path) -> None:
     for i, row in enumerate(rows, start=2):
         cls = by_name.get(row.get("class"))
         if cls is None:
-            raise PlacementInputError(f"{path}: line {i}: class: no class named {row.get('class')!r}")
+            raise PlacementInputError(
+                f"{path}: line {i}: class: no class named {row.get('class')!r}"
+            )
         try:
             rps = float(row["requests_per_second"])
         except (KeyError, ValueError):
-            raise PlacementInputError(f"{path}: line {i}: requests_per_second: not a number") from None
+            raise PlacementInputError(
+                f"{path}: line {i}: requests_per_second: not a number"
+            ) from None
         cls.setdefault("demand", {})
         cls["demand"] = {**cls["demand"], str(row.get("origin")): rps}
 

@@ -14,7 +14,7 @@ from collector.placement.inputs import PlacementConfig
 
 
 def apply_intensities(cfg: PlacementConfig, samples: Iterable[IntensitySample]) -> PlacementConfig:
-    """`cfg` with each region's intensity of the sample's signal set from its zone's newest sample."""
+    """`cfg` with each region's intensity set from its zone's newest sample of that signal."""
     newest: dict[tuple[str, str], IntensitySample] = {}
     for s in samples:
         key = (s.zone, s.signal)

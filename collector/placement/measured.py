@@ -13,7 +13,12 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from collector.placement.inputs import MeasuredClass, MeasuredRef, PlacementConfig, PlacementInputError
+from collector.placement.inputs import (
+    MeasuredClass,
+    MeasuredRef,
+    PlacementConfig,
+    PlacementInputError,
+)
 
 
 class MeasuredSource(Protocol):
@@ -28,7 +33,9 @@ class ReplayOutput:
     def __init__(self, document: dict[str, Any], origin: str) -> None:
         apps = document.get("apps")
         if not isinstance(apps, dict):
-            raise PlacementInputError(f"{origin}: apps: missing or not a mapping (not a replay output?)")
+            raise PlacementInputError(
+                f"{origin}: apps: missing or not a mapping (not a replay output?)"
+            )
         self._apps: dict[str, Any] = apps
         self.origin = origin
 
@@ -37,7 +44,9 @@ class ReplayOutput:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise PlacementInputError(f"{path}: cannot read replay output: {exc.strerror}") from None
+            raise PlacementInputError(
+                f"{path}: cannot read replay output: {exc.strerror}"
+            ) from None
         except json.JSONDecodeError as exc:
             raise PlacementInputError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
@@ -47,7 +56,9 @@ class ReplayOutput:
     def app(self, name: str) -> dict[str, Any]:
         entry = self._apps.get(name)
         if not isinstance(entry, dict):
-            raise PlacementInputError(f"{self.origin}: apps.{name}: no such app in the replay output")
+            raise PlacementInputError(
+                f"{self.origin}: apps.{name}: no such app in the replay output"
+            )
         return entry
 
 
@@ -64,7 +75,9 @@ def _nf_joules(entry: dict[str, Any], origin: str, app: str) -> dict[str, tuple[
     return out
 
 
-def split_per_request(source: MeasuredSource, spec: MeasuredClass, origin: str) -> tuple[float, float]:
+def split_per_request(
+    source: MeasuredSource, spec: MeasuredClass, origin: str
+) -> tuple[float, float]:
     """(model joules, access joules) per request of `spec.app`."""
     entry = source.app(spec.app)
     requests = entry.get("requests")
@@ -73,10 +86,13 @@ def split_per_request(source: MeasuredSource, spec: MeasuredClass, origin: str) 
             f"{origin}: apps.{spec.app}.requests: no requests, so energy per request is undefined"
         )
     nfs = _nf_joules(entry, origin, spec.app)
-    model_nfs = {nf for nf, (_, role) in nfs.items() if role == "inference"} | set(spec.inference_nfs)
+    model_nfs = {nf for nf, (_, role) in nfs.items() if role == "inference"} | set(
+        spec.inference_nfs
+    )
     if not model_nfs & set(nfs):
         raise PlacementInputError(
-            f"{origin}: apps.{spec.app}: no inference NF among {sorted(nfs)}; name it in inference_nfs"
+            f"{origin}: apps.{spec.app}: no inference NF among {sorted(nfs)}; "
+            "name it in inference_nfs"
         )
     model = sum(j for nf, (j, _) in nfs.items() if nf in model_nfs)
     access = sum(j for nf, (j, _) in nfs.items() if nf not in model_nfs)
@@ -94,7 +110,9 @@ def transport_per_byte_km(source: MeasuredSource, ref: MeasuredRef, origin: str)
     entry = source.app(t.app)
     total_bytes = entry.get("bytes")
     if not isinstance(total_bytes, int | float) or total_bytes <= 0:
-        raise PlacementInputError(f"{origin}: apps.{t.app}.bytes: needed for measured transport energy")
+        raise PlacementInputError(
+            f"{origin}: apps.{t.app}.bytes: needed for measured transport energy"
+        )
     nfs = _nf_joules(entry, origin, t.app)
     missing = [n for n in t.nfs if n not in nfs]
     if missing:
@@ -116,9 +134,15 @@ def apply_measured(cfg: PlacementConfig, source: MeasuredSource | None = None) -
             classes.append(c)
             continue
         model, access = split_per_request(src, spec, origin)
-        classes.append(c.model_copy(update={"energy_per_request_joules": model, "access_joules_per_request": access}))
+        classes.append(
+            c.model_copy(
+                update={"energy_per_request_joules": model, "access_joules_per_request": access}
+            )
+        )
     update: dict[str, Any] = {"classes": classes}
     per_byte_km = transport_per_byte_km(src, ref, origin)
     if per_byte_km is not None:
-        update["frictions"] = cfg.frictions.model_copy(update={"transport_joules_per_byte_km": per_byte_km})
+        update["frictions"] = cfg.frictions.model_copy(
+            update={"transport_joules_per_byte_km": per_byte_km}
+        )
     return cfg.model_copy(update=update)

@@ -36,7 +36,7 @@ class ClassSummary:
 def relocatable_share(problem: Problem) -> tuple[float, dict[str, float]]:
     """Share of demand with at least one feasible non-home region: overall and per class."""
     other = problem.allowed & ~problem.is_home[None]
-    movable = other.any(axis=2)
+    movable: np.ndarray = np.asarray(other.any(axis=2))
     per_class = {}
     for k, name in enumerate(problem.classes):
         d = problem.demand[k].sum()
@@ -73,7 +73,9 @@ def class_summaries(solution: Solution) -> list[ClassSummary]:
                 regional_share=float(f[regional].sum() / div),
                 energy_oriented_share=float(f[far].sum() / div),
                 cost_per_million=float(np.sum(f * p.coef.cost[k]) / div * PER_MILLION),
-                kwh_per_million=float(np.sum(f * p.coef.energy_joules[k]) / div / JOULES_PER_KWH * PER_MILLION),
+                kwh_per_million=float(
+                    np.sum(f * p.coef.energy_joules[k]) / div / JOULES_PER_KWH * PER_MILLION
+                ),
                 grams_per_thousand=float(np.sum(f * p.coef.carbon_grams[k]) / div * 1000.0),
             )
         )
@@ -106,7 +108,6 @@ def break_even(problem: Problem, k: int, o: int, r: int) -> BreakEven:
     h = int(problem.home[o])
     c = problem.coef
     kind = cfg.objective.kind
-    lam = _lambda(cfg)
     e_it = cfg.classes[k].energy_per_request_joules
     payload = cfg.classes[k].payload_bytes
     fr = cfg.frictions
@@ -145,14 +146,18 @@ def _facility_value(cfg: PlacementConfig, k: int) -> np.ndarray:
     kwh = np.array([e * r.pue / JOULES_PER_KWH for r in cfg.regions])
     sig = cfg.objective.signal
     grams = kwh * np.array(
-        [r.grams_per_kwh_marginal if sig == "marginal" else r.grams_per_kwh_average for r in cfg.regions]
+        [
+            r.grams_per_kwh_marginal if sig == "marginal" else r.grams_per_kwh_average
+            for r in cfg.regions
+        ]
     )
     kind = cfg.objective.kind
     if kind == "energy":
-        return kwh * JOULES_PER_KWH
+        return np.asarray(kwh * JOULES_PER_KWH)
     if kind == "carbon":
-        return grams
-    return kwh * np.array([r.price_per_kwh for r in cfg.regions]) + _lambda(cfg) * grams
+        return np.asarray(grams)
+    price = np.array([r.price_per_kwh for r in cfg.regions])
+    return np.asarray(kwh * price + _lambda(cfg) * grams)
 
 
 def break_even_table(problem: Problem) -> list[BreakEven]:
@@ -229,7 +234,9 @@ def _home_totals(p: Problem, ks: list[int]) -> tuple[float, float]:
     return cost, grams
 
 
-def _point(sol: Solution, budget: float, prev: FrontierPoint | None, ks: list[int]) -> FrontierPoint:
+def _point(
+    sol: Solution, budget: float, prev: FrontierPoint | None, ks: list[int]
+) -> FrontierPoint:
     p = sol.problem
     f = sol.flow[ks]
     d = float(p.demand[ks].sum()) or 1.0
@@ -248,7 +255,9 @@ def _point(sol: Solution, budget: float, prev: FrontierPoint | None, ks: list[in
     return FrontierPoint(
         budget_ms=budget,
         feasible=True,
-        objective_per_million=sol.objective_per_second / (float(p.demand.sum()) or 1.0) * PER_MILLION,
+        objective_per_million=sol.objective_per_second
+        / (float(p.demand.sum()) or 1.0)
+        * PER_MILLION,
         cost_per_million=cost,
         kwh_per_million=kwh,
         grams_per_thousand=grams,

@@ -30,7 +30,9 @@ class InfeasibleError(ValueError):
     """No placement satisfies the constraints; the message names the class and origin."""
 
 
-def great_circle_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+def great_circle_km(
+    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
     """Haversine distance in km, broadcasting over its arguments."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lon2 - lon1)
@@ -136,8 +138,11 @@ def feasibility(
     for rule in cfg.masks:
         regions_hit = _region_hits(rule, cfg)
         for k, cls in enumerate(cfg.classes):
-            rows = [i for i, o in enumerate(cfg.origins) if _rule_matches(rule, cls, o)]
-            if rows:
+            rows = np.array(
+                [i for i, o in enumerate(cfg.origins) if _rule_matches(rule, cls, o)],
+                dtype=np.int64,
+            )
+            if rows.size:
                 allowed[k][np.ix_(rows, np.flatnonzero(regions_hit))] = False
     home_mask = np.zeros((n_o, n_r), dtype=bool)
     home_mask[np.arange(n_o), home] = True
@@ -155,7 +160,10 @@ def coefficients(cfg: PlacementConfig, km: FloatArray, home: NDArray[np.int64]) 
     price = np.array([r.price_per_kwh for r in cfg.regions])[None, None, :]
     signal = cfg.objective.signal
     intensity = np.array(
-        [r.grams_per_kwh_marginal if signal == "marginal" else r.grams_per_kwh_average for r in cfg.regions]
+        [
+            r.grams_per_kwh_marginal if signal == "marginal" else r.grams_per_kwh_average
+            for r in cfg.regions
+        ]
     )
     n_o, n_r = km.shape
     remote = np.ones((n_o, n_r))
@@ -165,8 +173,13 @@ def coefficients(cfg: PlacementConfig, km: FloatArray, home: NDArray[np.int64]) 
     transport_j = payload * fr.transport_joules_per_byte_km * km[None, :, :]
     # transport is charged at the mean intensity of the two ends of the path
     transport_intensity = (intensity[home][:, None] + intensity[None, :]) / 2.0
-    cost = facility_kwh * price + remote[None] * (payload / BYTES_PER_GB * fr.egress_per_gb + fr.migration_per_request)
-    carbon = facility_kwh * intensity[None, None, :] + transport_j / JOULES_PER_KWH * transport_intensity[None]
+    cost = facility_kwh * price + remote[None] * (
+        payload / BYTES_PER_GB * fr.egress_per_gb + fr.migration_per_request
+    )
+    carbon = (
+        facility_kwh * intensity[None, None, :]
+        + transport_j / JOULES_PER_KWH * transport_intensity[None]
+    )
     energy = facility_kwh * JOULES_PER_KWH + transport_j
     kind = cfg.objective.kind
     if kind == "energy":
@@ -217,6 +230,11 @@ def check_feasible(problem: Problem) -> None:
     stuck = (problem.demand > 0) & ~problem.allowed.any(axis=2)
     if not stuck.any():
         return
-    pairs = [f"class {problem.classes[k]!r} from origin {problem.origins[o]!r}" for k, o in zip(*np.nonzero(stuck), strict=True)]
+    pairs = [
+        f"class {problem.classes[k]!r} from origin {problem.origins[o]!r}"
+        for k, o in zip(*np.nonzero(stuck), strict=True)
+    ]
     shown = "; ".join(pairs[:10]) + (f"; and {len(pairs) - 10} more" if len(pairs) > 10 else "")
-    raise InfeasibleError(f"no feasible region (latency budget, masks or state locality) for {shown}")
+    raise InfeasibleError(
+        f"no feasible region (latency budget, masks or state locality) for {shown}"
+    )

@@ -8,19 +8,24 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
-from collector.placement.inputs import PlacementConfig  # noqa: E402
-from collector.placement.metrics import FrontierPoint  # noqa: E402
+from collector.placement.inputs import PlacementConfig
+from collector.placement.metrics import FrontierPoint
 
 
-def plot_frontiers(cfg: PlacementConfig, frontiers: dict[str, list[FrontierPoint]], path: Path) -> None:
+def plot_frontiers(
+    cfg: PlacementConfig, frontiers: dict[str, list[FrontierPoint]], path: Path
+) -> None:
     """Write a two-panel PNG: cost saving and CO2 saving (%) vs network allowance (ms)."""
     proc = {c.name: c.processing_ms for c in cfg.classes}
     own = {c.name: c.latency_budget_ms for c in cfg.classes}
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
-    panels = [("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
-              ("carbon_saving_share", "gCO2e saved, %")]
+    panels = [
+        ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
+        ("carbon_saving_share", "gCO2e saved, %"),
+    ]
     for ax, (field, label) in zip(axes, panels, strict=True):
         for i, (name, pts) in enumerate(frontiers.items()):
             _plot_class(ax, pts, field, proc[name], own[name], name, _STYLES[i % len(_STYLES)])
@@ -46,7 +51,7 @@ _STYLES = [("-", "o"), ("--", "s"), ("-.", "^"), (":", "D")]
 
 
 def _plot_class(
-    ax: plt.Axes,
+    ax: Axes,
     pts: list[FrontierPoint],
     field: str,
     proc_ms: float,
@@ -67,12 +72,24 @@ def _plot_class(
             xs.append(pt.budget_ms - proc_ms)
             ys.append(y)
     (line,) = ax.plot(
-        xs, ys, linestyle=style[0], marker=style[1], markersize=4, fillstyle="none",
+        xs,
+        ys,
+        linestyle=style[0],
+        marker=style[1],
+        markersize=4,
+        fillstyle="none",
         label=f"{name} (processing {proc_ms:g} ms)",
     )
     if own_y is None:
         return
     if own_ms - proc_ms <= 400:
-        ax.plot(own_ms - proc_ms, own_y, marker="o", markersize=11, color=line.get_color(), fillstyle="none")
+        ax.plot(
+            own_ms - proc_ms,
+            own_y,
+            marker="o",
+            markersize=11,
+            color=line.get_color(),
+            fillstyle="none",
+        )
     else:
         ax.plot(420, own_y, marker=">", markersize=9, color=line.get_color())

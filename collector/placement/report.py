@@ -20,7 +20,9 @@ def solution_report(sol: Solution) -> dict[str, Any]:
     p = sol.problem
     cfg = p.config
     overall, _ = relocatable_share(p)
-    access_j = float(sum(c.access_joules_per_request * p.demand[k].sum() for k, c in enumerate(cfg.classes)))
+    access_j = float(
+        sum(c.access_joules_per_request * p.demand[k].sum() for k, c in enumerate(cfg.classes))
+    )
     it_kw = sol.it_power_watts() / 1000.0
     flows: dict[str, dict[str, float]] = {}
     for k, name in enumerate(p.classes):
@@ -73,7 +75,9 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain fixed-width table (no colour, so it stays readable in logs and files)."""
     cells = [headers] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -96,8 +100,18 @@ def layer_table(report: dict[str, Any]) -> str:
         for c in report["classes"]
     ]
     return table(
-        ["class", "budget_ms", "req/s", "relocatable", "local", "regional", "energy-oriented",
-         f"{cur}/1M req", "kWh/1M req", "gCO2e/1k req"],
+        [
+            "class",
+            "budget_ms",
+            "req/s",
+            "relocatable",
+            "local",
+            "regional",
+            "energy-oriented",
+            f"{cur}/1M req",
+            "kWh/1M req",
+            "gCO2e/1k req",
+        ],
         rows,
     )
 
@@ -107,7 +121,8 @@ def summary_lines(report: dict[str, Any]) -> str:
     return (
         f"objective {report['objective']['kind']} ({report['objective']['signal']} intensity, "
         f"λ = {report['objective']['carbon_price_per_tonne']:g} {cur}/t): "
-        f"{report['cost_per_hour']:.4g} {cur}/h, {report['energy_kwh_per_hour']:.4g} kWh/h facility+transport "
+        f"{report['cost_per_hour']:.4g} {cur}/h, "
+        f"{report['energy_kwh_per_hour']:.4g} kWh/h facility+transport "
         f"(+{report['access_energy_kwh_per_hour']:.4g} kWh/h access network), "
         f"{report['co2_grams_per_hour'] / 1000:.4g} kgCO2e/h; "
         f"relocatable demand {report['relocatable_share'] * 100:.1f}%"
@@ -120,15 +135,31 @@ def frontier_table(frontiers: dict[str, list[FrontierPoint]], currency: str) -> 
         for pt in pts:
             if not pt.feasible:
                 continue
-            rows.append([
-                name, pt.budget_ms, pt.cost_per_million, pt.grams_per_thousand,
-                None if pt.cost_saving_share is None else _pct(pt.cost_saving_share),
-                None if pt.carbon_saving_share is None else _pct(pt.carbon_saving_share),
-                pt.erl_cost_per_million_per_ms, pt.erl_kwh_per_million_per_ms, pt.crl_grams_per_thousand_per_ms,
-            ])
+            rows.append(
+                [
+                    name,
+                    pt.budget_ms,
+                    pt.cost_per_million,
+                    pt.grams_per_thousand,
+                    None if pt.cost_saving_share is None else _pct(pt.cost_saving_share),
+                    None if pt.carbon_saving_share is None else _pct(pt.carbon_saving_share),
+                    pt.erl_cost_per_million_per_ms,
+                    pt.erl_kwh_per_million_per_ms,
+                    pt.crl_grams_per_thousand_per_ms,
+                ]
+            )
     return table(
-        ["class", "budget_ms", f"{currency}/1M", "g/1k", "cost saved", "CO2 saved",
-         f"ERL {currency}/1M/ms", "ERL kWh/1M/ms", "CRL g/1k/ms"],
+        [
+            "class",
+            "budget_ms",
+            f"{currency}/1M",
+            "g/1k",
+            "cost saved",
+            "CO2 saved",
+            f"ERL {currency}/1M/ms",
+            "ERL kWh/1M/ms",
+            "CRL g/1k/ms",
+        ],
         rows,
     )
 
@@ -136,10 +167,33 @@ def frontier_table(frontiers: dict[str, list[FrontierPoint]], currency: str) -> 
 def break_even_table_text(rows: list[BreakEven], limit: int = 20) -> str:
     best = sorted(rows, key=lambda r: -r.margin)[:limit]
     return table(
-        ["class", "home", "target", "km", "meter savings/1M", "frictions/1M", "transport/1M",
-         "margin/1M", "relocate", "break-even bytes"],
-        [[r.cls, r.home, r.target, r.km, r.meter_savings, r.egress_and_migration, r.extra_transport,
-          r.margin, "yes" if r.relocate else "no", r.break_even_payload_bytes] for r in best],
+        [
+            "class",
+            "home",
+            "target",
+            "km",
+            "meter savings/1M",
+            "frictions/1M",
+            "transport/1M",
+            "margin/1M",
+            "relocate",
+            "break-even bytes",
+        ],
+        [
+            [
+                r.cls,
+                r.home,
+                r.target,
+                r.km,
+                r.meter_savings,
+                r.egress_and_migration,
+                r.extra_transport,
+                r.margin,
+                "yes" if r.relocate else "no",
+                r.break_even_payload_bytes,
+            ]
+            for r in best
+        ],
     )
 
 

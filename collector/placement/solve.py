@@ -22,7 +22,7 @@ SECONDS_PER_HOUR = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class Solution:
-    """An optimal placement. `flow[k, o, r]` is requests per second of class k from o served in r."""
+    """An optimal placement: `flow[k, o, r]` requests/s of class k from origin o served in r."""
 
     problem: Problem
     flow: FloatArray
@@ -55,7 +55,11 @@ def _matrices(
     pairs, row = np.unique(pair, return_inverse=True)
     a_eq = sparse.csr_matrix((np.ones(n), (row, np.arange(n))), shape=(len(pairs), n))
     b_eq = problem.demand.reshape(-1)[pairs]
-    caps = [(j, reg.capacity_kw) for j, reg in enumerate(problem.config.regions) if reg.capacity_kw is not None]
+    caps = [
+        (j, reg.capacity_kw)
+        for j, reg in enumerate(problem.config.regions)
+        if reg.capacity_kw is not None
+    ]
     if not caps:
         return a_eq, b_eq, None, None
     e_it = np.array([c.energy_per_request_joules for c in problem.config.classes])

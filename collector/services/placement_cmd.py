@@ -11,7 +11,12 @@ from typing import Any
 
 import click
 
-from collector.placement.inputs import PlacementConfig, PlacementInputError, load_config, load_default
+from collector.placement.inputs import (
+    PlacementConfig,
+    PlacementInputError,
+    load_config,
+    load_default,
+)
 from collector.placement.live import apply_intensities
 from collector.placement.measured import apply_measured
 from collector.placement.metrics import break_even_table, class_frontiers, frontier
@@ -28,12 +33,18 @@ from collector.placement.report import (
 from collector.placement.solve import solve
 
 _config_opt = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="Placement YAML (default: the bundled global dataset).",
 )
 _format_opt = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 _settings_opt = click.option(
-    "--settings", "settings_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--settings",
+    "settings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="Collector settings: refresh live intensities for regions with a carbon_zone.",
 )
 
@@ -91,8 +102,15 @@ def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) ->
         raise click.ClickException(str(exc)) from None
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
-    _emit(fmt, report, summary_lines(report) + "\n\n" + layer_table(report) + "\n\nbest relocations:\n"
-          + break_even_table_text(break_even_table(problem), limit=10))
+    _emit(
+        fmt,
+        report,
+        summary_lines(report)
+        + "\n\n"
+        + layer_table(report)
+        + "\n\nbest relocations:\n"
+        + break_even_table_text(break_even_table(problem), limit=10),
+    )
 
 
 @placement.command("frontier")
@@ -103,20 +121,28 @@ def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) ->
 @click.option("--class", "classes", multiple=True, help="Class(es) to sweep (default: each).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def frontier_cmd(
-    config_path: Path | None, fmt: str, settings_path: Path | None, budgets: str | None,
-    classes: tuple[str, ...], plot_path: Path | None,
+    config_path: Path | None,
+    fmt: str,
+    settings_path: Path | None,
+    budgets: str | None,
+    classes: tuple[str, ...],
+    plot_path: Path | None,
 ) -> None:
     """Sweep latency budgets: the energy-latency frontier with ERL and CRL."""
     cfg = _load(config_path, settings_path)
     known = [c.name for c in cfg.classes]
     for name in classes:
         if name not in known:
-            raise click.BadParameter(f"no class named {name!r} (known: {', '.join(known)})", param_hint="--class")
+            raise click.BadParameter(
+                f"no class named {name!r} (known: {', '.join(known)})", param_hint="--class"
+            )
     if budgets is not None:
         try:
             values = [float(b) for b in budgets.split(",") if b.strip()]
         except ValueError:
-            raise click.BadParameter("budgets must be numbers in ms", param_hint="--budgets") from None
+            raise click.BadParameter(
+                "budgets must be numbers in ms", param_hint="--budgets"
+            ) from None
         names = list(classes) or known
         fronts = {"+".join(names): frontier(cfg, values, classes=names)}
     else:
@@ -134,9 +160,16 @@ def frontier_cmd(
 @_config_opt
 @_format_opt
 @_settings_opt
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("placement-frontier.png"), show_default=True)
-def simulate_cmd(config_path: Path | None, fmt: str, settings_path: Path | None, plot_path: Path) -> None:
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("placement-frontier.png"),
+    show_default=True,
+)
+def simulate_cmd(
+    config_path: Path | None, fmt: str, settings_path: Path | None, plot_path: Path
+) -> None:
     """Solve at each class's own budget, sweep the frontier, print the layer split, plot."""
     from collector.placement.plot import plot_frontiers
 
@@ -151,8 +184,12 @@ def simulate_cmd(config_path: Path | None, fmt: str, settings_path: Path | None,
     report = solution_report(sol)
     report["frontier"] = frontier_report(fronts)
     report["plot"] = str(plot_path)
-    text = "\n\n".join([
-        summary_lines(report), "layer split at each class's own budget:\n" + layer_table(report),
-        "frontier (per class):\n" + frontier_table(fronts, cfg.currency), f"plot written to {plot_path}",
-    ])
+    text = "\n\n".join(
+        [
+            summary_lines(report),
+            "layer split at each class's own budget:\n" + layer_table(report),
+            "frontier (per class):\n" + frontier_table(fronts, cfg.currency),
+            f"plot written to {plot_path}",
+        ]
+    )
     _emit(fmt, report, text)
