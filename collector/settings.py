@@ -455,13 +455,12 @@ class TestbedApp(Strict):
 
 
 class RadioModel(Strict):
-    """EARTH linear model (Auer et al. 2011): P = N_trx (P0 + delta_p P_out), P_sleep when idle."""
+    """EARTH linear model (Auer et al. 2011): P = N_trx (P0 + delta_p P_out); no sleep mode."""
 
     n_trx: int = Field(4, ge=1)
     p0_watts: float = Field(6.8, ge=0)
     delta_p: float = Field(4.0, ge=0)
     p_max_watts: float = Field(0.13, gt=0)
-    p_sleep_watts: float = Field(4.3, ge=0)
     capacity_bits_per_second: float = Field(20e6, gt=0)
     """Throughput at full load (P_out = P_max)."""
     source: str = ""

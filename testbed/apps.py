@@ -26,10 +26,11 @@ from typing import Any
 from testbed.hopopts import set_hopopts
 from testbed.wire import KIND_ANSWER, KIND_REQUEST, Assembler, chunks, encode_body, ipv6_length
 
-WORDS = (
+_SENTENCE = (
     "radio unit baseband edge core network inference model energy carbon packet trace node "
     "latency throughput factory camera robot sensor image frame label defect pallet conveyor"
-).split()
+)
+WORDS = _SENTENCE.split()
 
 
 def make_texts(n: int, words: int, rng: random.Random) -> list[str]:

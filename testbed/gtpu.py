@@ -80,14 +80,14 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     signal.signal(signal.SIGINT, _stop)
     while not stop:
         try:
-            ready, _, _ = select.select([tun, sock], [], [], 0.5)
+            ready, _, _ = select.select([tun, sock.fileno()], [], [], 0.5)
         except InterruptedError:
             continue
         if tun in ready:
             packet = os.read(tun, 65535)
             sock.sendto(encapsulate(packet, args.tx_teid), (args.peer, args.port))
             stats["encapsulated"] += 1
-        if sock in ready:
+        if sock.fileno() in ready:
             datagram, _ = sock.recvfrom(65535)
             inner = decapsulate(datagram, args.rx_teid)
             if inner is None:

@@ -25,8 +25,14 @@ from pyroute2 import NetNS
 
 from collector.settings import TestbedSettings, load_settings
 from testbed.plan import MGMT_IF, make_plan
-from testbed.power_models import Interval, PowerSplit, cpu_power, cpu_seconds, radio_power
-from testbed.power_models import traffic_power
+from testbed.power_models import (
+    Interval,
+    PowerSplit,
+    cpu_power,
+    cpu_seconds,
+    radio_power,
+    traffic_power,
+)
 
 JOULES_PER_TENTH_KWH = 360_000.0
 
@@ -114,7 +120,9 @@ class Daemon:
                 "name": nf,
                 "watts": round(m.watts.watts),
                 "peak_watts": round(m.peak_watts),
-                "energy_tenth_kwh": int((m.static_joules + m.dynamic_joules) / JOULES_PER_TENTH_KWH),
+                "energy_tenth_kwh": int(
+                    (m.static_joules + m.dynamic_joules) / JOULES_PER_TENTH_KWH
+                ),
             }
         tmp = self.snmp_json.with_suffix(".tmp")
         tmp.write_text(json.dumps(outlets), encoding="utf-8")
@@ -135,14 +143,17 @@ def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter]) -> str:
             labels = f'pod_id="{node}-uid",pod_name="{name}",pod_namespace="{ns}",state="running"'
             total = m.static_joules + m.dynamic_joules
             lines.append(f'kepler_pod_cpu_joules_total{{{labels},zone="package"}} {total:.6f}')
-        lines += ["# HELP kepler_pod_cpu_watts Power of cpu at pod level", "# TYPE kepler_pod_cpu_watts gauge"]
+        lines += [
+            "# HELP kepler_pod_cpu_watts Power of cpu at pod level",
+            "# TYPE kepler_pod_cpu_watts gauge",
+        ]
         for node, pod in pods.items():
             m, (ns, name) = meters[node], pod.split("/")
             labels = f'pod_id="{node}-uid",pod_name="{name}",pod_namespace="{ns}",state="running"'
             lines.append(f'kepler_pod_cpu_watts{{{labels},zone="package"}} {m.watts.watts:.6f}')
     else:
         lines += [
-            "# HELP kepler_container_joules_total Aggregated RAPL value in package and dram in joules",
+            "# HELP kepler_container_joules_total Container energy in joules (package + dram)",
             "# TYPE kepler_container_joules_total counter",
         ]
         for node, pod in pods.items():
@@ -151,8 +162,12 @@ def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter]) -> str:
                 f'container_id="{node}-c0",container_name="{node}",container_namespace="{ns}",'
                 f'pod_name="{name}",source="testbed-model"'
             )
-            lines.append(f'kepler_container_joules_total{{{base},mode="dynamic"}} {m.dynamic_joules:.6f}')
-            lines.append(f'kepler_container_joules_total{{{base},mode="idle"}} {m.static_joules:.6f}')
+            lines.append(
+                f'kepler_container_joules_total{{{base},mode="dynamic"}} {m.dynamic_joules:.6f}'
+            )
+            lines.append(
+                f'kepler_container_joules_total{{{base},mode="idle"}} {m.static_joules:.6f}'
+            )
     return "\n".join(lines) + "\n"
 
 

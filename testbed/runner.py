@@ -71,6 +71,11 @@ class Testbed:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> Testbed:
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Build the chain and start the long-running processes (stops all again on failure)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             netns.up(self.tb, self.plan)
@@ -80,7 +85,15 @@ class Testbed:
         except BaseException:
             self.close()
             raise
-        return self
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "kepler": f"http://127.0.0.1:{self.kepler_port}/metrics",
+            "snmp": f"udp:127.0.0.1:{self.snmp_port} community {self.tb.power.snmp_community}",
+            "requests": self.server_metrics_url,
+            "inference_server": f"[{self.server_address}] ports "
+            + ", ".join(f"{a.app}:{a.port}" for a in self.tb.apps),
+        }
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
@@ -103,11 +116,15 @@ class Testbed:
     # --- processes -----------------------------------------------------------------------------
 
     def spawn(self, name: str, args: list[str], node: str | None = None) -> subprocess.Popen[bytes]:
-        """Start a process (inside `node`'s namespace when given); output goes to run_dir/name.log."""
+        """Start a process (in `node`s namespace when given); output to run_dir/name.log."""
         cmd = ["ip", "netns", "exec", self.plan.ns(node), *args] if node else args
         log = open(self.run_dir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=ROOT,
             start_new_session=True,
         )
         log.close()
@@ -124,14 +141,26 @@ class Testbed:
             return
         cu, upf = self.plan.gtpu_nodes
         g = self.tb.gtpu
-        for node, peer, tx, rx in ((cu, upf, g.uplink_teid, g.downlink_teid), (upf, cu, g.downlink_teid, g.uplink_teid)):
+        for node, peer, tx, rx in (
+            (cu, upf, g.uplink_teid, g.downlink_teid),
+            (upf, cu, g.downlink_teid, g.uplink_teid),
+        ):
             proc = self.spawn(
                 f"gtpu-{node}",
                 self._py(
-                    "testbed.gtpu", "--local", self.plan.address(node, peer),
-                    "--peer", self.plan.address(peer, node), "--port", str(g.port),
-                    "--tx-teid", str(tx), "--rx-teid", str(rx),
-                    "--stats", str(self.run_dir / f"gtpu-{node}.json"),
+                    "testbed.gtpu",
+                    "--local",
+                    self.plan.address(node, peer),
+                    "--peer",
+                    self.plan.address(peer, node),
+                    "--port",
+                    str(g.port),
+                    "--tx-teid",
+                    str(tx),
+                    "--rx-teid",
+                    str(rx),
+                    "--stats",
+                    str(self.run_dir / f"gtpu-{node}.json"),
                 ),
                 node,
             )
@@ -159,11 +188,16 @@ class Testbed:
         proc = self.spawn(
             "server",
             self._py(
-                "testbed.server", *[x for a in args for x in ("--app", a)],
-                "--metrics", f"[{self.plan.mgmt_address(node)}]:{SERVER_METRICS_PORT}",
-                "--slots", str(self.tb.trace_slots),
-                "--datagram-bytes", str(self.tb.datagram_bytes),
-                "--stats", str(self.run_dir / "server.json"),
+                "testbed.server",
+                *[x for a in args for x in ("--app", a)],
+                "--metrics",
+                f"[{self.plan.mgmt_address(node)}]:{SERVER_METRICS_PORT}",
+                "--slots",
+                str(self.tb.trace_slots),
+                "--datagram-bytes",
+                str(self.tb.datagram_bytes),
+                "--stats",
+                str(self.run_dir / "server.json"),
             ),
             node,
         )
@@ -179,9 +213,17 @@ class Testbed:
         proc = self.spawn(
             "powerd",
             self._py(
-                "testbed.powerd", "--config", str(self.run_dir / "topology.yaml"),
-                "--prefix", self.plan.prefix, "--snmp-json", str(snmp_json),
-                "--pids-file", str(self.run_dir / "pids.json"), "--port-file", str(port_file),
+                "testbed.powerd",
+                "--config",
+                str(self.run_dir / "topology.yaml"),
+                "--prefix",
+                self.plan.prefix,
+                "--snmp-json",
+                str(snmp_json),
+                "--pids-file",
+                str(self.run_dir / "pids.json"),
+                "--port-file",
+                str(port_file),
             ),
         )
         deadline = time.monotonic() + 30
@@ -208,8 +250,17 @@ class Testbed:
         self.env["SNMP_PERSISTENT_DIR"] = str(persist)
         self.spawn(
             "snmpd",
-            ["snmpd", "-f", "-C", "-c", str(conf), "-Lf", str(self.run_dir / "snmpd-own.log"),
-             "-p", str(self.run_dir / "snmpd.pid")],
+            [
+                "snmpd",
+                "-f",
+                "-C",
+                "-c",
+                str(conf),
+                "-Lf",
+                str(self.run_dir / "snmpd-own.log"),
+                "-p",
+                str(self.run_dir / "snmpd.pid"),
+            ],
         )
 
     # --- derived settings ----------------------------------------------------------------------
@@ -248,20 +299,44 @@ class Testbed:
 
     # --- traffic -------------------------------------------------------------------------------
 
-    def start_app(self, app: TestbedApp, duration: float, *, rate: float | None = None,
-                  payload_bytes: int | None = None, texts: int | None = None,
-                  words: int | None = None) -> subprocess.Popen[bytes]:
+    def start_app(
+        self,
+        app: TestbedApp,
+        duration: float,
+        *,
+        rate: float | None = None,
+        payload_bytes: int | None = None,
+        texts: int | None = None,
+        words: int | None = None,
+    ) -> subprocess.Popen[bytes]:
         return self.spawn(
             f"app-{app.app}",
             self._py(
-                "testbed.apps", "--app", app.app, "--server", self.server_address,
-                "--port", str(app.port), "--namespace-id", str(app.namespace_id),
-                "--rate", str(rate or app.rate_per_second), "--duration", str(duration),
-                "--payload-bytes", str(app.payload_bytes if payload_bytes is None else payload_bytes),
-                "--words", str(words or app.prompt_words), "--texts", str(texts or app.texts),
-                "--slots", str(self.tb.trace_slots),
-                "--datagram-bytes", str(self.tb.datagram_bytes),
-                "--stats", str(self.run_dir / f"app-{app.app}.json"),
+                "testbed.apps",
+                "--app",
+                app.app,
+                "--server",
+                self.server_address,
+                "--port",
+                str(app.port),
+                "--namespace-id",
+                str(app.namespace_id),
+                "--rate",
+                str(rate or app.rate_per_second),
+                "--duration",
+                str(duration),
+                "--payload-bytes",
+                str(app.payload_bytes if payload_bytes is None else payload_bytes),
+                "--words",
+                str(words or app.prompt_words),
+                "--texts",
+                str(texts or app.texts),
+                "--slots",
+                str(self.tb.trace_slots),
+                "--datagram-bytes",
+                str(self.tb.datagram_bytes),
+                "--stats",
+                str(self.run_dir / f"app-{app.app}.json"),
             ),
             self.ue_node,
         )

@@ -90,9 +90,7 @@ def main() -> None:
     from testbed.hopopts import set_hopopts
 
     model = load_model()
-    counter = Counter(
-        "testbed_inference_requests", "Answered requests per task", ["task", "model"]
-    )
+    counter = Counter("testbed_inference_requests", "Answered requests per task", ["task", "model"])
     host, _, port = args.metrics.rpartition(":")
     start_http_server(int(port), addr=host.strip("[]"))
     work: queue.Queue[Any] = queue.Queue()

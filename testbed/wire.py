@@ -57,7 +57,9 @@ class Assembler:
     expired: int = 0
     malformed: int = 0
 
-    def add(self, peer: Any, datagram: bytes, now: float | None = None) -> tuple[int, int, bytes] | None:
+    def add(
+        self, peer: Any, datagram: bytes, now: float | None = None
+    ) -> tuple[int, int, bytes] | None:
         """Returns (kind, message id, body) when `datagram` completes a message."""
         now = time.monotonic() if now is None else now
         if len(datagram) < HEADER.size:
