@@ -341,6 +341,29 @@ class Testbed:
             self.ue_node,
         )
 
+    def start_capture(self, name: str, node: str, iface: str) -> Path:
+        """dumpcap on `iface` inside `node`; returns the pcap path once capturing has begun."""
+        path = self.run_dir / f"{name}.pcap"
+        path.unlink(missing_ok=True)
+        proc = self.spawn(f"capture-{name}", ["dumpcap", "-q", "-i", iface, "-w", str(path)], node)
+        deadline = time.monotonic() + 20
+        while not (path.exists() and path.stat().st_size > 0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dumpcap on {node}/{iface} did not start; see capture log")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        return path
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     def app_stats(self, app: str) -> dict[str, Any]:
         stats: dict[str, Any] = json.loads((self.run_dir / f"app-{app}.json").read_text())
         return stats
