@@ -98,8 +98,11 @@ class AgentsSettings(Strict):
 class SourceBase(Strict):
     name: str
     energy_basis: EnergyBasis = "measured"
+    """`measured` (a meter) or `modelled` (an estimate); carried on every NF output."""
     timeout_seconds: float = Field(5.0, gt=0)
+    """Whole-read deadline (s); past it the source is down for this poll, others unaffected."""
     interval_seconds: float = Field(5.0, gt=0)
+    """How often the poller reads it (s)."""
 
 
 class HttpAuth(Strict):
@@ -120,6 +123,13 @@ class KeplerSource(SourceBase, HttpAuth):
     zone: str = "package"
     """Kepler >= 0.10 RAPL zone to read; zones overlap and are never summed."""
     include_gpu: bool = False
+    """Also emit GPU energy per pod (samples labelled component=gpu)."""
+    namespaces: list[str] = []
+    """Only pods in these namespaces (empty = all)."""
+    pods: list[str] = []
+    """Only pods whose name matches one of these globs (empty = all)."""
+    pod_labels: dict[str, str] = {}
+    """Only pods carrying all these labels, looked up through the Kubernetes API."""
 
 
 class DcgmSource(SourceBase, HttpAuth):
@@ -161,6 +171,15 @@ class SnmpSource(SourceBase):
     unit: str | None = None
     """generic profile: the unit after scaling, e.g. W or kWh."""
     counter_width: float | None = None
+    """generic profile: the counter's wrap width in raw units (e.g. 4294967296)."""
+    link_header_bytes: int = Field(14, ge=0)
+    """if_mib: link-layer header bytes per packet in ifHCInOctets (14 for Ethernet)."""
+
+    @model_validator(mode="after")
+    def _v3_needs_user(self) -> SnmpSource:
+        if self.version == "3" and not self.user:
+            raise ValueError("SNMP version 3 needs `user` (and auth/priv keys)")
+        return self
 
     @model_validator(mode="after")
     def _generic_needs_oid(self) -> SnmpSource:
@@ -174,17 +193,22 @@ class RedfishSource(SourceBase, HttpAuth):
     url: str
     """Base URL of the service, e.g. https://pdu.example (the /redfish/v1 root is appended)."""
     pdu: str | None = None
+    """RackPDUs member Id; default: the first one listed."""
+    follow_sensors: bool = True
+    """Read each reading's DataSourceUri sensor (authoritative); the excerpt is the fallback."""
 
 
 class ShellySource(SourceBase, HttpAuth):
     kind: Literal["shelly"]
     url: str
-    switch_id: int = 0
+    switch_id: int = Field(0, ge=0)
+    target: str = "0"
 
 
 class TasmotaSource(SourceBase, HttpAuth):
     kind: Literal["tasmota"]
     url: str
+    target: str = "0"
 
 
 class HttpJsonSource(SourceBase, HttpAuth):
@@ -224,8 +248,13 @@ SourceSettings = Annotated[
 
 class ProviderBase(Strict):
     ttl_seconds: float = Field(300.0, gt=0)
+    """A fetched value is reused this long (s) before the provider is asked again."""
     max_age_seconds: float = Field(3600.0, gt=0)
+    """A value older than this (s, by its own timestamp) is not used; the chain moves on."""
     timeout_seconds: float = Field(10.0, gt=0)
+    backoff_seconds: float = Field(60.0, ge=0)
+    """After a failure (429, 5xx, timeout) the provider is skipped this long (s), doubling
+    on each further failure up to 16x; Retry-After wins when the server sends it."""
 
 
 class StaticProvider(ProviderBase):
@@ -240,6 +269,8 @@ class ElectricityMapsProvider(ProviderBase):
     token: str | None = None
     token_file: Path | None = None
     url: str = "https://api.electricitymap.org"
+    endpoint: Literal["latest", "history"] = "latest"
+    """`history` reads the last 24 h and keeps every point (the window mean uses them)."""
 
     @property
     def signal(self) -> Signal:
@@ -253,6 +284,12 @@ class WattTimeProvider(ProviderBase):
     password: str | None = None
     password_file: Path | None = None
     url: str = "https://api.watttime.org"
+    endpoint: Literal["forecast", "historical"] = "forecast"
+    """Where marginal grams come from (lbs_co2_per_mwh, converted in collector.units)."""
+    signal_index: bool = False
+    """Also read /v3/signal-index (a 0-100 percentile, exposed as an index, never grams)."""
+    token_refresh_seconds: float = Field(1500.0, gt=0)
+    """Log in again after this long (s); WattTime tokens expire after ~30 min."""
 
     @property
     def signal(self) -> Signal:
@@ -262,6 +299,7 @@ class WattTimeProvider(ProviderBase):
 class UkCarbonProvider(ProviderBase):
     kind: Literal["uk"]
     url: str = "https://api.carbonintensity.org.uk"
+    """GB national /intensity; `actual` when published, else `forecast`."""
 
     @property
     def signal(self) -> Signal:
@@ -271,6 +309,7 @@ class UkCarbonProvider(ProviderBase):
 class CsvProvider(ProviderBase):
     kind: Literal["csv"]
     path: Path
+    """Rows `timestamp,grams_per_kwh` (unix seconds or ISO 8601), in time order."""
     signal: Signal = "average"
     max_age_seconds: float = Field(3600.0, gt=0)
 
