@@ -8,7 +8,6 @@ and sets them next to the ranges the seed paper reports (shared REFERENCE.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from collector.settings import Settings
@@ -18,13 +17,11 @@ NETWORK_ROLES = ("ru", "du", "cu", "upf")
 ROLE_ORDER = ("ru", "du", "cu", "upf", "inference")
 ROLE_LABEL = {"ru": "RU", "du": "DU", "cu": "CU", "upf": "UPF", "inference": "server"}
 
-PAPER = {
-    "source": "E2E energy monitoring for AI inference in mobile networks (abstract, REFERENCE.md)",
-    "network_vs_model_energy": {"simple": "on par (about 1:1)", "complex": "20-30 % of the VLM's"},
-    "network_energy_share": {"simple": (0.45, 0.55), "complex": (0.17, 0.23)},
-    "network_co2_share": {"simple": (0.70, 0.89), "complex": (0.60, 0.84)},
-    "max_reduction": 0.68,
-}
+PAPER_SOURCE = "E2E energy monitoring for AI inference in mobile networks (abstract)"
+PAPER_RATIO = {"simple": "on par with the model", "complex": "20-30 % of the model's"}
+PAPER_ENERGY_SHARE = {"simple": (0.45, 0.55), "complex": (0.17, 0.23)}
+PAPER_CO2_SHARE = {"simple": (0.70, 0.89), "complex": (0.60, 0.84)}
+PAPER_MAX_REDUCTION = 0.68
 """Energy shares derived from the ratios: 1:1 -> about 50 %; 20-30 % of the model -> 17-23 %."""
 
 
@@ -60,7 +57,7 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
         shares: dict[str, float | None] = {}
         total_co2 = sum(co2.values())
         shares["location"] = sum(co2[r] for r in NETWORK_ROLES) / total_co2 if total_co2 else None
-        market = _market_share(settings, entry, role_of)
+        market = _market_share(settings, entry, dict(role_of))
         if market is not None:
             shares["market"] = market
         rows.append(
@@ -75,7 +72,9 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
     return rows
 
 
-def _market_share(settings: Settings, entry: dict[str, Any], role_of: dict[str, str]) -> float | None:
+def _market_share(
+    settings: Settings, entry: dict[str, Any], role_of: dict[str, str]
+) -> float | None:
     """Market-basis CO2: each NF's joules times its zone's market factor (location if none)."""
     zones = settings.carbon.zones
     if not any(z.market_grams_per_kwh is not None for z in zones.values()):
@@ -102,18 +101,28 @@ def format_pct(x: float | None) -> str:
 
 
 def table_rows(rows: list[AppRow]) -> tuple[list[str], list[list[str]]]:
-    head = ["app", "requests", *(f"{ROLE_LABEL[r]} J/req" for r in ROLE_ORDER), "total J/req",
-            "network share of energy", "network share of CO2 (location)",
-            "network share of CO2 (market)"]
+    head = [
+        "app",
+        "requests",
+        *(f"{ROLE_LABEL[r]} J/req" for r in ROLE_ORDER),
+        "total J/req",
+        "network share of energy",
+        "network share of CO2 (location)",
+        "network share of CO2 (market)",
+    ]
     body = []
     for r in rows:
-        body.append([
-            r.app, f"{r.requests:.0f}",
-            *(f"{r.joules_per_request_by_role[role]:.3f}" for role in ROLE_ORDER),
-            f"{r.joules_per_request:.3f}", format_pct(r.network_energy_share),
-            format_pct(r.network_co2_share.get("location")),
-            format_pct(r.network_co2_share.get("market")),
-        ])
+        body.append(
+            [
+                r.app,
+                f"{r.requests:.0f}",
+                *(f"{r.joules_per_request_by_role[role]:.3f}" for role in ROLE_ORDER),
+                f"{r.joules_per_request:.3f}",
+                format_pct(r.network_energy_share),
+                format_pct(r.network_co2_share.get("location")),
+                format_pct(r.network_co2_share.get("market")),
+            ]
+        )
     return head, body
 
 

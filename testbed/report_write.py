@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from collector.settings import Settings
 from testbed.report import (
     MODEL_LABEL,
-    PAPER,
+    PAPER_CO2_SHARE,
+    PAPER_ENERGY_SHARE,
+    PAPER_MAX_REDUCTION,
+    PAPER_RATIO,
     ROLE_LABEL,
     ROLE_ORDER,
     AppRow,
@@ -17,7 +20,13 @@ from testbed.report import (
     table_rows,
 )
 
-COLOURS = {"ru": "#4c72b0", "du": "#55a868", "cu": "#8172b2", "upf": "#ccb974", "inference": "#c44e52"}
+COLOURS = {
+    "ru": "#4c72b0",
+    "du": "#55a868",
+    "cu": "#8172b2",
+    "upf": "#ccb974",
+    "inference": "#c44e52",
+}
 
 
 def chart_energy(base: list[AppRow], whatif: list[AppRow], path: Path) -> None:
@@ -56,17 +65,28 @@ def chart_shares(base: list[AppRow], path: Path) -> None:
     kinds = [("energy", "#4c72b0"), ("CO2 location", "#dd8452"), ("CO2 market", "#55a868")]
     width = 0.25
     for i, r in enumerate(base):
-        vals = [r.network_energy_share, r.network_co2_share.get("location"),
-                r.network_co2_share.get("market")]
+        vals = [
+            r.network_energy_share,
+            r.network_co2_share.get("location"),
+            r.network_co2_share.get("market"),
+        ]
         for k, ((name, colour), v) in enumerate(zip(kinds, vals, strict=True)):
             x = i + (k - 1) * width
             ax.bar(x, 100 * (v or 0.0), width, color=colour, label=name if i == 0 else None)
             ax.text(x, 100 * (v or 0.0) + 1, format_pct(v), ha="center", fontsize=8)
-        for key, style in (("network_energy_share", "--"), ("network_co2_share", ":")):
-            lo, hi = PAPER[key].get(r.app, (None, None))  # type: ignore[attr-defined]
-            if lo is not None:
-                ax.hlines([100 * lo, 100 * hi], i - 0.45, i + 0.45, colors="black",
-                          linestyles=style, linewidth=1)
+        styles: tuple[tuple[dict[str, tuple[float, float]], Literal["dashed", "dotted"]], ...]
+        styles = ((PAPER_ENERGY_SHARE, "dashed"), (PAPER_CO2_SHARE, "dotted"))
+        for ranges, style in styles:
+            if r.app in ranges:
+                lo, hi = ranges[r.app]
+                ax.hlines(
+                    [100 * lo, 100 * hi],
+                    i - 0.45,
+                    i + 0.45,
+                    colors="black",
+                    linestyles=style,
+                    linewidth=1,
+                )
     ax.set_xticks(range(len(base)), [r.app for r in base])
     ax.plot([], [], color="black", linestyle="--", linewidth=1, label="paper: energy")
     ax.plot([], [], color="black", linestyle=":", linewidth=1, label="paper: CO2")
@@ -102,10 +122,16 @@ def write_report(
     return path
 
 
-def _sections(settings: Settings, base: list[AppRow], whatif: list[AppRow],
-              runs: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
+def _sections(
+    settings: Settings,
+    base: list[AppRow],
+    whatif: list[AppRow],
+    runs: dict[str, dict[str, Any]],
+    meta: dict[str, Any],
+) -> list[str]:
     assert settings.testbed is not None
     power = settings.testbed.power
+    radio = power.radio["ru"]
     out = [
         "# e2e-energy demo report",
         f"Model: {MODEL_LABEL}, on CPU in the `srv` namespace. Network: UE-RU-DU-CU=GTP-U=UPF "
@@ -122,18 +148,22 @@ def _sections(settings: Settings, base: list[AppRow], whatif: list[AppRow],
         _paper_table(base),
         "![network shares](network_shares.png)",
         "### What drives the difference",
-        "\n".join([
-            f"- **RU static power** ({power.radio['ru'].n_trx} x {power.radio['ru'].p0_watts} W, "
-            "EARTH pico-cell row, assumed) dominates: it is split by packets, so an app's share "
-            "follows its packet count, not its payload.",
-            "- **The model is small and runs on CPU** (all-MiniLM-L6-v2, ~22 M parameters, "
-            f"{power.cpu['srv'].watts_per_core} W per busy core, assumed) while the paper runs "
-            "VLMs on GPUs: the server side here is far lighter, so the network share is higher.",
-            f"- **DU static {power.traffic['du'].static_watts} W and CU/UPF static "
-            f"{power.cpu['cu'].static_watts} W** (assumed) are split like the RU's.",
-            "- **Carbon**: RAN site and data centre are separate zones; the market basis uses the "
-            "data centre's renewable contract factor, which raises the network's CO2 share.",
-        ]),
+        "\n".join(
+            [
+                f"- **RU static power** ({radio.n_trx} x {radio.p0_watts} W, EARTH pico-cell "
+                "row, assumed) dominates: it is split by packets, so an app's share follows "
+                "its packet count, not its payload.",
+                "- **The model is small and runs on CPU** (all-MiniLM-L6-v2, ~22 M parameters, "
+                f"{power.cpu['srv'].watts_per_core} W per busy core, assumed) while the paper "
+                "runs VLMs on GPUs: the server side here is far lighter, so the network share "
+                "is higher.",
+                f"- **DU static {power.traffic['du'].static_watts} W and CU/UPF static "
+                f"{power.cpu['cu'].static_watts} W** (assumed) are split like the RU's.",
+                "- **Carbon**: RAN site and data centre are separate zones; the market basis "
+                "uses the data centre's renewable contract factor, which raises the network's "
+                "CO2 share.",
+            ]
+        ),
         "## What-if: lower data rate and lighter workload",
         meta["whatif_description"],
         _md_table(*table_rows(whatif)),
@@ -145,41 +175,71 @@ def _sections(settings: Settings, base: list[AppRow], whatif: list[AppRow],
 
 
 def _paper_table(base: list[AppRow]) -> str:
-    head = ["app", "network share of energy (testbed)", "paper", "network share of CO2, "
-            "location / market (testbed)", "paper"]
+    head = [
+        "app",
+        "network share of energy (testbed)",
+        "paper",
+        "network share of CO2, location / market (testbed)",
+        "paper",
+    ]
     body = []
     for r in base:
-        e = PAPER["network_energy_share"].get(r.app)  # type: ignore[attr-defined]
-        c = PAPER["network_co2_share"].get(r.app)  # type: ignore[attr-defined]
-        body.append([
-            r.app, format_pct(r.network_energy_share),
-            f"{PAPER['network_vs_model_energy'].get(r.app, 'n/a')} "  # type: ignore[attr-defined]
-            f"(about {format_pct(e[0])}-{format_pct(e[1])})" if e else "n/a",
-            f"{format_pct(r.network_co2_share.get('location'))} / "
-            f"{format_pct(r.network_co2_share.get('market'))}",
-            f"{format_pct(c[0])}-{format_pct(c[1])}" if c else "n/a",
-        ])
+        e = PAPER_ENERGY_SHARE.get(r.app)
+        c = PAPER_CO2_SHARE.get(r.app)
+        body.append(
+            [
+                r.app,
+                format_pct(r.network_energy_share),
+                f"{PAPER_RATIO.get(r.app, 'n/a')} (about {format_pct(e[0])}-{format_pct(e[1])})"
+                if e
+                else "n/a",
+                f"{format_pct(r.network_co2_share.get('location'))} / "
+                f"{format_pct(r.network_co2_share.get('market'))}",
+                f"{format_pct(c[0])}-{format_pct(c[1])}" if c else "n/a",
+            ]
+        )
     return _md_table(head, body)
 
 
 def _whatif_table(base: list[AppRow], whatif: list[AppRow]) -> str:
     delta = change(base, whatif)
     b = {r.app: r for r in base}
-    body = [[r.app, f"{b[r.app].joules_per_request:.3f}" if r.app in b else "n/a",
-             f"{r.joules_per_request:.3f}", format_pct(delta.get(r.app)),
-             f"up to -{100 * float(PAPER['max_reduction']):.0f} %"]  # type: ignore[arg-type]
-            for r in whatif]
+    body = [
+        [
+            r.app,
+            f"{b[r.app].joules_per_request:.3f}" if r.app in b else "n/a",
+            f"{r.joules_per_request:.3f}",
+            format_pct(delta.get(r.app)),
+            f"up to -{100 * PAPER_MAX_REDUCTION:.0f} %",
+        ]
+        for r in whatif
+    ]
     return _md_table(["app", "baseline J/req", "what-if J/req", "change", "paper"], body)
 
 
 def _nf_table(run: dict[str, Any]) -> str:
     body = []
     for nf, d in sorted(run["nfs"].items()):
-        body.append([
-            nf, d["role"], d.get("energy_basis", ""), f"{d['measured_joules']:.1f}",
-            f"{d['attributed_joules']:.1f}", f"{d['unattributed_joules']:.1f}",
-            f"{d['unmeasured_seconds']:.0f}", f"{d['max_conservation_error_ratio']:.1e}",
-        ])
-    head = ["NF", "role", "basis", "measured J", "attributed J", "unattributed J",
-            "unmeasured s", "max conservation error"]
+        body.append(
+            [
+                nf,
+                d["role"],
+                d.get("energy_basis", ""),
+                f"{d['measured_joules']:.1f}",
+                f"{d['attributed_joules']:.1f}",
+                f"{d['unattributed_joules']:.1f}",
+                f"{d['unmeasured_seconds']:.0f}",
+                f"{d['max_conservation_error_ratio']:.1e}",
+            ]
+        )
+    head = [
+        "NF",
+        "role",
+        "basis",
+        "measured J",
+        "attributed J",
+        "unattributed J",
+        "unmeasured s",
+        "max conservation error",
+    ]
     return _md_table(head, body)

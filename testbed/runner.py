@@ -65,6 +65,7 @@ class Testbed:
         self.pids: dict[str, list[int]] = {}
         self.kepler_port = 0
         self.snmp_port = 0
+        self.api_port = 0
         self.env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", MIBS="")
         self.env["MIBDIRS"] = "/nonexistent"
 
@@ -278,6 +279,8 @@ class Testbed:
         data["agents"]["urls"] = [self.agent_url(n) for n in self.tb.agent_nodes]
         data["testbed"]["prefix"] = self.plan.prefix
         data["store"]["path"] = str(self.run_dir / "store.sqlite")
+        if self.api_port:
+            data["api"]["listen"] = f"127.0.0.1:{self.api_port}"
         return data
 
     def agent_url(self, node: str) -> str:
