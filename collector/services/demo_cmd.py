@@ -8,6 +8,7 @@ phase, and removes everything again, also on Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import time
@@ -23,7 +24,16 @@ from collector.services.testbed_cmd import (
 )
 
 
+_MAIN_PID = os.getpid()
+
+
 def _terminate(signum: int, frame: Any) -> None:
+    """SIGINT/SIGTERM tear the testbed down; a forked helper (pyroute2's netns child) just exits,
+    so it never waits on an exception its parent is handling."""
+    if os.getpid() != _MAIN_PID:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt
 
 
@@ -77,6 +87,7 @@ def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) ->
         raise click.ClickException(f"the demo needs the testbed, which cannot run here: {reason}")
     console = Console()
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     run_dir = Path(tempfile.mkdtemp(prefix="e2e-energy-demo-"))
     columns = (TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn())
     t0 = time.monotonic()
