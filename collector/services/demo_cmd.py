@@ -23,7 +23,6 @@ from collector.services.testbed_cmd import (
     use_testbed_package,
 )
 
-
 _MAIN_PID = os.getpid()
 
 
