@@ -23,16 +23,18 @@ def _amounts(inp: WindowInputs) -> dict[tuple[int, str], dict[str, float]]:
         suffix = "u" if int(inp.traffic_dir[i]) == 0 else "d"
         row["p" + suffix] += float(inp.traffic_packets[i])
         row["b" + suffix] += float(inp.traffic_bytes[i])
-    for n, nf in enumerate(inp.nfs):
-        keys = (nf.spec.static_key, nf.spec.dynamic_key)
-        if not any(k in ("requests", "equal") for k in keys):
-            continue
-        for i in range(len(inp.req_nf)):
-            owner = int(inp.req_nf[i])
-            if (nf.has_requests_source and owner == n) or (
-                not nf.has_requests_source and owner == -1
-            ):
-                table[(n, str(inp.req_app[i]))]["r"] += float(inp.req_count[i])
+    needs = [
+        n
+        for n, nf in enumerate(inp.nfs)
+        if nf.spec.static_key in ("requests", "equal")
+        or nf.spec.dynamic_key in ("requests", "equal")
+    ]
+    own = {n for n in needs if inp.nfs[n].has_requests_source}
+    app_level = [n for n in needs if n not in own]
+    for i in range(len(inp.req_nf)):
+        owner = int(inp.req_nf[i])
+        for n in ([owner] if owner in own else []) if owner >= 0 else app_level:
+            table[(n, str(inp.req_app[i]))]["r"] += float(inp.req_count[i])
     return table
 
 
@@ -57,11 +59,13 @@ def _uplink_fraction(row: dict[str, float], dynamic_key: str) -> float:
 
 def reference_split(inp: WindowInputs) -> dict[str, Any]:
     """Per entry (nf, app, direction): static, dynamic, co2; per NF: the parts of U and E."""
-    table = _amounts(inp)
+    by_nf: dict[int, dict[str, dict[str, float]]] = defaultdict(dict)
+    for (m, app), row in _amounts(inp).items():
+        by_nf[m][app] = row
     entries: dict[tuple[int, str, int], dict[str, float]] = {}
     nfs: list[dict[str, float]] = []
     for n, nf in enumerate(inp.nfs):
-        rows = {app: row for (m, app), row in table.items() if m == n}
+        rows = by_nf[n]
         if nf.energy_joules is None:
             nfs.append(
                 {

@@ -107,11 +107,17 @@ class SourceBase(Strict):
 
 class HttpAuth(Strict):
     username: str | None = None
+    """HTTP Basic user name (with `password` / `password_file`)."""
     password: str | None = None
+    """Inline password: tests only; use `password_file` in production."""
     password_file: Path | None = None
+    """File holding the Basic password (a mounted Kubernetes Secret)."""
     token: str | None = None
+    """Inline bearer token: tests only; use `token_file`."""
     token_file: Path | None = None
+    """File holding a bearer token sent as `Authorization: Bearer`."""
     ca_file: Path | None = None
+    """PEM bundle to verify the server's TLS certificate against."""
     insecure: bool = False
     """Skip TLS verification: explicit, never the default."""
 
@@ -119,7 +125,9 @@ class HttpAuth(Strict):
 class KeplerSource(SourceBase, HttpAuth):
     kind: Literal["kepler"]
     url: str
+    """Kepler's /metrics URL (port 9102 up to 0.9, 28282 from 0.10)."""
     generation: Literal["auto", "0.9", "0.10"] = "auto"
+    """Metric generation; `auto` detects it from the names in the response."""
     zone: str = "package"
     """Kepler >= 0.10 RAPL zone to read; zones overlap and are never summed."""
     include_gpu: bool = False
@@ -135,15 +143,19 @@ class KeplerSource(SourceBase, HttpAuth):
 class DcgmSource(SourceBase, HttpAuth):
     kind: Literal["dcgm"]
     url: str
+    """dcgm-exporter's /metrics URL (pod mapping on gives per-pod targets)."""
 
 
 class SnmpSource(SourceBase):
     kind: Literal["snmp"]
     address: str
+    """host:port of the agent (UDP; port 161 when omitted)."""
     version: Literal["2c", "3"] = "2c"
     community: str | None = None
+    """v2c community inline (tests only); use `community_file`."""
     community_file: Path | None = None
     user: str | None = None
+    """v3 USM user (authPriv)."""
     auth_protocol: Literal["SHA", "SHA256", "SHA512", "MD5"] = "SHA"
     auth_key: str | None = None
     auth_key_file: Path | None = None
@@ -164,10 +176,12 @@ class SnmpSource(SourceBase):
         "generic",
     ]
     timeout_seconds: float = Field(2.0, gt=0)
+    """Per SNMP request try (s); the whole read may take (retries + 2) x this."""
     retries: int = Field(1, ge=0)
     oid: str | None = None
     """generic profile: the OID (a table column or a scalar)."""
     scale: float = 1.0
+    """generic profile: multiply the raw value by this first."""
     unit: str | None = None
     """generic profile: the unit after scaling, e.g. W or kWh."""
     counter_width: float | None = None
@@ -202,7 +216,9 @@ class ShellySource(SourceBase, HttpAuth):
     kind: Literal["shelly"]
     url: str
     switch_id: int = Field(0, ge=0)
+    """Shelly Gen2 switch channel (`Switch.GetStatus?id=`)."""
     target: str = "0"
+    """Target string on the samples (what an NF's power.target names)."""
 
 
 class TasmotaSource(SourceBase, HttpAuth):
@@ -215,9 +231,13 @@ class HttpJsonSource(SourceBase, HttpAuth):
     kind: Literal["http_json"]
     url: str
     power_path: str | None = None
+    """Dotted path to a power reading, list indices as numbers (`data.readings.0.kw`)."""
     power_unit: str = "W"
+    """W, kW, mW (collector.units)."""
     energy_path: str | None = None
+    """Dotted path to a cumulative energy reading."""
     energy_unit: str = "Wh"
+    """J, Wh, kWh, mJ ... (collector.units)."""
     target: str = "0"
 
 
@@ -225,7 +245,9 @@ class PrometheusCounterSource(SourceBase, HttpAuth):
     kind: Literal["prometheus_counter"]
     url: str
     metric: str
+    """Counter name, e.g. vllm:request_success_total, tgi_request_success."""
     label: str
+    """The label naming the model (vLLM model_name, Triton model)."""
     app_map: dict[str, str] = {}
     """label value -> app; unmapped values go to app `unknown`."""
 
@@ -260,14 +282,17 @@ class ProviderBase(Strict):
 class StaticProvider(ProviderBase):
     kind: Literal["static"]
     grams_per_kwh: float = Field(ge=0)
+    """Fixed intensity (gCO2e/kWh)."""
     signal: Signal = "average"
 
 
 class ElectricityMapsProvider(ProviderBase):
     kind: Literal["electricitymaps"]
     zone: str
+    """Electricity Maps zone code (DE, FR, US-CAL-CISO ...)."""
     token: str | None = None
     token_file: Path | None = None
+    """File holding the API key, sent as the `auth-token` header."""
     url: str = "https://api.electricitymap.org"
     endpoint: Literal["latest", "history"] = "latest"
     """`history` reads the last 24 h and keeps every point (the window mean uses them)."""
@@ -280,9 +305,11 @@ class ElectricityMapsProvider(ProviderBase):
 class WattTimeProvider(ProviderBase):
     kind: Literal["watttime"]
     region: str
+    """WattTime balancing-authority region (CAISO_NORTH ...)."""
     username: str | None = None
     password: str | None = None
     password_file: Path | None = None
+    """File holding the WattTime password (HTTP Basic on /login)."""
     url: str = "https://api.watttime.org"
     endpoint: Literal["forecast", "historical"] = "forecast"
     """Where marginal grams come from (lbs_co2_per_mwh, converted in collector.units)."""

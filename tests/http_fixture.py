@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,10 +15,12 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, bytes, dict[str, str]]]
 
 
 @contextmanager
-def serve(handler: Handler) -> Iterator[str]:
+def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """Serve every GET through `handler(request) -> (status, body, headers)`."""
 
     class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+
         def do_GET(self) -> None:
             status, body, headers = handler(self)
             self.send_response(status)
@@ -30,12 +33,19 @@ def serve(handler: Handler) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default 5 drops SYNs under concurrent clients
+
+    server = Server(("127.0.0.1", 0), H)
     server.daemon_threads = True
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

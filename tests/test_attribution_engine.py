@@ -300,3 +300,25 @@ def test_run_conserves_energy(
     for s in snaps:
         for w in s.nfs:
             assert min(w.measured_joules, w.static_joules, w.dynamic_joules, w.catch_up_joules) >= 0
+
+
+def test_idle_source_with_stale_idle_counter_is_all_dynamic() -> None:
+    recs: list[Record] = [EnergyRecord(t=t, nf="du", joules_total=4.0 * t) for t in range(0, 61, 5)]
+    recs += [_traffic(t, "a", t) for t in range(0, 61, 5)]
+    recs += [EnergyRecord(t=t, nf="du", joules_total=1.0 * t, mode="idle") for t in (0, 5, 10)]
+    snaps = run(topo(NfSpec("du", "du", idle_policy="source")), recs, [0.0, 45.0])
+    assert snaps[0].nfs[0].static_joules == pytest.approx(10.0)  # 1 W until 10 s, then held
+    last = snaps[1].nfs[0]  # the idle counter is stale in [45, 60): no static part
+    assert not last.stale and last.static_joules == 0.0
+    assert last.dynamic_joules == pytest.approx(60.0)
+
+
+def test_app_level_requests_win_over_nf_level_for_the_app_count() -> None:
+    recs: list[Record] = [
+        RequestsRecord(t=0, app="a", requests_total=0, nf="vlm"),
+        RequestsRecord(t=15, app="a", requests_total=3, nf="vlm"),
+        RequestsRecord(t=0, app="a", requests_total=0),
+        RequestsRecord(t=15, app="a", requests_total=5),
+    ]
+    (snap,) = run(topo(NfSpec("vlm", "inference")), recs, [0.0])
+    assert dict(snap.requests) == {"a": 5.0}

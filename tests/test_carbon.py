@@ -265,3 +265,54 @@ def test_cache_ttl_and_max_age(tmp_path: Path) -> None:
 def test_mixed_signals_rejected_when_settings_load() -> None:
     with pytest.raises(SettingsError, match="mix average and marginal"):
         _settings({"z": {"providers": [{"kind": "watttime", "region": "R"}, {"kind": "uk"}]}})
+
+
+def test_watttime_relogin_on_401_and_bad_csv(tmp_path: Path) -> None:
+    tokens = iter(["old", "new"])
+    forecast = {
+        "data": [{"point_time": ISO_NOW, "value": 500}],
+        "meta": {"units": "lbs_co2_per_mwh"},
+    }
+
+    class Flaky(Script):
+        def __call__(self, req: BaseHTTPRequestHandler) -> tuple[int, bytes, dict[str, str]]:
+            path = req.path.split("?")[0]
+            self.calls.append((req.path, dict(req.headers)))
+            if path == "/login":
+                return 200, json.dumps({"token": next(tokens)}).encode(), {}
+            if req.headers.get("Authorization") != "Bearer new":
+                return 401, b"{}", {}
+            return 200, json.dumps(forecast).encode(), {}
+
+    flaky = Flaky()
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("timestamp,grams_per_kwh\n1700000000,100\nnot-a-row\n")
+    with serve(flaky) as base:
+        svc = build_carbon(
+            _settings(
+                {
+                    "ca": {
+                        "providers": [
+                            {
+                                "kind": "watttime",
+                                "region": "R",
+                                "username": "u",
+                                "password": "p",
+                                "url": base,
+                            }
+                        ]
+                    },
+                    "replay": {
+                        "providers": [
+                            {"kind": "csv", "path": str(bad_csv)},
+                            {"kind": "static", "grams_per_kwh": 1},
+                        ]
+                    },
+                }
+            )
+        )
+        got = _run(svc)
+    assert got["ca"].grams_per_kwh == 500 * 0.453592  # expired token: one re-login, then data
+    assert [p for p, _ in flaky.calls].count("/login") == 2
+    assert got["replay"].provider == "static"
+    assert "bad.csv:3" in svc.health()["replay/csv"].last_error

@@ -34,7 +34,9 @@ def test_redfish_public_pdu_mockup(tmp_path: Path) -> None:
         s = RedfishSource(name="rf", kind="redfish", url=base, pdu="1")
         follow = asyncio.run(RedfishReader(s).read())
         excerpt = asyncio.run(RedfishReader(s.model_copy(update={"follow_sensors": False})).read())
+        first = asyncio.run(RedfishReader(s.model_copy(update={"pdu": None})).read())
     assert follow.up, follow.errors
+    assert _by(first) == _by(follow)  # no `pdu`: the first RackPDUs member
     got = _by(follow)
     # Outlet A1: the sensor PowerA1 says 427.3 W (the excerpt 197.4 W); EnergyA1 7855 kW.h.
     assert got[("A1", "gauge")] == 427.3

@@ -121,7 +121,8 @@ def test_profiles_and_live_values(tmp_path: Path) -> None:
     assert ifmib.traffic_totals[0].packets_total == 10_000 + 3 + 1
     assert if2.traffic_totals[0].bytes_total == 10_500_000
     assert v3.up and _gauge(v3, "1.1") == 500.0
-    assert not v3_bad.up and v3_bad.errors[0].kind in ("timeout", "snmp")
+    assert not v3_bad.up and v3_bad.errors[0].kind == "auth"
+    assert "check user and keys" in v3_bad.errors[0].message
 
 
 def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:

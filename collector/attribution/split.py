@@ -51,39 +51,41 @@ class WindowSplit:
 
 
 def _entries(inp: WindowInputs, needs_requests: npt.NDArray[np.bool_]) -> pd.DataFrame:
-    """One row per (nf, app): packets/bytes per direction and requests at that NF."""
-    n = len(inp.traffic_nf)
-    pk, by, d = inp.traffic_packets, inp.traffic_bytes, inp.traffic_dir
-    traffic = pd.DataFrame(
-        {
-            "nf": inp.traffic_nf,
-            "app": inp.traffic_app,
-            "pu": np.where(d == 0, pk, 0.0),
-            "pd": np.where(d == 1, pk, 0.0),
-            "bu": np.where(d == 0, by, 0.0),
-            "bd": np.where(d == 1, by, 0.0),
-            "r": np.zeros(n),
-        }
-    )
+    """One row per (nf, app): packets/bytes per direction and requests at that NF. Apps are
+    factorised to integer codes once, so the grouping is a bincount, not a string group-by."""
+    d = inp.traffic_dir
     own = np.zeros(len(inp.nfs), dtype=bool)
     own[[i for i, nf in enumerate(inp.nfs) if nf.has_requests_source]] = True
     rn = inp.req_nf
-    nf_rows = rn >= 0
-    keep = nf_rows & needs_requests[np.maximum(rn, 0)] & own[np.maximum(rn, 0)]
-    frames = [traffic, _req_frame(rn[keep], inp.req_app[keep], inp.req_count[keep])]
-    app_level = ~nf_rows
+    owner = np.maximum(rn, 0)
+    keep = (rn >= 0) & needs_requests[owner] & own[owner]
+    req_nf, req_app, req_n = [rn[keep]], [inp.req_app[keep]], [inp.req_count[keep]]
+    app_level = rn < 0
     for i in np.flatnonzero(needs_requests & ~own):
-        count = int(app_level.sum())
-        frames.append(
-            _req_frame(np.full(count, i), inp.req_app[app_level], inp.req_count[app_level])
-        )
-    rows = pd.concat(frames, ignore_index=True)
-    return rows.groupby(["nf", "app"], sort=False, as_index=False).sum()
-
-
-def _req_frame(nf: I, app: npt.NDArray[np.object_], count: F) -> pd.DataFrame:
-    z = np.zeros(len(nf))
-    return pd.DataFrame({"nf": nf, "app": app, "pu": z, "pd": z, "bu": z, "bd": z, "r": count})
+        req_nf.append(np.full(int(app_level.sum()), i, dtype=np.int64))
+        req_app.append(inp.req_app[app_level])
+        req_n.append(inp.req_count[app_level])
+    nf = np.concatenate([inp.traffic_nf, *req_nf]).astype(np.int64)
+    apps = np.concatenate([inp.traffic_app, *req_app])
+    n_t = len(inp.traffic_nf)
+    codes, uniques = pd.factorize(apps)
+    key = nf * max(len(uniques), 1) + codes
+    entry, keys = pd.factorize(key)
+    n = len(keys)
+    t_entry = entry[:n_t]
+    pk, by = inp.traffic_packets, inp.traffic_bytes
+    cols = {
+        "nf": keys // max(len(uniques), 1),
+        "app": np.asarray(uniques, dtype=object)[keys % max(len(uniques), 1)]
+        if n
+        else np.zeros(0, dtype=object),
+        "pu": np.bincount(t_entry, np.where(d == 0, pk, 0.0), minlength=n),
+        "pd": np.bincount(t_entry, np.where(d == 1, pk, 0.0), minlength=n),
+        "bu": np.bincount(t_entry, np.where(d == 0, by, 0.0), minlength=n),
+        "bd": np.bincount(t_entry, np.where(d == 1, by, 0.0), minlength=n),
+        "r": np.bincount(entry[n_t:], np.concatenate([np.zeros(0), *req_n]), minlength=n),
+    }
+    return pd.DataFrame(cols)
 
 
 def _key_matrix(e: pd.DataFrame) -> F:
@@ -196,20 +198,21 @@ def _direction_rows(
 ) -> dict[str, Any]:
     """Expand each (app, NF) entry into uplink and downlink rows; rows with no energy (a zero
     direction fraction, or no share at all) are dropped. CO2 on both bases."""
+    n = len(up)
     fracs = np.concatenate([up, 1.0 - up])
-    st = np.concatenate([app_static, app_static]) * fracs
-    dy = np.concatenate([app_dynamic, app_dynamic]) * fracs
-    keep = (fracs > 0) & (st + dy > 0)
-    idx = np.concatenate([nf_idx, nf_idx])
-    kwh = (st + dy) / JOULES_PER_KWH
-    app = e["app"].to_numpy()
+    energy = np.concatenate([app_static + app_dynamic] * 2) * fracs
+    rows = np.flatnonzero((fracs > 0) & (energy > 0))
+    entry = rows % n if n else rows
+    frac = fracs[rows]
+    nf = nf_idx[entry]
+    kwh = energy[rows] / JOULES_PER_KWH
     return {
-        "entry_nf": idx[keep],
-        "entry_app": np.concatenate([app, app])[keep],
-        "entry_dir": np.repeat(np.array([0, 1], dtype=np.int64), len(up))[keep],
-        "static_joules": st[keep],
-        "dynamic_joules": dy[keep],
-        "co2_grams": (kwh * intensity[idx])[keep],
-        "co2_market_grams": (kwh * market[idx])[keep],
-        "embodied_grams": (np.concatenate([embodied, embodied]) * fracs)[keep],
+        "entry_nf": nf,
+        "entry_app": e["app"].to_numpy()[entry],
+        "entry_dir": (rows >= n).astype(np.int64),
+        "static_joules": app_static[entry] * frac,
+        "dynamic_joules": app_dynamic[entry] * frac,
+        "co2_grams": kwh * intensity[nf],
+        "co2_market_grams": kwh * market[nf],
+        "embodied_grams": embodied[entry] * frac,
     }

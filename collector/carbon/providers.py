@@ -63,11 +63,11 @@ class ElectricityMaps:
 
     def __init__(self, s: ElectricityMapsProvider) -> None:
         self._s = s
-        self._token = read_secret(s.token, s.token_file, "carbon electricitymaps token")
 
     async def fetch(self, zone: str, now: float) -> ProviderReading:
         url = f"{self._s.url.rstrip('/')}/v3/carbon-intensity/{self._s.endpoint}"
-        headers = {"auth-token": self._token} if self._token else {}
+        token = read_secret(self._s.token, self._s.token_file, "electricitymaps token")
+        headers = {"auth-token": token} if token else {}
         async with httpx.AsyncClient(timeout=self._s.timeout_seconds) as c:
             doc = await get_json(c, url, params={"zone": self._s.zone}, headers=headers)
         return ProviderReading(parse_electricitymaps(doc, zone, now))
@@ -124,9 +124,17 @@ class CsvReplay:
 
     def __init__(self, s: CsvProvider) -> None:
         self.signal: Signal = s.signal
-        self._rows = load_csv(s.path)
+        self._path = s.path
+        self._rows: list[tuple[float, float]] | None = None
 
     async def fetch(self, zone: str, now: float) -> ProviderReading:
+        if self._rows is None:  # loaded on first use: a bad file is this provider's error
+            try:
+                self._rows = load_csv(self._path)
+            except OSError as exc:
+                raise ProviderError("config", f"csv: cannot read {self._path}: {exc}") from None
+            except ValueError as exc:
+                raise ProviderError("parse", str(exc)) from None
         past = [r for r in self._rows if r[0] <= now]
         if not past:
             raise ProviderError("empty", "csv: no row at or before now")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from collector.carbon.base import Provider, ProviderError, ProviderReading
 from collector.models import IntensitySample, SignalIndexSample
-from collector.settings import ProviderSettings, Settings
+from collector.settings import ProviderSettings, Settings, SettingsError
 
 MAX_BACKOFF_FACTOR = 16.0
 
@@ -69,6 +69,9 @@ class CachedProvider:
             return
         except ProviderError as exc:
             self._fail(exc, now)
+            return
+        except SettingsError as exc:  # a *_file secret that cannot be read
+            self._fail(ProviderError("config", str(exc)), now)
             return
         except (ValueError, KeyError, TypeError, OSError) as exc:
             self._fail(ProviderError("parse", f"{self.label}: {exc}"), now)

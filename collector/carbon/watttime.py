@@ -66,13 +66,13 @@ class WattTime:
 
     def __init__(self, s: WattTimeProvider) -> None:
         self._s = s
-        self._password = read_secret(s.password, s.password_file, "carbon watttime password")
         self._token: str | None = None
         self._token_at = 0.0
         self.logins = 0
 
     async def _login(self, c: httpx.AsyncClient, now: float) -> str:
-        auth = httpx.BasicAuth(self._s.username or "", self._password or "")
+        password = read_secret(self._s.password, self._s.password_file, "watttime password")
+        auth = httpx.BasicAuth(self._s.username or "", password or "")
         doc = await get_json(c, f"{self._s.url.rstrip('/')}/login", auth=auth)
         token = doc.get("token") if isinstance(doc, dict) else None
         if not isinstance(token, str):

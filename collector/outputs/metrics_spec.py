@@ -38,7 +38,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("nf_info", "info", ("nf", "role", "energy_basis", "denominator"),
                "Per-NF metadata: measured or modelled energy, denominator all or tagged_only."),
     MetricSpec("conservation_error_ratio", "gauge", ("nf",),
-               "|Σ app + unattributed − measured| / measured in the latest window."),
+               "abs(Σ app + unattributed − measured) / measured in the latest window."),
     MetricSpec("co2_missing_joules_total", "counter", ("zone",),
                "Energy whose CO2 could not be computed: the zone's intensity was missing (J)."),
     MetricSpec("grid_intensity_grams_per_kwh", "gauge", ("zone", "provider", "signal"),

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from collector.models import ReadResult, SourceError
+from collector.settings import SettingsError
 
 
 @runtime_checkable
@@ -42,6 +43,8 @@ async def guarded_read(
         return await body(clock())
     except SourceFailure as exc:
         error = SourceError(name, exc.kind, exc.message)
+    except SettingsError as exc:  # e.g. a *_file secret that cannot be read
+        error = SourceError(name, "config", str(exc))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         error = SourceError(name, "parse", f"{type(exc).__name__}: {exc}")
     return ReadResult(

@@ -74,6 +74,8 @@ async def get_response(client: httpx.AsyncClient, url: str, **kw: Any) -> httpx.
     except httpx.TimeoutException:
         raise SourceFailure("timeout", f"{url}: no answer within the timeout") from None
     except httpx.ConnectError as exc:
+        if "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper():
+            raise SourceFailure("tls", f"{url}: TLS verification failed ({exc})") from None
         raise SourceFailure("connect", f"{url}: cannot connect ({exc})") from None
     except httpx.HTTPError as exc:
         raise SourceFailure("http", f"{url}: {type(exc).__name__}: {exc}") from None

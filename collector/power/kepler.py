@@ -124,9 +124,13 @@ class KeplerReader:
     def __init__(self, settings: KeplerSource, *, pod_lookup: PodLookup | None = None) -> None:
         self.name = settings.name
         self._s = settings
-        self._opts = HttpOptions.from_settings(settings, settings.timeout_seconds)
         self._acc = MemberAccumulator()
         self._lookup = pod_lookup
+
+    def _http(self) -> HttpOptions:
+        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
+        of this source only."""
+        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
 
     def samples(self, parsed: KeplerParse, t: float) -> tuple[EnergySample, ...]:
         out: list[EnergySample] = []
@@ -148,7 +152,7 @@ class KeplerReader:
     async def read(self) -> ReadResult:
         async def body(t0: float) -> ReadResult:
             started = time.perf_counter()
-            text = await fetch_text(self._opts, self._s.url)
+            text = await fetch_text(self._http(), self._s.url)
             t = time.time()
             names = None if self._lookup is None else await self._lookup()
             select = pod_selector(self._s.namespaces, self._s.pods, names)

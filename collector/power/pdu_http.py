@@ -104,7 +104,11 @@ class HttpPlugReader:
     def __init__(self, settings: ShellySource | TasmotaSource | HttpJsonSource) -> None:
         self.name = settings.name
         self._s = settings
-        self._opts = HttpOptions.from_settings(settings, settings.timeout_seconds)
+
+    def _http(self) -> HttpOptions:
+        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
+        of this source only."""
+        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
 
     def url(self) -> str:
         base = self._s.url.rstrip("/")
@@ -125,7 +129,7 @@ class HttpPlugReader:
     async def read(self) -> ReadResult:
         async def body(t0: float) -> ReadResult:
             started = time.perf_counter()
-            doc = await fetch_json(self._opts, self.url())
+            doc = await fetch_json(self._http(), self.url())
             samples = self.parse(doc, time.time())
             return ReadResult(self.name, True, time.perf_counter() - started, energy=samples)
 

@@ -126,8 +126,12 @@ class RedfishReader:
     def __init__(self, settings: RedfishSource) -> None:
         self.name = settings.name
         self._s = settings
-        self._opts = HttpOptions.from_settings(settings, settings.timeout_seconds)
         self._base = settings.url.rstrip("/")
+
+    def _http(self) -> HttpOptions:
+        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
+        of this source only."""
+        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
 
     async def _get_many(
         self, client: httpx.AsyncClient, paths: list[str], docs: dict[str, Any], *, optional: bool
@@ -164,7 +168,9 @@ class RedfishReader:
     async def read(self) -> ReadResult:
         async def body(t0: float) -> ReadResult:
             started = time.perf_counter()
-            async with self._opts.client() as client:
+            # Embedded PDU web servers are small: at most 4 requests in flight.
+            limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+            async with self._http().client(limits=limits) as client:
                 pdu_path, docs = await self.collect(client)
             samples = parse_redfish(
                 docs, pdu_path, source=self.name, t=time.time(), basis=self._s.energy_basis

@@ -62,6 +62,7 @@ _PRIV = {
     "DES": usmDESPrivProtocol,
 }
 _ABSENT = (NoSuchObject, NoSuchInstance, EndOfMibView)
+_AUTH_WORDS = ("digest", "usm user", "security name", "decrypt", "authentication")
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -115,11 +116,16 @@ class SnmpClient:
 
     def _fail(self, indication: object) -> SourceFailure:
         text = str(indication)
-        if "timeout" in text.lower() or "no snmp response" in text.lower():
+        low = text.lower()
+        if "timeout" in low or "no snmp response" in low:
             return SourceFailure(
                 "timeout",
                 f"{self._s.address}: no SNMP response within {self._s.timeout_seconds}s x "
                 f"{self._s.retries + 1} tries (agent down, wrong community or v3 credentials)",
+            )
+        if any(w in low for w in _AUTH_WORDS):
+            return SourceFailure(
+                "auth", f"{self._s.address}: SNMPv3 rejected ({text}): check user and keys"
             )
         return SourceFailure("snmp", f"{self._s.address}: {text}")
 

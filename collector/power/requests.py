@@ -50,12 +50,16 @@ class RequestsReader:
     def __init__(self, settings: PrometheusCounterSource) -> None:
         self.name = settings.name
         self._s = settings
-        self._opts = HttpOptions.from_settings(settings, settings.timeout_seconds)
+
+    def _http(self) -> HttpOptions:
+        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
+        of this source only."""
+        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
 
     async def read(self) -> ReadResult:
         async def body(t0: float) -> ReadResult:
             started = time.perf_counter()
-            text = await fetch_text(self._opts, self._s.url)
+            text = await fetch_text(self._http(), self._s.url)
             reqs = parse_requests(
                 text,
                 source=self.name,

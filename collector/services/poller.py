@@ -8,15 +8,19 @@ e2e_energy_source_up, _scrape_duration_seconds and _errors_total{source,kind}.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from collector.models import ReadResult, SourceError
 from collector.power.base import Source
 from collector.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_INTERVAL_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,32 @@ class Poller:
     def health(self) -> dict[str, SourceHealth]:
         return dict(self._health)
 
+    async def run(
+        self,
+        on_result: Callable[[ReadResult], Awaitable[None]],
+        stop: asyncio.Event,
+        *,
+        intervals: Mapping[str, float] | None = None,
+    ) -> None:
+        """Read each source on its own interval (aligned to multiples of it) until `stop`.
+
+        Every source has its own task, so a slow one only delays its own next read.
+        """
+        periods = dict(intervals or {})
+
+        async def loop(source: Source) -> None:
+            period = periods.get(source.name, DEFAULT_INTERVAL_SECONDS)
+            while not stop.is_set():
+                result = await self._one(source)
+                self._record(result)
+                await on_result(result)
+                now = self._clock()
+                wait = period - (now % period)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+
+        await asyncio.gather(*(loop(s) for s in self.sources))
+
     def close(self) -> None:
         """Release sockets of sources that hold some (SNMP engines); call inside the loop."""
         for s in self.sources:
@@ -94,7 +124,47 @@ def build_poller(settings: Settings, clock: Callable[[], float] = time.time) -> 
     return Poller(build_sources(settings), clock, timeouts=timeouts)
 
 
+def intervals(settings: Settings) -> dict[str, float]:
+    """Each source's `interval_seconds`, for Poller.run."""
+    return {s.name: s.interval_seconds for s in settings.sources}
+
+
 def _attempts(s: object) -> int:
     """SNMP's timeout is per request try; the whole read gets all tries plus a margin."""
     retries = getattr(s, "retries", None)
     return 1 if retries is None else int(retries) + 2
+
+
+class SourceHealthCollector:
+    """A prometheus_client collector over Poller.health(): e2e_energy_source_up,
+    _scrape_duration_seconds and _errors_total{source,kind}. It only reads; register it with
+    the attributor's registry."""
+
+    def __init__(self, poller: Poller) -> None:
+        self._poller = poller
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "e2e_energy_source_up",
+            "1 when the source's last read returned data.",
+            labels=["source"],
+        )
+        dur = GaugeMetricFamily(
+            "e2e_energy_source_scrape_duration_seconds",
+            "Duration of the source's last read.",
+            labels=["source"],
+        )
+        errs = CounterMetricFamily(
+            "e2e_energy_source_errors",
+            "Failed or partial reads by kind.",
+            labels=["source", "kind"],
+        )
+        for name, h in sorted(self._poller.health().items()):
+            up.add_metric([name], 1.0 if h.up else 0.0)
+            dur.add_metric([name], h.last_duration_seconds)
+            for kind, n in sorted(h.errors_total.items()):
+                errs.add_metric([name, kind], float(n))
+        yield from (up, dur, errs)

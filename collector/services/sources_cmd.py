@@ -66,7 +66,10 @@ async def probe(settings: Settings) -> dict[str, Any]:
     poller = build_poller(settings)
     carbon = build_carbon(settings)
     now = time.time()
-    results, intensity = await asyncio.gather(poller.poll_once(), carbon.refresh(now))
+    try:
+        results, intensity = await asyncio.gather(poller.poll_once(), carbon.refresh(now))
+    finally:
+        poller.close()
     sources = [
         {
             "source": r.source,
@@ -148,9 +151,9 @@ def probe_cmd(config: str, fmt: str) -> None:
     """Read every configured source and carbon zone once; exit 1 when any source is down."""
     try:
         settings = load_settings(config)
+        report = asyncio.run(probe(settings))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    report = asyncio.run(probe(settings))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
