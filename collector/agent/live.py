@@ -26,6 +26,7 @@ from collector.settings import AgentSettings
 
 FLUSH_SECONDS = 0.25
 MAX_PENDING_FLOWS = 4096
+BLOCKS_PER_TURN = 4
 EXPIRE_SECONDS = 10.0
 Stop = Callable[[], bool]
 
@@ -85,7 +86,10 @@ def capture_loop(
         busy = False
         now = clock()
         for ring, direction in zip(rings, directions, strict=True):
-            while (frames := ring.read_block()) is not None:
+            for _ in range(BLOCKS_PER_TURN):  # then flush, even when the ring never drains
+                frames = ring.read_block()
+                if frames is None:
+                    break
                 tally.count(frames, LINKTYPE_RAW, direction, now)
                 busy = True
                 if len(tally) >= MAX_PENDING_FLOWS:
