@@ -32,6 +32,7 @@ class AppRow:
     joules_per_request_by_role: dict[str, float]
     network_energy_share: float | None
     network_co2_share: dict[str, float | None]
+    dynamic_joules_per_request: float = 0.0
 
     @property
     def joules_per_request(self) -> float:
@@ -48,9 +49,11 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
         n = float(entry.get("requests") or 0.0)
         by_role = {r: 0.0 for r in ROLE_ORDER}
         co2 = {r: 0.0 for r in ROLE_ORDER}
+        dynamic = 0.0
         for nf, d in entry["nfs"].items():
             role = role_of.get(nf, "inference")
             by_role[role] += float(d["joules"])
+            dynamic += float(d.get("dynamic_joules", 0.0))
             co2[role] += float(d["co2_grams"] or 0.0)
         total = sum(by_role.values())
         net = sum(by_role[r] for r in NETWORK_ROLES)
@@ -67,6 +70,7 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
                 joules_per_request_by_role={r: (v / n if n else 0.0) for r, v in by_role.items()},
                 network_energy_share=net / total if total else None,
                 network_co2_share=shares,
+                dynamic_joules_per_request=dynamic / n if n else 0.0,
             )
         )
     return rows
@@ -100,6 +104,22 @@ def format_pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f} %"
 
 
+SHORT_HEAD = [
+    "app",
+    "req",
+    "RU",
+    "DU",
+    "CU",
+    "UPF",
+    "server",
+    "total",
+    "net E",
+    "net CO2 loc",
+    "net CO2 mkt",
+]
+"""Console headers (J per request for the NF columns; `net` = RU+DU+CU+UPF share)."""
+
+
 def table_rows(rows: list[AppRow]) -> tuple[list[str], list[list[str]]]:
     head = [
         "app",
@@ -126,11 +146,37 @@ def table_rows(rows: list[AppRow]) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
-def change(before: list[AppRow], after: list[AppRow]) -> dict[str, float | None]:
-    """Relative change of E2E J/request per app, what-if against baseline (negative = saving)."""
-    b = {r.app: r.joules_per_request for r in before if r.requests}
+def change(
+    before: list[AppRow], after: list[AppRow], *, dynamic: bool = False
+) -> dict[str, float | None]:
+    """Relative change of J/request per app (E2E, or its dynamic part), what-if against baseline
+    (negative = saving); key "all" is the whole run's energy over all requests."""
+
+    def value(r: AppRow) -> float:
+        return r.dynamic_joules_per_request if dynamic else r.joules_per_request
+
+    b = {r.app: value(r) for r in before if r.requests}
     out: dict[str, float | None] = {}
     for r in after:
         base = b.get(r.app)
-        out[r.app] = (r.joules_per_request - base) / base if base and r.requests else None
+        out[r.app] = (value(r) - base) / base if base and r.requests else None
+    totals = [
+        sum(value(r) * r.requests for r in rows) / max(1.0, sum(r.requests for r in rows))
+        for rows in (before, after)
+    ]
+    out["all"] = (totals[1] - totals[0]) / totals[0] if totals[0] else None
     return out
+
+
+def per_request_all(rows: list[AppRow], *, dynamic: bool = False) -> float:
+    """The whole run's attributed energy (or its dynamic part) over all requests."""
+    n = sum(r.requests for r in rows)
+    if not n:
+        return 0.0
+    return (
+        sum(
+            (r.dynamic_joules_per_request if dynamic else r.joules_per_request) * r.requests
+            for r in rows
+        )
+        / n
+    )

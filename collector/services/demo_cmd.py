@@ -92,7 +92,8 @@ def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) ->
     t0 = time.monotonic()
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            steps = progress.add_task("setting up (model: " + MODEL_LABEL + ")", total=4)
+            console.print(f"model: {MODEL_LABEL}; power: modelled (no meters on this machine)")
+            steps = progress.add_task("setting up testbed, agents, attributor", total=3)
             bed = Testbed(settings, run_dir, prefix)
             with bed:
                 progress.advance(steps)
@@ -110,7 +111,6 @@ def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) ->
 
                     phases.append(run_phase(bed, name, duration, work, tick))
                     progress.update(task, completed=duration)
-                progress.advance(steps)
                 time.sleep(1.0)
                 bed.stop("attributor")
                 config_used = bed.run_dir / "topology.yaml"
@@ -132,10 +132,11 @@ def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) ->
 def _print_table(console: Any, rows: list[Any], title: str) -> None:
     from rich.table import Table
 
-    from testbed.report import table_rows
+    from testbed.report import SHORT_HEAD, table_rows
 
-    head, body = table_rows(rows)
-    table = Table(title=title)
+    _, body = table_rows(rows)
+    head = SHORT_HEAD
+    table = Table(title=title, caption="J per request; net = RU+DU+CU+UPF share")
     for h in head:
         table.add_column(h, justify="left" if h == "app" else "right")
     for row in body:
