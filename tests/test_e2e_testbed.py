@@ -62,16 +62,17 @@ def _prometheus(run: Path, targets: dict[str, list[str]]) -> subprocess.Popen[by
     )
     conf = run / "prometheus.yml"
     conf.write_text("global:\n  scrape_interval: 1s\nscrape_configs:\n" + jobs)
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={conf}",
-            f"--storage.tsdb.path={run / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(run / "prometheus.log", "wb"),  # noqa: SIM115
-    )
+    with open(run / "prometheus.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={conf}",
+                f"--storage.tsdb.path={run / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     proc.port = port  # type: ignore[attr-defined]
     return proc
 
@@ -244,9 +245,13 @@ def test_ru_readings_came_over_snmp_from_snmpd(e2e: dict[str, Any]) -> None:
 
     with e2e["record"].open() as f:
         ru = [r for _, r in read_records(f) if isinstance(r, EnergyRecord) and r.nf == "ru1"]
-    assert len(ru) >= 5
+    watts = [r for r in ru if r.watts is not None]
+    counters = [r for r in ru if r.joules_total is not None]
+    assert len(watts) >= 5
+    # the outlet's energy column (tenths of kWh) arrived too, with its 360 kJ resolution
+    assert counters and all(r.resolution_joules == 360_000.0 for r in counters)
     radio = e2e["settings"].testbed.power.radio["ru"]
-    for r in ru:
+    for r in watts:
         assert r.watts is not None
         assert (
             round(radio.n_trx * radio.p0_watts)
