@@ -130,15 +130,33 @@ def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) ->
 
 
 def _print_table(console: Any, rows: list[Any], title: str) -> None:
+    from rich import box
     from rich.table import Table
 
     from testbed.report import SHORT_HEAD, table_rows
 
     _, body = table_rows(rows)
     head = SHORT_HEAD
-    table = Table(title=title, caption="J per request; net = RU+DU+CU+UPF share")
+    body = [[row[0], row[1], *(_short(c) for c in row[2:])] for row in body]
+    table = Table(
+        title=title,
+        caption="J per request; net = RU+DU+CU+UPF share",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for h in head:
-        table.add_column(h, justify="left" if h == "app" else "right")
+        table.add_column(h, justify="left" if h == "app" else "right", no_wrap=h == "app")
     for row in body:
         table.add_row(*row)
     console.print(table)
+
+
+def _short(cell: str) -> str:
+    """Console cells: J/request with two decimals, percentages without the space."""
+    if cell.endswith(" %"):
+        return cell.replace(" %", "%")
+    try:
+        return f"{float(cell):.2f}"
+    except ValueError:
+        return cell
