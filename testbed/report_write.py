@@ -160,6 +160,9 @@ def _sections(
                 "is higher.",
                 f"- **DU static {power.traffic['du'].static_watts} W and CU/UPF static "
                 f"{power.cpu['cu'].static_watts} W** (assumed) are split like the RU's.",
+                "- **The server's energy is split per request** (the default key for the "
+                "inference role), so a complex request carries the same server joules as a simple "
+                "one; its larger cost shows up as more packets, hence a larger network share.",
                 "- **Carbon**: RAN site and data centre are separate zones; the market basis "
                 "uses the data centre's renewable contract factor, which raises the network's "
                 "CO2 share.",
