@@ -38,7 +38,22 @@ from collector.agent.flows import FlowTable
 from collector.ioam import build
 from tests.netns import inside, namespaces, sh, veth
 
-RATES = [500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 75_000, 100_000, 150_000, 200_000, 0]
+RATES = [
+    100,
+    250,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    75_000,
+    100_000,
+    150_000,
+    200_000,
+    0,
+]
 RING_MIB = 16
 LOSS_LIMIT = 0.001
 GRACE_SECONDS = 1.0
@@ -198,6 +213,12 @@ def main() -> None:
         "results": results,
         "agent_vs_scapy": _ratio(agent, by_name.get("scapy")),
         "agent_vs_tshark": _ratio(agent, by_name.get("tshark")),
+        "cpu_per_packet_scapy_over_agent": _cpu_ratio(
+            by_name.get("scapy"), by_name.get("agent-1w")
+        ),
+        "cpu_per_packet_tshark_over_agent": _cpu_ratio(
+            by_name.get("tshark"), by_name.get("agent-1w")
+        ),
         "flow_table_memory": flow_table_memory(),
     }
     if args.json:
@@ -208,6 +229,18 @@ def main() -> None:
             print(f"{r['capturer']:10s} {r['max_lossless_pps']:>8} pps lossless{bound}, "
                   f"{r['cpu_seconds_per_packet']} CPU s/packet")  # fmt: skip
         print(json.dumps({k: v for k, v in report.items() if k != "results"}, indent=2))
+
+
+def _cpu_ratio(other: dict[str, Any] | None, agent: dict[str, Any] | None) -> float | None:
+    """CPU per packet of `other` over the agent's, each at its own highest lossless rate (or
+    at its first step when it never was lossless)."""
+    if not other or not agent:
+        return None
+    costs = []
+    for r in (other, agent):
+        cost = r["cpu_seconds_per_packet"] or r["steps"][0]["cpu_seconds_per_packet"]
+        costs.append(cost)
+    return round(costs[0] / costs[1], 1) if all(costs) else None
 
 
 def _ratio(agent: float, other: dict[str, Any] | None) -> float | None:

@@ -116,7 +116,7 @@ def run_single(
     rings = open_rings(points, settings, None)
     on_ready()
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
-    expiry = _Expiry(state)
+    expiry = _Merger(state)
     try:
         capture_loop(rings, [p.direction for p in points], tally, expiry.sink, stop)
     finally:
@@ -124,7 +124,7 @@ def run_single(
             ring.close()
 
 
-class _Expiry:
+class _Merger:
     """Merges deltas into the state and drops idle flows every EXPIRE_SECONDS."""
 
     def __init__(self, state: AgentState, worker: int = 0) -> None:
@@ -215,7 +215,7 @@ def _merge_until_stopped(
     procs: list[Any],
     on_ready: Callable[[], None],
 ) -> None:
-    expiry = _Expiry(state)
+    expiry = _Merger(state)
     open_readers = list(readers)
     terminating = False
     waiting = len(readers)
