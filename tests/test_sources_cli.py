@@ -11,12 +11,12 @@ import yaml
 
 from tests.conftest import ROOT, shared_fixture
 from tests.http_fixture import serve_files
-from tests.snmp_agents import free_udp_port, snmpsim
+from tests.snmp_agents import free_udp_port, snmpd, snmpsim
 
 KEPLER = Path(__file__).parent / "fixtures" / "kepler" / "v0.10-a.prom"
 
 
-def _config(tmp: Path, snmp_port: int, http_base: str) -> Path:
+def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
     community = tmp / "community"
     community.write_text("apc-8641\n")
     cfg = {
@@ -37,6 +37,18 @@ def _config(tmp: Path, snmp_port: int, http_base: str) -> Path:
                 "energy_basis": "modelled",
             },
             {"name": "rack", "kind": "redfish", "url": http_base, "pdu": "1"},
+            {
+                "name": "switch",
+                "kind": "snmp",
+                "address": f"127.0.0.1:{snmpd_port}",
+                "version": "3",
+                "user": "u",
+                "auth_key": "authpass",
+                "priv_key": "privpass",
+                "profile": "if_mib",
+                "timeout_seconds": 1,
+                "retries": 0,
+            },
             {"name": "gpu", "kind": "dcgm", "url": f"{http_base}/dcgm/metrics"},
             {
                 "name": "reqs",
@@ -55,6 +67,17 @@ def _config(tmp: Path, snmp_port: int, http_base: str) -> Path:
         ],
         "carbon": {
             "zones": {
+                "de": {
+                    "providers": [
+                        {
+                            "kind": "electricitymaps",
+                            "zone": "DE",
+                            "token": "t",
+                            "url": http_base,
+                            "max_age_seconds": 1e10,
+                        }
+                    ]
+                },
                 "site": {
                     "providers": [
                         {
@@ -64,7 +87,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str) -> Path:
                         },
                         {"kind": "static", "grams_per_kwh": 380},
                     ]
-                }
+                },
             }
         },
     }
@@ -106,10 +129,39 @@ def test_probe_reports_every_kind(tmp_path: Path) -> None:
         'vllm:request_success_total{model_name="qwen"} 7\n'
         'vllm:request_success_total{model_name="llama"} 2\n'
     )
+    em = web / "v3" / "carbon-intensity" / "latest"
+    em.mkdir(parents=True)
+    (em / "index.json").write_text(
+        json.dumps(
+            {
+                "zone": "DE",
+                "carbonIntensity": 302,
+                "datetime": "2024-05-01T12:00:00.000Z",
+                "updatedAt": "2024-05-01T12:10:00.000Z",
+                "emissionFactorType": "lifecycle",
+                "isEstimated": False,
+                "estimationMethod": None,
+            }
+        )
+    )
+    values = tmp_path / "ifmib.json"
+    values.write_text(
+        json.dumps(
+            {
+                "1.3.6.1.2.1.31.1.1.1.6.3": ["counter64", 123456789],
+                "1.3.6.1.2.1.31.1.1.1.7.3": ["counter64", 1000],
+            }
+        )
+    )
+    (tmp_path / "snmpd").mkdir()
     (web / "redfish").mkdir()
     (web / "redfish" / "v1").symlink_to(shared_fixture("redfish", "public-pdu"))
-    with snmpsim(tmp_path, ("apc-8641",)) as port, serve_files(web, index="index.json") as base:
-        config = _config(tmp_path, port, base)
+    with (
+        snmpsim(tmp_path, ("apc-8641",)) as port,
+        snmpd(tmp_path / "snmpd", values, bases=(".1.3.6.1.2.1.31.1.1.1",)) as snmpd_port,
+        serve_files(web, index="index.json") as base,
+    ):
+        config = _config(tmp_path, port, base, snmpd_port)
         out = _probe(config, "json")
         table = _probe(config, "table")
     assert out.returncode == 1, out.stderr  # one source is down
@@ -126,7 +178,11 @@ def test_probe_reports_every_kind(tmp_path: Path) -> None:
     reqs = {r["target"]: r["value"] for r in by["reqs"]["readings"]}
     assert reqs == {"app=factory-vision (qwen)": 7, "app=unknown (llama)": 2}
     assert not by["dead"]["up"] and by["dead"]["errors"][0]["kind"] == "connect"
-    (zone,) = report["carbon"]
+    switch = {r["unit"]: r["value"] for r in by["switch"]["readings"] if r["target"] == "3"}
+    assert switch == {"bytes": 123456789, "packets": 1000}
+    de, zone = report["carbon"]
+    assert de["provider"] == "electricitymaps" and de["grams_per_kwh"] == 302
+    assert de["signal"] == "average" and de["age_seconds"] > 0
     assert zone["provider"] == "static" and zone["grams_per_kwh"] == 380
     assert zone["errors"] and zone["errors"][0]["provider"] == "site/uk"
     assert table.returncode == 1

@@ -11,56 +11,76 @@ from typing import Any
 
 import click
 
-from collector.models import ReadResult
+from collector.carbon.service import CarbonService, build_carbon
+from collector.models import IntensitySample, ReadResult
 from collector.settings import Settings, SettingsError, load_settings
 
 
+def _row(target: str, value: float | None, unit: str, t: float, **extra: Any) -> dict[str, Any]:
+    row = {
+        "target": target,
+        "value": value,
+        "unit": unit,
+        "kind": "counter",
+        "t": t,
+        "basis": "",
+        "unsupported": False,
+    }
+    row.update(extra)
+    return row
+
+
 def _rows(result: ReadResult) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for e in result.energy:
-        rows.append(
-            {
-                "target": e.target + "".join(f"{{{k}={v}}}" for k, v in e.labels),
-                "value": None if e.unsupported or math.isnan(e.value) else e.value,
-                "unit": "J" if e.kind == "counter" else "W",
-                "kind": e.kind,
-                "t": e.t,
-                "basis": e.energy_basis,
-                "unsupported": e.unsupported,
-                "resolution_joules": e.resolution_joules,
-            }
+    """Every reading of one source as flat rows (value, unit, target, time, basis)."""
+    rows = [
+        _row(
+            e.target + "".join(f"{{{k}={v}}}" for k, v in e.labels),
+            None if e.unsupported or math.isnan(e.value) else e.value,
+            "J" if e.kind == "counter" else "W",
+            e.t,
+            kind=e.kind,
+            basis=e.energy_basis,
+            unsupported=e.unsupported,
+            resolution_joules=e.resolution_joules,
         )
+        for e in result.energy
+    ]
     for tr in result.traffic_totals:
-        for value, unit in ((tr.bytes_total, "bytes"), (tr.packets_total, "packets")):
-            rows.append(
-                {
-                    "target": tr.target,
-                    "value": value,
-                    "unit": unit,
-                    "kind": "counter",
-                    "t": tr.t,
-                    "basis": "",
-                    "unsupported": False,
-                }
-            )
-    for rq in result.requests:
-        rows.append(
+        rows.append(_row(tr.target, tr.bytes_total, "bytes", tr.t))
+        rows.append(_row(tr.target, tr.packets_total, "packets", tr.t))
+    rows.extend(
+        _row(f"app={rq.app} ({rq.label_value})", rq.requests_total, "requests", rq.t)
+        for rq in result.requests
+    )
+    return rows
+
+
+def _zones(carbon: CarbonService, intensity: list[IntensitySample], now: float) -> list[Any]:
+    by_zone = {s.zone: s for s in intensity}
+    health = carbon.health()
+    out = []
+    for zone, chain in carbon.chains.items():
+        s = by_zone.get(zone)
+        out.append(
             {
-                "target": f"app={rq.app} ({rq.label_value})",
-                "value": rq.requests_total,
-                "unit": "requests",
-                "kind": "counter",
-                "t": rq.t,
-                "basis": "",
-                "unsupported": False,
+                "zone": zone,
+                "grams_per_kwh": None if s is None else s.grams_per_kwh,
+                "provider": None if s is None else s.provider,
+                "signal": None if s is None else s.signal,
+                "t": None if s is None else s.t,
+                "age_seconds": carbon.age_seconds(zone, now),
+                "errors": [
+                    {"provider": p.label, "message": health[p.label].last_error}
+                    for p in chain
+                    if health[p.label].last_error
+                ],
             }
         )
-    return rows
+    return out
 
 
 async def probe(settings: Settings) -> dict[str, Any]:
     """Read all sources concurrently (each with its deadline) and every carbon zone once."""
-    from collector.carbon.service import build_carbon
     from collector.services.poller import build_poller
 
     poller = build_poller(settings)
@@ -80,31 +100,11 @@ async def probe(settings: Settings) -> dict[str, Any]:
         }
         for r in results
     ]
-    zones = []
-    by_zone = {s.zone: s for s in intensity}
-    health = carbon.health()
-    for zone, chain in carbon.chains.items():
-        s = by_zone.get(zone)
-        zones.append(
-            {
-                "zone": zone,
-                "grams_per_kwh": None if s is None else s.grams_per_kwh,
-                "provider": None if s is None else s.provider,
-                "signal": None if s is None else s.signal,
-                "t": None if s is None else s.t,
-                "age_seconds": carbon.age_seconds(zone, now),
-                "errors": [
-                    {"provider": p.label, "message": health[p.label].last_error}
-                    for p in chain
-                    if health[p.label].last_error
-                ],
-            }
-        )
     indices = [
         {"zone": i.zone, "provider": i.provider, "value": i.value, "units": i.units}
         for i in carbon.indices
     ]
-    return {"sources": sources, "carbon": zones, "indices": indices}
+    return {"sources": sources, "carbon": _zones(carbon, intensity, now), "indices": indices}
 
 
 def _fmt(v: Any) -> str:
