@@ -401,8 +401,12 @@ class RequestsRef(Strict):
 
 class IdleSettings(Strict):
     policy: Literal["fixed", "source", "rolling_min", "none"] = "none"
+    """How static (idle) power is found: calibrated `watts`, Kepler <=0.9's mode=idle part,
+    the lowest window mean over `horizon_seconds`, or none (Kepler >=0.10 pods: active only)."""
     watts: float | None = Field(None, ge=0)
+    """fixed policy: the calibrated idle power (W)."""
     horizon_seconds: float = Field(86_400.0, gt=0)
+    """rolling_min policy: how far back the lowest per-window mean power is looked for (s)."""
 
     @model_validator(mode="after")
     def _fixed_needs_watts(self) -> IdleSettings:
@@ -413,32 +417,48 @@ class IdleSettings(Strict):
 
 class NfSettings(Strict):
     name: str
+    """The NF's name: the `nf` label and the key of replay records."""
     role: Role
+    """ru | du | cu | upf | inference: picks the share keys and is the `role` label."""
     node_id: int | None = Field(None, ge=0)
+    """The IOAM NodeID this NF stamps; omit for NFs that stamp nothing (e.g. inference)."""
     zone: str | None = None
+    """Carbon zone (a key of carbon.zones); without one the NF's CO2 is always missing."""
     power: PowerRef | None = None
+    """Where its energy comes from: a source name and that source's target."""
     traffic_total: TrafficTotalRef | None = None
+    """Ingress totals (untagged traffic); without it the NF's denominator is tagged_only."""
     requests: RequestsRef | None = None
+    """A requests source counting this NF's requests per app (else the app-level ones)."""
     idle: IdleSettings = IdleSettings()
     embodied_grams_per_hour: float = Field(0.0, ge=0)
+    """Embodied emissions (g CO2e per hour) for SCI, shared like static energy."""
     counter_resolution_joules: float | None = None
+    """One step of the energy counter (J) when the source does not declare it (APC: 360000)."""
     gauge: PowerRef | None = None
     """Optional power gauge used instead of a coarse energy counter (coarse-counter rule)."""
 
 
 class TraceRef(Strict):
     namespace_id: int = Field(ge=0, le=0xFFFF)
+    """IOAM Namespace-ID of the trace."""
     trace_id: int = Field(ge=0)
+    """TraceID within that namespace (as the agent's carrier reads it)."""
 
 
 class AppSettings(Strict):
     name: str
+    """The `app` label; unknown TraceIDs go to app `unknown`."""
     traces: list[TraceRef] = []
+    """The (namespace_id, trace_id) pairs of this application."""
 
 
 class AppsKubernetes(Strict):
     annotation: str = "e2e-energy.io/trace-id"
+    """Pod annotation `<namespace_id>:<trace_id>` (or a bare trace id); app = the pod's `app`
+    label, else its name. Re-listed every 30 s; settings `apps` win."""
     namespace: str | None = None
+    """Only pods in this namespace (default: all)."""
 
 
 ShareKey = Literal["packets", "bytes", "requests", "equal"]
@@ -446,7 +466,9 @@ ShareKey = Literal["packets", "bytes", "requests", "equal"]
 
 class ShareSettings(Strict):
     static: ShareKey = "packets"
+    """Key that splits static (idle) energy."""
     dynamic: ShareKey = "bytes"
+    """Key that splits dynamic energy; its per-direction amounts split directions."""
 
 
 def _default_shares() -> dict[str, ShareSettings]:
@@ -458,15 +480,22 @@ def _default_shares() -> dict[str, ShareSettings]:
 
 class StoreSettings(Strict):
     path: Path = Path("/var/lib/e2e-energy/store.sqlite")
+    """SQLite file (WAL); one writer, so the attributor runs as one replica."""
     retention_days: float = Field(30.0, gt=0)
+    """Per-window rows older than this are deleted; cumulative totals are kept."""
 
 
 class ApiSettings(Strict):
     listen: str = "0.0.0.0:8080"
+    """HOST:PORT of the query API and /metrics."""
     token: str | None = None
+    """Bearer token inline (tests only); use token_file in production."""
     token_file: Path | None = None
+    """File holding the bearer token for /v1; unset = no auth (the API is read-only)."""
     max_range_seconds: float = Field(31 * 86_400.0, gt=0)
+    """Longest range one request may ask for (s); longer ranges get a 400."""
     page_size: int = Field(100, gt=0, le=10_000)
+    """Largest (and default) `limit` of list endpoints."""
 
 
 # --- testbed (the network-namespace 5G-like chain; testbed/topology.yaml) ------------------

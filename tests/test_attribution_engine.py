@@ -322,3 +322,47 @@ def test_app_level_requests_win_over_nf_level_for_the_app_count() -> None:
     ]
     (snap,) = run(topo(NfSpec("vlm", "inference")), recs, [0.0])
     assert dict(snap.requests) == {"a": 5.0}
+
+
+def test_gpu_energy_adds_to_the_nf_and_catches_up() -> None:
+    """Kepler's GPU counter (mode gpu) adds to the CPU counter: 2 W + 6 W = 120 J per window;
+    a silent GPU counter adds nothing and its gap is caught up when it returns."""
+    recs: list[Record] = [
+        EnergyRecord(t=t, nf="vlm", joules_total=2.0 * t) for t in range(0, 121, 5)
+    ]
+    gpu_times = [t for t in range(0, 121, 5) if not 20 < t < 75]
+    recs += [EnergyRecord(t=t, nf="vlm", joules_total=6.0 * t, mode="gpu") for t in gpu_times]
+    snaps = run(topo(NfSpec("vlm", "inference")), recs, [0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0])
+    assert snaps[0].nfs[0].measured_joules == pytest.approx(120.0)
+    assert sum(s.nfs[0].measured_joules for s in snaps) == pytest.approx(8.0 * 105)
+    assert sum(s.nfs[0].catch_up_joules for s in snaps) > 0
+
+
+def test_missing_intensity_later_does_not_erase_earlier_co2() -> None:
+    zones = {"z": ZoneSpec("z", max_age_seconds=20.0)}
+    recs: list[Record] = [
+        EnergyRecord(t=t, nf="du", joules_total=1.0e5 * t) for t in range(0, 61, 5)
+    ]
+    recs += [_traffic(t, "a", t) for t in range(0, 61, 5)]
+    recs.append(IntensityRecord(t=0, zone="z", grams_per_kwh=360.0))
+    snaps = run(topo(NfSpec("du", "du", zone="z"), zones=zones), recs, [0.0, 15.0, 30.0])
+    first = 1.5e6 / 3.6e6 * 360.0
+    assert float(snaps[0].totals.apps.co2_grams.sum()) == pytest.approx(first)
+    # [15, 30) is covered until 20 s only: mean over the covered part; [30, 45) has none
+    assert math.isnan(float(snaps[2].rows.co2_grams[0]))
+    assert float(snaps[2].totals.apps.co2_grams.sum()) == pytest.approx(2 * first)
+    assert snaps[2].totals.co2_missing_joules == {"z": pytest.approx(1.5e6)}
+
+
+def test_traffic_total_counts_only_where_it_has_samples() -> None:
+    """A traffic-total source that starts at 30 s: the earlier windows are tagged_only."""
+    recs: list[Record] = [EnergyRecord(t=t, nf="du", joules_total=2.0 * t) for t in range(0, 61, 5)]
+    recs += [_traffic(t, "a", t) for t in range(0, 61, 5)]
+    recs += [
+        TrafficTotalRecord(t=t, nf="du", packets_total=2 * t, bytes_total=200 * t)
+        for t in range(30, 61, 5)
+    ]
+    snaps = run(topo(NfSpec("du", "du")), recs, [0.0, 15.0, 30.0, 45.0])
+    assert [s.nfs[0].denominator for s in snaps] == ["tagged_only", "tagged_only", "all", "all"]
+    assert snaps[0].nfs[0].untagged_clamps == 0
+    assert snaps[3].nfs[0].untagged_joules == pytest.approx(15.0)

@@ -33,6 +33,8 @@ class EnergyState:
         self.counter: Line | None = None
         self.gauge: Line | None = None
         self.idle: Line | None = None
+        self.gpu: Line | None = None
+        self._gpu_carry: tuple[float, float] | None = None
         self.resolution_joules = spec.counter_resolution_joules
         self.energy_basis: str = spec.energy_basis
         self._carry: float | None = None
@@ -50,6 +52,9 @@ class EnergyState:
         elif rec.mode == "idle":
             self.idle = self.idle or Line(rec.counter_width_joules)
             self.idle.add_counter(rec.t, rec.joules_total or 0.0)
+        elif rec.mode == "gpu":
+            self.gpu = self.gpu or Line(rec.counter_width_joules)
+            self.gpu.add_counter(rec.t, rec.joules_total or 0.0)
         else:
             self.counter = self.counter or Line(rec.counter_width_joules)
             self.counter.add_counter(rec.t, rec.joules_total or 0.0)
@@ -81,6 +86,9 @@ class EnergyState:
         elif gauge_ok:
             regular, method = gauge_j, "gauge"
         self._update_carry(method, counter_ok, end, max_gap)
+        if regular is not None:
+            gpu_regular, gpu_catch = self._gpu_part(start, end, max_gap)
+            regular, catch = regular + gpu_regular, catch + gpu_catch
         idle = self._idle_joules(start, end, max_gap, regular)
         return NfEnergy(regular, catch, idle, method, self.energy_basis)
 
@@ -93,6 +101,19 @@ class EnergyState:
             self._carry, self._carry_end = self.counter.at(end, max_gap), end
         else:
             self._carry, self._carry_end = None, None
+
+    def _gpu_part(self, start: float, end: float, max_gap: float) -> tuple[float, float]:
+        """GPU energy (Kepler's GPU counter) added to a measured window, with its own carry and
+        catch-up; a stale GPU counter adds nothing now and is caught up when it returns."""
+        if self.gpu is None or not self.gpu.fresh(start, end, max_gap):
+            return 0.0, 0.0
+        f_s = self.gpu.at(start, max_gap) or 0.0
+        f_e = self.gpu.at(end, max_gap) or 0.0
+        carry = self._gpu_carry
+        self._gpu_carry = (f_e, end)
+        if carry is not None and carry[1] == start:
+            return max(f_e - carry[0], 0.0), 0.0
+        return f_e - f_s, max(f_s - carry[0], 0.0) if carry is not None else 0.0
 
     def _idle_joules(
         self, start: float, end: float, max_gap: float, regular: float | None
@@ -118,6 +139,6 @@ class EnergyState:
         return 0.0
 
     def prune(self, before: float) -> None:
-        for line in (self.counter, self.gauge, self.idle):
+        for line in (self.counter, self.gauge, self.idle, self.gpu):
             if line is not None:
                 line.prune(before)

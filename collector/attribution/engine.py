@@ -119,7 +119,7 @@ class Engine:
         for i, (nf, _series) in enumerate(self._totals_bank.keys):
             per_nf_p[nf] = per_nf_p.get(nf, 0.0) + float(tot[i, 0])
             per_nf_b[nf] = per_nf_b.get(nf, 0.0) + float(ipv6[i])
-        fresh_totals = self._fresh_totals(end)
+        fresh_totals = self._fresh_totals(start, end)
         req = self._requests.increase(end)
         req_keys = self._requests.keys
         own = {k[1] for k in req_keys if k[1]}
@@ -159,12 +159,13 @@ class Engine:
         )
         return inputs, _app_requests(req_keys, req[:, 0])
 
-    def _fresh_totals(self, end: float) -> set[str]:
-        """NFs whose traffic-total source has a sample within max_gap before `end`."""
-        last = self._totals_bank.last_sample_times()
-        return {
-            nf for i, (nf, _s) in enumerate(self._totals_bank.keys) if end - last[i] <= self.max_gap
-        }
+    def _fresh_totals(self, start: float, end: float) -> set[str]:
+        """NFs whose traffic-total source covers the window: a sample at or before its start and
+        one within max_gap before its end."""
+        bank = self._totals_bank
+        first, last = bank.last_time_at(start), bank.last_time_at(end)
+        covered = np.isfinite(first) & (end - last <= self.max_gap)
+        return {nf for i, (nf, _s) in enumerate(bank.keys) if covered[i]}
 
     def _status(self, end: float) -> tuple[IntensityStatus, ...]:
         out = []

@@ -8,6 +8,7 @@ stamps cannot be attributed anywhere and is counted in `unmapped_nodes`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from collector.attribution.records import (
     EnergyRecord,
@@ -50,12 +51,38 @@ class InputMapper:
             if nf.requests is not None:
                 self._requests[nf.requests.source] = nf.name
         self.unmapped_nodes = 0
+        self.bad_annotations = 0
+        self._discovered: dict[tuple[int | None, str], str] = {}
+
+    def set_discovered(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Apps found on pod annotations: (app, value) with value `<namespace_id>:<trace_id>` or
+        a bare `<trace_id>` (any namespace). The settings' `apps` win over annotations."""
+        found: dict[tuple[int | None, str], str] = {}
+        bad = 0
+        for app, value in pairs:
+            ns, sep, trace = value.strip().rpartition(":")
+            try:
+                key = (int(ns) if sep else None, str(int(trace)))
+            except ValueError:
+                bad += 1
+                continue
+            found[key] = app
+        self._discovered = found
+        self.bad_annotations = bad
+
+    def app_for(self, namespace_id: int, trace_id: str) -> str:
+        """Settings first, then pod annotations, else `unknown`."""
+        key = (namespace_id, str(trace_id))
+        if key in self.topology.apps:
+            return self.topology.apps[key]
+        found = self._discovered.get(key) or self._discovered.get((None, str(trace_id)))
+        return found or self.topology.app_for(namespace_id, trace_id)
 
     def _nf_for(self, table: dict[tuple[str, str], str], source: str, target: str) -> str | None:
         return table.get((source, target)) or table.get((source, ""))
 
     def energy(self, s: EnergySample) -> EnergyRecord | None:
-        if s.unsupported or dict(s.labels).get("component") == "gpu":
+        if s.unsupported:
             return None
         if s.kind == "gauge":
             nf = self._nf_for(self._gauge, s.source, s.target) or self._nf_for(
@@ -67,12 +94,17 @@ class InputMapper:
         nf = self._nf_for(self._power, s.source, s.target)
         if nf is None:
             return None
-        idle = dict(s.labels).get("mode") == "idle"
+        labels = dict(s.labels)
+        mode: Literal["total", "idle", "gpu"] = "total"
+        if labels.get("mode") == "idle":
+            mode = "idle"
+        elif labels.get("component") == "gpu":
+            mode = "gpu"
         return EnergyRecord(
             t=s.t,
             nf=nf,
             joules_total=s.value,
-            mode="idle" if idle else "total",
+            mode=mode,
             resolution_joules=s.resolution_joules,
             counter_width_joules=s.counter_width_joules,
             energy_basis=s.energy_basis,
@@ -86,7 +118,7 @@ class InputMapper:
         return TrafficRecord(
             t=c.t,
             nf=spec.name,
-            app=self.topology.app_for(c.namespace_id, c.trace_id),
+            app=self.app_for(c.namespace_id, c.trace_id),
             direction=c.direction,
             packets_total=c.packets_total,
             bytes_total=c.bytes_total,

@@ -26,7 +26,7 @@ class EnergyRecord:
     nf: str
     joules_total: float | None = None
     watts: float | None = None
-    mode: Literal["total", "idle"] = "total"
+    mode: Literal["total", "idle", "gpu"] = "total"
     resolution_joules: float | None = None
     counter_width_joules: float | None = None
     energy_basis: EnergyBasis | None = None
@@ -136,8 +136,8 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
     if isinstance(record, EnergyRecord):
         if (record.joules_total is None) == (record.watts is None):
             raise ValueError("an energy record needs exactly one of `joules_total` or `watts`")
-        if record.mode not in ("total", "idle"):
-            raise ValueError("`mode` must be total or idle")
+        if record.mode not in ("total", "idle", "gpu"):
+            raise ValueError("`mode` must be total, idle or gpu")
         if record.energy_basis not in (None, "measured", "modelled"):
             raise ValueError("`energy_basis` must be measured or modelled")
     if isinstance(record, TrafficRecord) and record.direction not in DIRECTIONS:

@@ -167,8 +167,16 @@ class CounterBank:
             self.resets += 1
         return delta
 
-    def last_sample_times(self) -> FloatArray:
-        return self._last_t[: len(self.keys)]
+    def last_time_at(self, x: float) -> FloatArray:
+        """Each series' latest sample time at or before x (-inf when none)."""
+        out = np.full(len(self.keys), -np.inf)
+        if not self._sid:
+            return out
+        sid, t, _ = self._consolidate()
+        prev = _last_index_per_series(sid, t <= x, len(self.keys))
+        has = prev >= 0
+        out[has] = t[prev[has]]
+        return out
 
     def values_at(self, x: float) -> FloatArray:
         """Each counter's value at x (nan before its first sample), held across long gaps."""

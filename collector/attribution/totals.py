@@ -46,10 +46,9 @@ class Accumulator:
         self.last_window_start = t.last_window_start
 
     def add(self, rows: AppRows, nfs: tuple[NfWindow, ...], requests: Mapping[str, float]) -> None:
-        win = _frame(rows)
+        win = _frame(rows).fillna(0.0)  # missing CO2 is counted in co2_missing, not summed
         if len(win):
-            self.apps = win.fillna(0.0) if self.apps.empty else self.apps.add(win, fill_value=0.0)
-            self.apps = self.apps.fillna(0.0)
+            self.apps = win if self.apps.empty else self.apps.add(win, fill_value=0.0)
         for w in nfs:
             prev = self.nfs.get(w.nf) or NfTotals(w.nf, w.role, w.energy_basis, w.denominator)
             self.nfs[w.nf] = replace(
@@ -75,7 +74,7 @@ class Accumulator:
         rows = AppRows.build(
             app=a["app"].to_numpy(),
             nf=a["nf"].to_numpy(),
-            role=np.array([self.roles.get(n, "") for n in a["nf"]], dtype=object),
+            role=a["nf"].map(self.roles).fillna("").to_numpy(dtype=object),
             direction=a["direction"].to_numpy(),
             **{c: a[c].to_numpy() for c in APP_COLUMNS},
         )
@@ -92,7 +91,7 @@ class Accumulator:
 def _frame(rows: AppRows) -> pd.DataFrame:
     data = {k: getattr(rows, k) for k in _KEY}
     data.update({c: getattr(rows, c) for c in APP_COLUMNS})
-    return pd.DataFrame(data).groupby(_KEY, sort=False).sum(min_count=1)
+    return pd.DataFrame(data).set_index(_KEY)  # rows are unique per (app, nf, direction)
 
 
 def _nf_windows(

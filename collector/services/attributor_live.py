@@ -31,6 +31,8 @@ from collector.services.poller import Poller
 from collector.settings import Settings
 from collector.store import Store
 
+APPS_RELIST_SECONDS = 30.0
+"""How often pods are re-listed for app annotations."""
 MAX_BACKFILL_WINDOWS = 10_000
 """After a long downtime at most this many (stale) windows are computed; older ones are skipped."""
 
@@ -47,6 +49,7 @@ class LiveAttributor:
         settle_seconds: float = 5.0,
         record: IO[str] | None = None,
         replay_inputs: list[Record] | None = None,
+        kube_client: object | None = None,
     ) -> None:
         self.settings = settings
         self.topology = topology_from_settings(settings)
@@ -65,6 +68,8 @@ class LiveAttributor:
         self.record = record
         self.pending = sorted(replay_inputs or [], key=lambda r: r.t)
         self.agent_status: dict[str, SourceStatus] = {}
+        self.kube_client = kube_client
+        self._apps_listed_at = -float("inf")
         self.next_window = self._first_window()
 
     def _first_window(self) -> float:
@@ -84,6 +89,9 @@ class LiveAttributor:
     async def tick(self) -> list[Snapshot]:
         """One poll of every input, then every window that is due."""
         now = self.clock()
+        if now - self._apps_listed_at >= APPS_RELIST_SECONDS:
+            await self.refresh_apps()
+            self._apps_listed_at = now
         records = await self._gather(now)
         self.engine.ingest(records)
         if self.record is not None and records:
@@ -132,6 +140,24 @@ class LiveAttributor:
 
         got = await asyncio.gather(*(one(u) for u in urls))
         return [g for g in got if g is not None]
+
+    async def refresh_apps(self) -> None:
+        """Re-list pods carrying the app annotation (apps_kubernetes); errors keep the last map."""
+        cfg = self.settings.apps_kubernetes
+        if cfg is None:
+            return
+        from collector import kube
+
+        try:
+            found = await asyncio.to_thread(
+                kube.app_annotations,
+                annotation=cfg.annotation,
+                namespace=cfg.namespace,
+                api_client=self.kube_client,
+            )
+        except Exception:  # the API being down must not stop attribution
+            return
+        self.mapper.set_discovered((a.app, a.value) for a in found)
 
     async def _agent_urls(self) -> list[str]:
         kube_cfg = self.settings.agents.kubernetes
