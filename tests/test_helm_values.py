@@ -110,9 +110,8 @@ def documented_values(text: str) -> list[str]:
             stack.append((indent, m.group(1)))
             if previous.startswith("# --"):
                 paths.append(".".join(k for _, k in stack))
-        if stripped and not (stripped.startswith("#") and previous.startswith("#")):
-            previous = stripped
-        elif stripped.startswith("# --"):
+        continues_comment = stripped.startswith("#") and previous.startswith("#")
+        if (stripped and not continues_comment) or stripped.startswith("# --"):
             previous = stripped
     return paths
 
