@@ -30,12 +30,14 @@ AGENT_METRICS = frozenset(
         "e2e_energy_agent_packets_total",
         "e2e_energy_agent_sampling_ratio",
         "e2e_energy_agent_kernel_drops_total",
+        "e2e_energy_agent_kernel_packets_total",
+        "e2e_energy_agent_trace_id_overflow_packets_total",
         "e2e_energy_agent_flows",
         "e2e_energy_agent_flow_evictions_total",
         "e2e_energy_interface_packets_total",
         "e2e_energy_interface_bytes_total",
     }
 )
-KNOWN_METRICS = ATTRIBUTOR_METRICS | AGENT_METRICS
+KNOWN_METRICS = ATTRIBUTOR_METRICS | AGENT_METRICS | {"e2e_energy_build_info"}
 # Recording rules of deploy/prometheus/rules.yaml: level:metric:operation.
 RECORDED_PREFIXES = ("app", "nf", "k8s_node")
