@@ -58,8 +58,17 @@ def build_chain(names: dict[str, str]) -> None:
         ns = names[router]
         sh("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1", ns=ns)
         sh("ip", "-6", "route", "add", "default", "via", f"2001:db8:{i + 2}::2", ns=ns)
-        sh("ip", "-6", "route", "add", "2001:db8:1::/64", "via", f"2001:db8:{i + 1}::1", ns=ns,
-           check=False)  # fmt: skip
+        sh(
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:1::/64",
+            "via",
+            f"2001:db8:{i + 1}::1",
+            ns=ns,
+            check=False,
+        )
         sh("sysctl", "-qw", f"net.ipv6.ioam6_id={node_id}", ns=ns)
         sh("sysctl", "-qw", "net.ipv6.conf.up0.ioam6_enabled=1", ns=ns)
         sh("sysctl", "-qw", f"net.ipv6.conf.up0.ioam6_id={node_id}", ns=ns)
@@ -159,10 +168,24 @@ def attributor_settings(tmp: Path) -> dict[str, Any]:
     nfs: list[dict[str, Any]] = []
     for name, role, node_id in ROUTERS:
         ns, pod = PODS[name].split("/")
-        nfs.append({"name": name, "role": role, "node_id": node_id, "zone": "edge",
-                    "power": {"source": "kepler", "target": {"namespace": ns, "pod": pod}}})  # fmt: skip
-    nfs.append({"name": "vlm", "role": "inference", "zone": "edge", "requests": {"source": "requests"},
-                "power": {"source": "kepler", "target": {"namespace": "ai", "pod": "vlm-0"}}})  # fmt: skip
+        nfs.append(
+            {
+                "name": name,
+                "role": role,
+                "node_id": node_id,
+                "zone": "edge",
+                "power": {"source": "kepler", "target": {"namespace": ns, "pod": pod}},
+            }
+        )
+    nfs.append(
+        {
+            "name": "vlm",
+            "role": "inference",
+            "zone": "edge",
+            "requests": {"source": "requests"},
+            "power": {"source": "kepler", "target": {"namespace": "ai", "pod": "vlm-0"}},
+        }
+    )
     return {
         "window_seconds": 2,
         "max_gap_seconds": 6,
@@ -185,7 +208,7 @@ def attributor_settings(tmp: Path) -> dict[str, Any]:
                 "app_map": {m: a for a, m in MODELS.items()},
                 "interval_seconds": 1,
             },
-        ],  # fmt: skip
+        ],
         "carbon": {
             "zones": {
                 "edge": {
@@ -193,7 +216,7 @@ def attributor_settings(tmp: Path) -> dict[str, Any]:
                     "market_grams_per_kwh": 50,
                 }
             }
-        },  # fmt: skip
+        },
         "nfs": nfs,
         "apps": [
             {"name": a, "traces": [{"namespace_id": n, "trace_id": n}]} for a, n in APPS.items()

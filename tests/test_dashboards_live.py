@@ -58,10 +58,24 @@ def _screenshot(ns: str, expr: str, out: Path) -> None:
         {"g0.expr": expr, "g0.tab": "0", "g0.stacked": "1", "g0.range_input": "2m"}
     )
     url = f"http://127.0.0.1:{ls.PORTS['prometheus']}/graph?{q}"
-    cmd = ["ip", "netns", "exec", ns, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--no-first-run", "--hide-scrollbars",
-           f"--user-data-dir={out.parent / 'chromium-profile'}", "--virtual-time-budget=10000",
-           f"--screenshot={out}", "--window-size=1400,1000", url]  # fmt: skip
+    cmd = [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={out.parent / 'chromium-profile'}",
+        "--virtual-time-budget=10000",
+        f"--screenshot={out}",
+        "--window-size=1400,1000",
+        url,
+    ]
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     assert out.exists(), "chromium wrote no screenshot"
 
@@ -97,13 +111,28 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
                 yaml.safe_dump(ls.prometheus_config(ROOT / "deploy" / "prometheus" / "rules.yaml"))
             )
             py = [sys.executable, "-m", "collector"]
-            procs.append(_start(rcv, *py, "agent", "--interface", "up0:uplink",
-                                "--listen", f"127.0.0.1:{ls.PORTS['agent']}"))  # fmt: skip
+            procs.append(
+                _start(
+                    rcv,
+                    *py,
+                    "agent",
+                    "--interface",
+                    "up0:uplink",
+                    "--listen",
+                    f"127.0.0.1:{ls.PORTS['agent']}",
+                )
+            )
             procs[-1].wait_for(r"listening on")
             procs.append(_start(rcv, *py, "attributor", "--config", str(settings)))
-            procs.append(_start(rcv, prometheus, f"--config.file={prom_cfg}",
-                                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                f"--web.listen-address=127.0.0.1:{ls.PORTS['prometheus']}"))  # fmt: skip
+            procs.append(
+                _start(
+                    rcv,
+                    prometheus,
+                    f"--config.file={prom_cfg}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{ls.PORTS['prometheus']}",
+                )
+            )
             ls.wait_until_up(rcv, f"http://127.0.0.1:{ls.PORTS['attributor']}/metrics")
             ls.wait_until_up(rcv, f"http://127.0.0.1:{ls.PORTS['prometheus']}/-/ready")
             by_name = boards()
