@@ -20,6 +20,8 @@ ATTRIBUTOR_METRICS = frozenset(
         "e2e_energy_source_up",
         "e2e_energy_source_scrape_duration_seconds",
         "e2e_energy_source_errors_total",
+        "e2e_energy_attributor_windows_total",
+        "e2e_energy_attributor_last_window_end_timestamp_seconds",
     }
 )
 AGENT_METRICS = frozenset(
