@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Regenerates what is derived from deploy/ and the chart, so the two never drift apart.
 
-- deploy/prometheus/rules.yaml and deploy/grafana/*.json are the sources; the chart cannot read
-  files outside its directory, so they are copied into helm/e2e-energy/files/.
+- deploy/grafana/*.json are written from scripts/dashboards.py (dashboards as code).
+- deploy/prometheus/rules.yaml and the dashboards are copied into helm/e2e-energy/files/: the
+  chart cannot read files outside its directory.
 - deploy/manifests/*.yaml are the chart rendered with the real Helm engine (helm-python-sdk) for
   users who apply plain manifests.
 - The values table of docs/reference/helm-values.md comes from the `# --` comments of values.yaml,
@@ -23,6 +24,7 @@ from typing import Any
 
 import helm_python as helm
 import yaml
+from dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "e2e-energy"
@@ -73,8 +75,10 @@ def expected_files() -> dict[Path, str]:
     files: dict[Path, str] = {
         CHART / "files" / "rules.yaml": (DEPLOY / "prometheus" / "rules.yaml").read_text(),
     }
-    for dash in sorted((DEPLOY / "grafana").glob("*.json")):
-        files[CHART / "files" / "dashboards" / dash.name] = dash.read_text()
+    for name, build in DASHBOARDS.items():
+        text = build()
+        files[DEPLOY / "grafana" / name] = text
+        files[CHART / "files" / "dashboards" / name] = text
     return files
 
 

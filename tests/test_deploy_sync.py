@@ -25,7 +25,7 @@ def test_derived_files_are_current(repo_root: Path) -> None:
 
 
 def test_check_notices_a_stale_copy(repo_root: Path, tmp_path: Path) -> None:
-    """The check itself can fail: run it on a copy of the tree with one dashboard edited."""
+    """The check itself can fail: a copy of the tree with one dashboard edited by hand."""
     import shutil
 
     for part in ("helm", "deploy", "scripts", "docs"):
@@ -40,4 +40,4 @@ def test_check_notices_a_stale_copy(repo_root: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 1
-    assert "helm/e2e-energy/files/dashboards/e2e-energy-overview.json" in proc.stderr
+    assert "deploy/grafana/e2e-energy-overview.json" in proc.stderr
