@@ -97,9 +97,16 @@ def test_client_dry_run_install_matches_render() -> None:
 def test_default_objects(rendered: dict[str, list[dict[str, Any]]]) -> None:
     kinds = sorted({d["kind"] for d in rendered["default"]})
     assert kinds == [
-        "ConfigMap", "DaemonSet", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
-        "Role", "RoleBinding", "Service", "ServiceAccount",
-    ]  # fmt: skip
+        "ConfigMap",
+        "DaemonSet",
+        "Deployment",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+    ]
     assert not of_kind(rendered["default"], "Secret")
     dashboards = [
         d
@@ -307,3 +314,19 @@ def test_fullname_override_and_common_labels(rendered: dict[str, list[dict[str, 
     for doc in rendered["fullname-override"]:
         assert doc["metadata"]["name"].startswith("energy"), doc["metadata"]["name"]
         assert doc["metadata"]["labels"]["team"] == "ran"
+
+
+def test_notes_warn_about_risky_choices() -> None:
+    from tests.helmchart import render
+
+    default = render({})["e2e-energy/templates/NOTES.txt"]
+    assert "config.nfs is empty" in default
+    assert "up0" not in default and "eth0 (uplink)" in default
+    risky = render(
+        {
+            "serviceMonitor": {"enabled": True},
+            "podMonitor": {"enabled": True},
+            "attributor": {"persistence": {"enabled": False}},
+        }
+    )["e2e-energy/templates/NOTES.txt"]
+    assert "scraped twice" in risky and "lost on restart" in risky
