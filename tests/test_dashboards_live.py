@@ -34,6 +34,14 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow]
 INTERVALS = {"__rate_interval": "10s", "__range": "2m", "__interval": "1s"}
 MAIN_QUERY = "Power per app and role (RU/DU/CU/UPF/inference)"
 SCREENSHOT = ROOT / "docs" / "images" / "prometheus-per-app-power.png"
+SETTLE_SECONDS = 25
+# One scrape of the attributor: measured = attributed + unattributed, summed over NFs.
+CONSERVATION = {
+    "measured": "sum(e2e_energy_nf_joules_total)",
+    "attributed": "sum(e2e_energy_app_joules_total)",
+    "unattributed": "sum(e2e_energy_nf_unattributed_joules_total)",
+}
+MEASURED_WATTS = "sum(rate(e2e_energy_nf_joules_total[20s]))"
 
 
 def _start(ns: str, *cmd: str) -> Background:
@@ -55,7 +63,7 @@ def _wait_for_all(ns: str, exprs: dict[str, str], timeout: float) -> dict[str, i
 def _screenshot(ns: str, expr: str, out: Path) -> None:
     chromium = need_binary("chromium")
     q = urllib.parse.urlencode(
-        {"g0.expr": expr, "g0.tab": "0", "g0.stacked": "1", "g0.range_input": "2m"}
+        {"g0.expr": expr, "g0.tab": "0", "g0.stacked": "1", "g0.range_input": "45s"}
     )
     url = f"http://127.0.0.1:{ls.PORTS['prometheus']}/graph?{q}"
     cmd = [
@@ -144,6 +152,12 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
             }
             with ls.traffic(names["snd"], sources) as sent:
                 counts = _wait_for_all(rcv, exprs, timeout=120)
+                time.sleep(SETTLE_SECONDS)  # a graph worth looking at, and steady rates
+                conservation = {
+                    name: sum(float(s["value"][1]) for s in ls.promql(rcv, e))
+                    for name, e in CONSERVATION.items()
+                }
+                measured_watts = float(ls.promql(rcv, MEASURED_WATTS)[0]["value"][1])
                 main = exprs[f"e2e-energy-overview.json / {MAIN_QUERY} / A"]
                 per_app_role = ls.promql(rcv, main)
                 _screenshot(rcv, main, tmp_path / "per-app.png")
@@ -160,6 +174,10 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
     seen = {(s["metric"]["app"], s["metric"]["role"]) for s in per_app_role}
     assert seen >= {(a, r) for a in ls.APPS for r in ("ru", "du", "cu", "upf", "inference")}
     assert all(float(s["value"][1]) > 0 for s in per_app_role)
+    attributed = conservation["attributed"] + conservation["unattributed"]
+    assert attributed == pytest.approx(conservation["measured"], rel=1e-6)
+    # The modelled watts served as Kepler counters come back as measured NF power.
+    assert measured_watts == pytest.approx(sum(ls.WATTS.values()), rel=0.2)
     png = tmp_path / "per-app.png"
     assert png.stat().st_size > 20_000 and _colours(png) > 50, "the screenshot looks blank"
     if os.environ.get("E2E_UPDATE_SCREENSHOT") == "1":
