@@ -88,6 +88,11 @@ def _screenshot(ns: str, expr: str, out: Path) -> None:
     assert out.exists(), "chromium wrote no screenshot"
 
 
+def _rules() -> list[dict[str, str]]:
+    text = (ROOT / "deploy" / "prometheus" / "rules.yaml").read_text()
+    return [r for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
+
+
 def _colours(png: Path) -> int:
     from PIL import Image
 
@@ -158,6 +163,7 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
                     for name, e in CONSERVATION.items()
                 }
                 measured_watts = float(ls.promql(rcv, MEASURED_WATTS)[0]["value"][1])
+                rules = {r.get("record") or r["alert"]: ls.promql(rcv, r["expr"]) for r in _rules()}
                 main = exprs[f"e2e-energy-overview.json / {MAIN_QUERY} / A"]
                 per_app_role = ls.promql(rcv, main)
                 _screenshot(rcv, main, tmp_path / "per-app.png")
@@ -174,6 +180,11 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
     seen = {(s["metric"]["app"], s["metric"]["role"]) for s in per_app_role}
     assert seen >= {(a, r) for a in ls.APPS for r in ("ru", "du", "cu", "upf", "inference")}
     assert all(float(s["value"][1]) > 0 for s in per_app_role)
+    # Recording rules have data; no alert condition holds on a healthy stack.
+    recorded = {name: len(res) for name, res in rules.items() if ":" in name}
+    assert recorded and all(recorded.values()), recorded
+    firing = {name: res for name, res in rules.items() if ":" not in name and res}
+    assert not firing, firing
     attributed = conservation["attributed"] + conservation["unattributed"]
     assert attributed == pytest.approx(conservation["measured"], rel=1e-6)
     # The modelled watts served as Kepler counters come back as measured NF power.
