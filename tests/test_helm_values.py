@@ -59,6 +59,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("role", {"config": {"nfs": [{"name": "x", "role": "gnb"}]}}, "/config/nfs/0/role"),
     ("share-key", {"config": {"shares": {"du": {"static": "watts"}}}}, "/config/shares/du/static"),
     ("digest", {"image": {"digest": "latest"}}, "/image/digest"),
+    ("ring-block-size", {"agent": {"ringBlockSize": 1000}}, "/agent/ringBlockSize"),
     ("run-as-root", {"attributor": {"runAsUser": 0}}, "/attributor/runAsUser"),
 ]
 

@@ -89,6 +89,10 @@ app.kubernetes.io/component: {{ .component }}
   "max_trace_ids" $a.maxTraceIds
   "workers" $a.workers
   "sample" $a.sample
+  "idle_timeout_seconds" $a.idleTimeoutSeconds
+  "ring_block_size" $a.ringBlockSize
+  "ring_block_count" $a.ringBlockCount
+  "snaplen" $a.snaplen
   "promiscuous" $a.promiscuous }}
 {{- toYaml (dict "agent" $agent) }}
 {{- end }}
