@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.netns import inside, sh, veth
 
 TRACE_TYPE = 0x800000  # bit 0: hop limit + 24-bit node id
@@ -224,6 +226,38 @@ def attributor_settings(tmp: Path) -> dict[str, Any]:
         "store": {"path": str(tmp / "store.sqlite")},
         "api": {"listen": f"127.0.0.1:{PORTS['attributor']}"},
     }
+
+
+def chart_settings(tmp: Path) -> tuple[Path, Path]:
+    """agent.yaml and attributor.yaml as the chart renders them from values, with the keys the
+    chart owns for a cluster (agent discovery, store path) pointed at this stack."""
+    from tests.helmchart import documents, settings_of
+
+    wanted = attributor_settings(tmp)
+    config = {k: v for k, v in wanted.items() if k not in ("agents", "store", "api")}
+    config["store"] = {"retention_days": 1}
+    config["api"] = {"token_file": None}
+    values = {
+        "config": config,
+        "agent": {
+            "interfaces": [{"name": "up0", "direction": "uplink"}],
+            "traceIds": [{"namespace_id": n, "carrier": "namespace"} for n in APPS.values()],
+            "port": PORTS["agent"],
+            "bindAddress": "127.0.0.1",
+        },
+        "attributor": {"port": PORTS["attributor"]},
+    }
+    docs = documents(values)
+    agent = settings_of(docs, "agent.yaml")
+    attributor = settings_of(docs, "attributor.yaml")
+    assert attributor["agents"]["kubernetes"]["port"] == PORTS["agent"]
+    attributor["agents"] = wanted["agents"]
+    attributor["store"]["path"] = wanted["store"]["path"]
+    assert attributor["api"]["listen"] == f"0.0.0.0:{PORTS['attributor']}"  # private netns
+    paths = (tmp / "agent.yaml", tmp / "attributor.yaml")
+    for path, data in zip(paths, (agent, attributor), strict=True):
+        path.write_text(yaml.safe_dump(data))
+    return paths
 
 
 def prometheus_config(rules: Path) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 and attributor fed by real IOAM traffic (kernel-stamped in network namespaces), and a headless
 Chromium screenshot of Prometheus's graph page for the main per-app query shows it.
 
+Both processes run with the settings files the Helm chart renders into its ConfigMap (the
+attributor's chart-owned keys, Kubernetes discovery and the store path, pointed at this stack).
 Substitutes, named: Kepler cannot run here (no RAPL), so a Kepler-format endpoint serves modelled
 pod power (the attributor reports it as `modelled`); the inference server's request counter is
 served beside it. Grafana cannot run here: its queries run on Prometheus with its variables
@@ -117,24 +119,13 @@ def test_every_dashboard_query_has_data_from_the_live_stack(tmp_path: Path) -> N
         sources = ls.Sources()
         server = ls.Sources.serve(sources, rcv)
         try:
-            settings = tmp_path / "attributor.yaml"
-            settings.write_text(yaml.safe_dump(ls.attributor_settings(tmp_path)))
+            agent_cfg, settings = ls.chart_settings(tmp_path)
             prom_cfg = tmp_path / "prometheus.yml"
             prom_cfg.write_text(
                 yaml.safe_dump(ls.prometheus_config(ROOT / "deploy" / "prometheus" / "rules.yaml"))
             )
             py = [sys.executable, "-m", "collector"]
-            procs.append(
-                _start(
-                    rcv,
-                    *py,
-                    "agent",
-                    "--interface",
-                    "up0:uplink",
-                    "--listen",
-                    f"127.0.0.1:{ls.PORTS['agent']}",
-                )
-            )
+            procs.append(_start(rcv, *py, "agent", "--config", str(agent_cfg)))
             procs[-1].wait_for(r"listening on")
             procs.append(_start(rcv, *py, "attributor", "--config", str(settings)))
             procs.append(
