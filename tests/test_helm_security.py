@@ -183,3 +183,30 @@ def test_template_refuses_inline_credentials_the_schema_cannot_see() -> None:
     values = {"config": {"nfs": [{"name": "ru1", "role": "ru", "auth_key": "k3y"}]}}
     with pytest.raises(helm.HelmRenderError, match="inline credential"):
         render(values)
+
+
+def test_attributor_meets_the_restricted_pod_security_standard(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The fields the `restricted` profile checks (kubernetes.io/docs Pod Security Standards)."""
+    for toggle, docs in rendered.items():
+        for dep in of_kind(docs, "Deployment"):
+            pod = dep["spec"]["template"]["spec"]
+            for key in ("hostNetwork", "hostPID", "hostIPC"):
+                assert not pod.get(key), (toggle, key)
+            assert pod["securityContext"]["seccompProfile"]["type"] in (
+                "RuntimeDefault",
+                "Localhost",
+            )
+            for v in pod["volumes"]:
+                assert set(v) - {"name"} <= {
+                    "configMap",
+                    "secret",
+                    "emptyDir",
+                    "persistentVolumeClaim",
+                }
+            for c in containers(dep):
+                sc = c["securityContext"]
+                assert sc["runAsNonRoot"] is True and sc["allowPrivilegeEscalation"] is False
+                assert sc["capabilities"] == {"drop": ["ALL"]}
+                assert not c.get("ports") or all("hostPort" not in p for p in c["ports"])
