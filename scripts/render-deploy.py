@@ -9,8 +9,8 @@
 - The values table of docs/reference/helm-values.md comes from the `# --` comments of values.yaml,
   the defaults and the types in values.schema.json.
 
-`--check` writes nothing and exits 1 listing the stale files (tests/test_deploy_sync.py runs it);
-without it the files are rewritten (the --update-golden of this project's golden files).
+Without flags it writes nothing and exits 1 listing the stale files (tests/test_deploy_sync.py
+runs it); `--update-golden` rewrites them, as for the project's other golden files.
 """
 
 from __future__ import annotations
@@ -173,13 +173,16 @@ def sync(check: bool) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when stale")
+    parser.add_argument(
+        "--update-golden", action="store_true", help="rewrite the stale files (default: check)"
+    )
     args = parser.parse_args()
-    stale = sync(check=args.check)
+    check = not args.update_golden
+    stale = sync(check=check)
     for path in stale:
-        verb = "stale" if args.check else "wrote"
+        verb = "stale" if check else "wrote"
         print(f"{verb}: {path.relative_to(ROOT)}", file=sys.stderr)
-    return 1 if (args.check and stale) else 0
+    return 1 if (check and stale) else 0
 
 
 if __name__ == "__main__":

@@ -13,14 +13,15 @@ pytest.importorskip("helm_python")
 
 def test_derived_files_are_current(repo_root: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "scripts/render-deploy.py", "--check"],
+        [sys.executable, "scripts/render-deploy.py"],
         cwd=repo_root,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, (
-        "derived files are stale; run `python scripts/render-deploy.py`:\n" + proc.stderr
+        "derived files are stale; run `python scripts/render-deploy.py --update-golden`:\n"
+        + proc.stderr
     )
 
 
@@ -33,7 +34,7 @@ def test_check_notices_a_stale_copy(repo_root: Path, tmp_path: Path) -> None:
     dash = tmp_path / "deploy" / "grafana" / "e2e-energy-overview.json"
     dash.write_text(dash.read_text().replace("Network share", "Network portion"))
     proc = subprocess.run(
-        [sys.executable, "scripts/render-deploy.py", "--check"],
+        [sys.executable, "scripts/render-deploy.py"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
