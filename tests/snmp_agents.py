@@ -46,13 +46,10 @@ def free_udp_port() -> int:
 
 
 def _snmpget_ready(port: int, community: str, oid: str, deadline_s: float = 15.0) -> None:
-    snmpget = shutil.which("snmpget")
+    snmpget = need_binary("snmpget")
     env = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if snmpget is None:
-            time.sleep(1.5)
-            return
         r = subprocess.run(
             [snmpget, "-v2c", "-c", community, "-t", "0.3", "-r", "0", f"127.0.0.1:{port}", oid],
             capture_output=True,
@@ -77,11 +74,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def snmpsim(tmp: Path, recordings: tuple[str, ...]) -> Iterator[int]:
     """snmpsim serving copies of the named recordings; community = file name stem."""
-    exe = (
-        need_binary("snmpsim-command-responder")
-        if shutil.which("snmpsim-command-responder")
-        else str(Path(sys.executable).parent / "snmpsim-command-responder")
-    )
+    venv_exe = Path(sys.executable).parent / "snmpsim-command-responder"
+    exe = str(venv_exe) if venv_exe.exists() else need_binary("snmpsim-command-responder")
     data, cache = tmp / "snmpsim-data", tmp / "snmpsim-cache"
     data.mkdir()
     cache.mkdir()

@@ -19,7 +19,7 @@ from collector.agent.scrape import parse_agent_metrics
 from collector.ioam import build
 from collector.ioam.pcapfile import write_pcap
 from tests.agentproc import Agent
-from tests.conftest import ROOT, need_root
+from tests.conftest import ROOT, need_binary, need_root
 from tests.netns import inside, namespaces, sh, veth
 
 pytestmark = pytest.mark.netns
@@ -211,3 +211,11 @@ def test_unreadable_pcap_is_a_clear_error(tmp_path: Path) -> None:
         assert out.returncode == 1
         assert f"cannot replay {path}" in out.stderr
     assert cli("--once").returncode == 2
+
+
+def test_live_exposition_passes_promtool(live_single: str) -> None:
+    promtool = need_binary("promtool")
+    out = subprocess.run(
+        [promtool, "check", "metrics"], input=live_single, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), out.stdout + out.stderr

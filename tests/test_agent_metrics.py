@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -91,3 +92,38 @@ def test_scrape_reads_the_exposition_back() -> None:
 def test_scrape_rejects_garbage() -> None:
     with pytest.raises(AgentScrapeError):
         parse_agent_metrics("e2e_energy_ioam_packets_total{oops 1\n", t=0.0)
+
+
+@pytest.mark.asyncio
+async def test_fetch_agent_over_http() -> None:
+    from prometheus_client import start_http_server
+
+    from collector.agent.scrape import fetch_agent
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(snapshot, k8s_node="edge-1", interfaces=[]))
+    server, thread = start_http_server(0, "127.0.0.1", registry)
+    try:
+        port = server.server_address[1]
+        reading = await fetch_agent(f"http://127.0.0.1:{port}/metrics", 5.0)
+        assert {c.node_id for c in reading.traffic} == {4113, 4130}
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            dead = probe.getsockname()[1]
+        with pytest.raises(AgentScrapeError, match=rf"127\.0\.0\.1:{dead}.*ConnectError"):
+            await fetch_agent(f"http://127.0.0.1:{dead}/metrics", 5.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_k8s_node_label_falls_back_to_node_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.services.agent_cmd import k8s_node_name
+    from collector.settings import AgentSettings
+
+    monkeypatch.setenv("NODE_NAME", "worker-7")
+    assert k8s_node_name(AgentSettings()) == "worker-7"
+    assert k8s_node_name(AgentSettings(k8s_node="edge-1")) == "edge-1"
+    monkeypatch.delenv("NODE_NAME")
+    assert k8s_node_name(AgentSettings()) != ""

@@ -92,3 +92,8 @@ def test_kepler_reader_over_http(tmp_path: Path) -> None:
     sample: EnergySample = next(x for x in res.energy if x.target == "ran/du-0")
     assert sample.energy_basis == "modelled" and sample.kind == "counter"
     assert not bad.up and bad.errors[0].kind == "http" and "404" in bad.errors[0].message
+    with serve_files(tmp_path) as base:
+        s = KeplerSource(name="k", kind="kepler", url=f"{base}/metrics", zone="uncore")
+        nozone = asyncio.run(KeplerReader(s).read())
+    assert not nozone.up and nozone.errors[0].kind == "empty"
+    assert "core, dram, package, psys" in nozone.errors[0].message

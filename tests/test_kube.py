@@ -18,10 +18,22 @@ import pytest
 from collector import kube
 from collector.power.kepler import KeplerReader
 from collector.settings import KeplerSource
+from tests.conftest import need
 from tests.http_fixture import serve_files
 
-kmock = pytest.importorskip("kmock")
-client = pytest.importorskip("kubernetes.client")
+try:
+    import kmock
+    from kubernetes import client
+except ImportError:  # pragma: no cover - reported through need() below
+    kmock = client = None
+
+pytestmark = pytest.mark.usefixtures("_need_kmock")
+
+
+@pytest.fixture
+def _need_kmock() -> None:
+    need(kmock is not None and client is not None, "kmock and kubernetes are not installed")
+
 
 FIX = Path(__file__).parent / "fixtures" / "kepler"
 

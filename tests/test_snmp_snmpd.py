@@ -38,6 +38,8 @@ def _values(watts: int, wh: int, octets: int) -> dict[str, list[Any]]:
         f"{EATON}.3.5.1.5.0.1": ["gauge", wh],
         f"{EATON}.6.5.1.3.0.3": ["integer", watts // 2],
         f"{EATON}.6.5.1.4.0.3": ["gauge", wh // 2],
+        # a vendor scalar for the generic profile (W)
+        "1.3.6.1.4.1.99999.1.0": ["integer", watts],
         # IF-MIB ifHC* for ifIndex 2
         f"{IFX}.6.2": ["counter64", octets],
         f"{IFX}.7.2": ["counter64", octets // 1000],
@@ -74,6 +76,8 @@ def test_profiles_and_live_values(tmp_path: Path) -> None:
         eaton_in = _read(_src("eat", port, "eaton_input"))
         eaton_out = _read(_src("eo", port, "eaton_outlet"))
         generic = _read(_src("gen", port, "generic", oid=f"{SENTRY}.3", scale=0.001, unit="kW"))
+        scalar = _read(_src("sc", port, "generic", oid="1.3.6.1.4.1.99999.1", unit="W"))
+        instance = _read(_src("in", port, "generic", oid="1.3.6.1.4.1.99999.1.0", unit="W"))
         ifmib = _read(_src("if", port, "if_mib"))
         v3 = _read(
             _src(
@@ -116,6 +120,7 @@ def test_profiles_and_live_values(tmp_path: Path) -> None:
     assert eaton_counter.counter_width_joules == 2.0**32 * 3600.0
     assert _gauge(eaton_out, "0.3") == 250.0
     assert _gauge(generic, "1.1") == 500.0
+    assert _gauge(scalar, "device") == 500.0 and _gauge(instance, "device") == 500.0
     assert ifmib.up and ifmib.traffic_totals[0].target == "2"
     assert ifmib.traffic_totals[0].bytes_total == 10_000_000
     assert ifmib.traffic_totals[0].packets_total == 10_000 + 3 + 1

@@ -18,6 +18,7 @@ from collector.power.targets import target_key
 from collector.services.poller import Poller
 from collector.settings import load_settings
 from tests.conftest import ROOT, SHARED, need, need_binary
+from tests.http_fixture import serve_files
 
 
 def test_pysnmp_only_in_the_snmp_module() -> None:
@@ -142,3 +143,18 @@ def test_health_metrics_pass_promtool(tmp_path: Path) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_kube_lookup_failure_is_a_source_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.power.registry import build_source
+    from collector.settings import KeplerSource
+
+    (tmp_path / "metrics").write_text("# TYPE kepler_pod_cpu_joules_total counter\n")
+    with serve_files(tmp_path) as base:
+        s = KeplerSource(name="k", kind="kepler", url=f"{base}/metrics", pod_labels={"a": "b"})
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        res = asyncio.run(build_source(s).read())
+    assert not res.up and res.errors[0].kind == "kube"

@@ -122,6 +122,24 @@ def ioam_filter(snaplen: int) -> list[Insn]:
     a.op(LD | W | ABS, SKF_AD_PROTOCOL)
     a.jump(JMP | JEQ | K, 0x86DD, "v6", None)
     a.jump(JMP | JEQ | K, 0x0800, "v4", "drop")
+    _outer(a)
+    _gtp_header(a)
+    a.label("inner")  # X = offset of the inner IP header
+    a.op(LD | B | IND, 0)
+    a.op(ALU | AND | K, 0xF0)
+    a.jump(JMP | JEQ | K, 0x60, None, "drop")
+    a.op(LD | B | IND, 6)
+    a.jump(JMP | JEQ | K, 0, "accept", None)
+    a.jump(JMP | JEQ | K, 60, "accept", "drop")
+    a.label("accept")
+    a.op(RET | K, snaplen)
+    a.label("drop")
+    a.op(RET | K, 0)
+    return a.assemble()
+
+
+def _outer(a: Assembler) -> None:
+    """IPv6 with Hop-by-Hop/DestOpt is accepted; IPv6 or IPv4 UDP goes on to `udp` with X set."""
     a.label("v6")
     a.op(LD | B | ABS, 6)
     a.jump(JMP | JEQ | K, 0, "accept", None)
@@ -135,7 +153,11 @@ def ioam_filter(snaplen: int) -> list[Insn]:
     a.op(LD | H | ABS, 6)
     a.jump(JMP | JSET | K, 0x1FFF, "drop", None)  # a non-first fragment has no UDP header
     a.op(LDX | B | MSH, 0)  # X = IPv4 header length
-    a.label("udp")  # X = offset of the UDP header
+
+
+def _gtp_header(a: Assembler) -> None:
+    """X = offset of the UDP header; leaves X at the inner packet of a G-PDU or drops."""
+    a.label("udp")
     a.op(LD | H | IND, 2)
     a.jump(JMP | JEQ | K, GTPU_PORT, None, "drop")
     a.op(LD | B | IND, 9)
@@ -163,18 +185,6 @@ def ioam_filter(snaplen: int) -> list[Insn]:
     a.op(MISC | TXA)
     a.op(ALU | ADD | K, 20)  # UDP 8 + GTP-U 12
     a.op(MISC | TAX)
-    a.label("inner")  # X = offset of the inner IP header
-    a.op(LD | B | IND, 0)
-    a.op(ALU | AND | K, 0xF0)
-    a.jump(JMP | JEQ | K, 0x60, None, "drop")
-    a.op(LD | B | IND, 6)
-    a.jump(JMP | JEQ | K, 0, "accept", None)
-    a.jump(JMP | JEQ | K, 60, "accept", "drop")
-    a.label("accept")
-    a.op(RET | K, snaplen)
-    a.label("drop")
-    a.op(RET | K, 0)
-    return a.assemble()
 
 
 def encode(program: list[Insn]) -> bytes:

@@ -26,6 +26,7 @@ from collector.settings import AgentSettings
 
 FLUSH_SECONDS = 0.25
 MAX_PENDING_FLOWS = 4096
+BLOCKS_PER_TURN = 4
 EXPIRE_SECONDS = 10.0
 Stop = Callable[[], bool]
 
@@ -85,7 +86,10 @@ def capture_loop(
         busy = False
         now = clock()
         for ring, direction in zip(rings, directions, strict=True):
-            while (frames := ring.read_block()) is not None:
+            for _ in range(BLOCKS_PER_TURN):  # then flush, even when the ring never drains
+                frames = ring.read_block()
+                if frames is None:
+                    break
                 tally.count(frames, LINKTYPE_RAW, direction, now)
                 busy = True
                 if len(tally) >= MAX_PENDING_FLOWS:
@@ -112,7 +116,7 @@ def run_single(
     rings = open_rings(points, settings, None)
     on_ready()
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
-    expiry = _Expiry(state)
+    expiry = _Merger(state)
     try:
         capture_loop(rings, [p.direction for p in points], tally, expiry.sink, stop)
     finally:
@@ -120,7 +124,7 @@ def run_single(
             ring.close()
 
 
-class _Expiry:
+class _Merger:
     """Merges deltas into the state and drops idle flows every EXPIRE_SECONDS."""
 
     def __init__(self, state: AgentState, worker: int = 0) -> None:
@@ -211,7 +215,7 @@ def _merge_until_stopped(
     procs: list[Any],
     on_ready: Callable[[], None],
 ) -> None:
-    expiry = _Expiry(state)
+    expiry = _Merger(state)
     open_readers = list(readers)
     terminating = False
     waiting = len(readers)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collector.agent.flows import FlowKey
-from collector.agent.traceid import TraceIdResolver
+from collector.agent.traceid import TraceIdResolver, TraceKey
 from collector.ioam.fastparse import (
     RESULT_MALFORMED,
     RESULT_NO_IOAM,
@@ -51,12 +51,16 @@ class Tally:
         self.sample = sample
         self._skip = 0
         self.delta = Delta()
+        self._routes: dict[tuple[int, TraceKey, tuple[int, ...], str], list[list[float]]] = {}
+        """(namespace, TraceID, NodeIDs as carried, direction) -> its flow entries: one dict
+        lookup per packet instead of one per node."""
 
     def __len__(self) -> int:
         return len(self.delta.flows)
 
     def take(self) -> Delta:
         out, self.delta = self.delta, Delta()
+        self._routes.clear()
         return out
 
     def count(self, frames: Iterable[bytes], linktype: int, direction: str, now: float) -> None:
@@ -64,8 +68,9 @@ class Tally:
         parse = hot_parse
         wide = self.resolver.wide_namespaces
         resolve = self.resolver
-        flows = self.delta.flows
         results = self.delta.results
+        routes = self._routes
+        custom = resolve.configured
         step = self.sample
         for frame in frames:
             if step > 1:
@@ -74,23 +79,36 @@ class Tally:
                     continue
                 self._skip = 0
             r = parse(frame, linktype, wide)
-            if r.status != RESULT_PARSED:
-                results[r.status] += step
+            status, ns, _type, nodes, overflow, size, outer = r[:7]
+            if status != RESULT_PARSED:
+                results[status] += step
                 continue
-            results[RESULT_OVERFLOW if r.overflow else RESULT_PARSED] += step
-            nodes = r.node_ids
+            results[RESULT_OVERFLOW if overflow else RESULT_PARSED] += step
             if not nodes:
                 continue
-            trace_id = resolve(r)
-            size = r.ipv6_len * step
-            outer = r.outer_len * step
-            for node in nodes if len(nodes) == 1 else set(nodes):
-                key = (r.namespace_id, trace_id, node, direction)
-                entry = flows.get(key)
-                if entry is None:
-                    flows[key] = [step, size, outer, now]
-                else:
-                    entry[0] += step
-                    entry[1] += size
-                    entry[2] += outer
-                    entry[3] = now
+            route = (ns, resolve(r) if ns in custom else ns, nodes, direction)
+            entries = routes.get(route)
+            if entries is None:
+                entries = routes[route] = self._entries(route, now)
+            size *= step
+            outer *= step
+            for entry in entries:
+                entry[0] += step
+                entry[1] += size
+                entry[2] += outer
+                entry[3] = now
+
+    def _entries(
+        self, route: tuple[int, TraceKey, tuple[int, ...], str], now: float
+    ) -> list[list[float]]:
+        """The flow entries one trace adds to: one per distinct NodeID (a repeat counts once)."""
+        ns, trace_id, nodes, direction = route
+        flows = self.delta.flows
+        out = []
+        for node in dict.fromkeys(nodes):
+            key = (ns, trace_id, node, direction)
+            entry = flows.get(key)
+            if entry is None:
+                entry = flows[key] = [0, 0, 0, now]
+            out.append(entry)
+        return out

@@ -108,6 +108,8 @@ class TraceIdResolver:
                     "flow_label": _flow_label,
                     "dex_flow_id": _dex,
                 }[c.carrier]
+        self.configured = frozenset(self._by_namespace)
+        """Namespaces with a carrier of their own; the rest use the namespace id (no call)."""
         self.wide_namespaces = frozenset(
             c.namespace_id for c in carriers if c.node_id_field == "wide"
         )

@@ -74,7 +74,7 @@ class Accumulator:
         rows = AppRows.build(
             app=a["app"].to_numpy(),
             nf=a["nf"].to_numpy(),
-            role=np.array([self.roles.get(n, "") for n in a["nf"]], dtype=object),
+            role=a["nf"].map(self.roles).fillna("").to_numpy(dtype=object),
             direction=a["direction"].to_numpy(),
             **{c: a[c].to_numpy() for c in APP_COLUMNS},
         )
@@ -91,7 +91,7 @@ class Accumulator:
 def _frame(rows: AppRows) -> pd.DataFrame:
     data = {k: getattr(rows, k) for k in _KEY}
     data.update({c: getattr(rows, c) for c in APP_COLUMNS})
-    return pd.DataFrame(data).groupby(_KEY, sort=False).sum(min_count=1)
+    return pd.DataFrame(data).set_index(_KEY)  # rows are unique per (app, nf, direction)
 
 
 def _nf_windows(

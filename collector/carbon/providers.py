@@ -52,7 +52,11 @@ def parse_electricitymaps(doc: Any, zone: str, now: float) -> tuple[IntensitySam
         hist = doc["history"]
         if not isinstance(hist, list) or not hist:
             raise ProviderError("parse", "electricitymaps: empty history")
-        points = [_em_point(zone, p, now) for p in hist if p.get("carbonIntensity") is not None]
+        points = [
+            _em_point(zone, p, now)
+            for p in hist
+            if not isinstance(p, dict) or p.get("carbonIntensity") is not None
+        ]
         return tuple(sorted(points, key=lambda s: s.t))
     return (_em_point(zone, doc, now),)
 
@@ -81,6 +85,8 @@ def parse_uk(doc: Any, zone: str, now: float) -> tuple[IntensitySample, ...]:
         t = iso_ts(entry["from"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ProviderError("parse", f"uk: unexpected shape ({exc!r})") from None
+    if not isinstance(inten, dict):
+        raise ProviderError("parse", f"uk: intensity is not an object: {inten!r}")
     actual = inten.get("actual")
     estimated = actual is None
     grams = number(inten.get("forecast") if estimated else actual, "uk intensity")

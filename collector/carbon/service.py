@@ -73,20 +73,23 @@ class CachedProvider:
         except SettingsError as exc:  # a *_file secret that cannot be read
             self._fail(ProviderError("config", str(exc)), now)
             return
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
             self._fail(ProviderError("parse", f"{self.label}: {exc}"), now)
+            return
+        except Exception as exc:  # a provider bug must not take the other zones down
+            self._fail(ProviderError("internal", f"{self.label}: {type(exc).__name__}: {exc}"), now)
             return
         self._reading, self._fetched_at, self._failures = reading, now, 0
         self.health.up, self.health.last_success = True, now
 
     def current(self, now: float) -> IntensitySample | None:
-        """The newest cached point not in the future and younger than max_age."""
-        if self._reading is None:
+        """The point in force at `now` (the newest at or before it; failing that the earliest
+        one, a forecast), if younger than max_age."""
+        if self._reading is None or not self._reading.intensity:
             return None
-        usable = [s for s in self._reading.intensity if s.t <= now or s.estimated]
-        if not usable:
-            return None
-        best = max(usable, key=lambda s: s.t)
+        points = self._reading.intensity
+        past = [s for s in points if s.t <= now]
+        best = max(past, key=lambda s: s.t) if past else min(points, key=lambda s: s.t)
         if now - best.t > self.settings.max_age_seconds:
             return None
         return best

@@ -33,7 +33,7 @@ def _points(doc: Any, what: str) -> list[tuple[float, float]]:
 
 def _units(doc: Any) -> str:
     meta = doc.get("meta") if isinstance(doc, dict) else None
-    return str((meta or {}).get("units", ""))
+    return str(meta.get("units", "")) if isinstance(meta, dict) else ""
 
 
 def parse_marginal(doc: Any, zone: str, now: float) -> IntensitySample:

@@ -45,7 +45,8 @@ async def guarded_read(
         error = SourceError(name, exc.kind, exc.message)
     except SettingsError as exc:  # e.g. a *_file secret that cannot be read
         error = SourceError(name, "config", str(exc))
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        # a payload of an unexpected shape
         error = SourceError(name, "parse", f"{type(exc).__name__}: {exc}")
     return ReadResult(
         source=name,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from collector.models import EnergySample, ReadResult
+from collector.models import EnergySample, ReadResult, SourceError
 from collector.power.accumulate import MemberAccumulator
 from collector.power.base import guarded_read
 from collector.power.http import HttpOptions, fetch_text
@@ -39,6 +39,8 @@ class KeplerParse:
 
     generation: str
     parts: dict[str, Members] = field(default_factory=dict)
+    zones: frozenset[str] = frozenset()
+    """>=0.10: the zones present, to say which exist when the configured one does not."""
 
 
 def _add(parts: dict[str, Members], part: str, target: str, member: str, joules: float) -> None:
@@ -72,6 +74,7 @@ def parse_kepler(
     rows = list(iter_samples(text, _NAMES))
     gen = detect_generation({r[0] for r in rows}) if generation == "auto" else generation
     parts: dict[str, Members] = {}
+    zones = frozenset(labels.get("zone", "") for name, labels, _v in rows if name == NEW_POD)
     for name, labels, value in rows:
         if gen == "0.9" and name in (OLD_TOTAL, OLD_GPU):
             ns, pod = labels.get("container_namespace", ""), labels.get("pod_name", "")
@@ -95,7 +98,7 @@ def parse_kepler(
             elif name == NEW_GPU and include_gpu:
                 gpu = labels.get("gpu", labels.get("device", ""))
                 _keep_max(parts, "gpu", target, f"{uid}/{gpu}", value)
-    return KeplerParse(gen, parts)
+    return KeplerParse(gen, parts, zones)
 
 
 _PART_LABELS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -163,8 +166,19 @@ class KeplerReader:
                 include_gpu=self._s.include_gpu,
                 select=select,
             )
+            errors: tuple[SourceError, ...] = ()
+            if parsed.zones and self._s.zone not in parsed.zones:
+                seen = ", ".join(sorted(parsed.zones))
+                errors = (
+                    SourceError(self.name, "empty", f"no zone {self._s.zone!r} (has {seen})"),
+                )
+            samples = self.samples(parsed, t)
             return ReadResult(
-                self.name, True, time.perf_counter() - started, energy=self.samples(parsed, t)
+                self.name,
+                bool(samples) or not errors,
+                time.perf_counter() - started,
+                energy=samples,
+                errors=errors,
             )
 
         return await guarded_read(self.name, body)

@@ -59,7 +59,9 @@ def _mains_power(circuit: dict[str, Any], docs: Docs, t: float) -> tuple[float, 
     direct = _reading(circuit.get("PowerWatts"), docs, "gauge", t)
     if direct is not None:
         return direct
-    poly = circuit.get("PolyPhasePowerWatts") or {}
+    poly = circuit.get("PolyPhasePowerWatts")
+    if not isinstance(poly, dict):
+        return None
     for group in (_WYE, _DELTA):
         parts = [_reading(poly.get(k), docs, "gauge", t) for k in group if k in poly]
         got = [p for p in parts if p is not None]
@@ -103,7 +105,8 @@ def parse_redfish(
         cid = f"mains/{circuit.get('Id', '')}"
         emit(cid, "gauge", _mains_power(circuit, docs, t))
         emit(cid, "counter", _reading(circuit.get("EnergykWh"), docs, "counter", t))
-    metrics = docs.get(str((pdu.get("Metrics") or {}).get("@odata.id", "")))
+    link = pdu.get("Metrics")
+    metrics = docs.get(str(link.get("@odata.id", ""))) if isinstance(link, dict) else None
     if isinstance(metrics, dict):
         emit("pdu", "gauge", _reading(metrics.get("PowerWatts"), docs, "gauge", t))
         emit("pdu", "counter", _reading(metrics.get("EnergykWh"), docs, "counter", t))

@@ -168,21 +168,21 @@ class SnmpClient:
         return out
 
     async def _get_scalar(self, engine: SnmpEngine, target: Any, column: Oid) -> dict[Oid, object]:
-        """A column with no rows may be a scalar: try `<oid>.0` (apc_ident, generic)."""
-        oid = (*column, 0)
+        """A column with no rows may be a scalar: GET `<oid>.0`, and `<oid>` itself in case the
+        configured OID already names the instance (apc_ident, generic)."""
+        candidates = [(*column, 0), column]
         err_ind, err_status, _i, binds = await get_cmd(
             engine,
             self._auth,
             target,
             ContextData(),
-            ObjectType(ObjectIdentity(".".join(map(str, oid)))),
+            *(ObjectType(ObjectIdentity(".".join(map(str, oid)))) for oid in candidates),
         )
         if err_ind:
             raise self._fail(err_ind)
         if err_status:
             return {}
-        values = [v for _n, val in binds if (v := _value(val)) is not None]
-        return {oid: values[0]} if values else {}
+        return {tuple(name): v for name, val in binds if (v := _value(val)) is not None}
 
 
 class SnmpReader:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.power.base import Source
+from collector.power.base import Source, SourceFailure
 from collector.power.dcgm import DcgmReader
 from collector.power.kepler import KeplerReader, PodLookup
 from collector.power.pdu_http import HttpPlugReader
@@ -26,7 +26,10 @@ def _kube_lookup(labels: dict[str, str], namespaces: list[str]) -> PodLookup:
     async def lookup() -> set[str]:
         from collector import kube
 
-        return await kube.pod_names_async(labels=labels, namespaces=namespaces)
+        try:
+            return await kube.pod_names_async(labels=labels, namespaces=namespaces)
+        except Exception as exc:  # the client raises many types (config, HTTP, API)
+            raise SourceFailure("kube", f"pod lookup by labels {labels}: {exc}") from None
 
     return lookup
 

@@ -55,12 +55,12 @@ class Column:
 
 def _rows(table: Table, base: Oid) -> dict[Oid, object]:
     n = len(base)
-    return {oid[n:]: v for oid, v in table.items() if oid[:n] == base and len(oid) > n}
+    return {oid[n:]: v for oid, v in table.items() if oid[:n] == base and len(oid) >= n}
 
 
 def row_target(index: Oid, device_level: bool = False) -> str:
     """A row's target string: its index ("1", "1.1"); scalars and first devices "device"."""
-    if index == (0,) or (device_level and index == (1,)):
+    if index in ((), (0,)) or (device_level and index == (1,)):
         return "device"
     joined = ".".join(str(i) for i in index)
     return f"device/{joined}" if device_level else joined

@@ -1,0 +1,95 @@
+"""The energy-latency frontier plot: savings against home-only placement per class, over the
+network allowance (budget minus processing time), with each class's own budget marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from collector.placement.inputs import PlacementConfig
+from collector.placement.metrics import FrontierPoint
+
+
+def plot_frontiers(
+    cfg: PlacementConfig, frontiers: dict[str, list[FrontierPoint]], path: Path
+) -> None:
+    """Write a two-panel PNG: cost saving and CO2 saving (%) vs network allowance (ms)."""
+    proc = {c.name: c.processing_ms for c in cfg.classes}
+    own = {c.name: c.latency_budget_ms for c in cfg.classes}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    panels = [
+        ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
+        ("carbon_saving_share", "gCO2e saved, %"),
+    ]
+    for ax, (field, label) in zip(axes, panels, strict=True):
+        for i, (name, pts) in enumerate(frontiers.items()):
+            _plot_class(ax, pts, field, proc[name], own[name], name, _STYLES[i % len(_STYLES)])
+        ax.set_xlabel("network allowance = latency budget − processing time (ms)")
+        ax.set_ylabel(label)
+        ax.set_xlim(40, 430)
+        ax.grid(True, alpha=0.3)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+    axes[0].legend(loc="upper left", fontsize=9)
+    fig.suptitle(
+        "Energy-latency frontier vs. home-only placement "
+        f"(objective {cfg.objective.kind}, {cfg.objective.signal} intensity; "
+        "circle = class's own budget; ▶ = own budget beyond 400 ms)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+_STYLES = [("-", "o"), ("--", "s"), ("-.", "^"), (":", "D")]
+"""Line style and marker per class, so overlapping lines (e.g. two at 0 %) stay visible."""
+
+
+def _plot_class(
+    ax: Axes,
+    pts: list[FrontierPoint],
+    field: str,
+    proc_ms: float,
+    own_ms: float,
+    name: str,
+    style: tuple[str, str],
+) -> None:
+    """One class's line; its own budget circled, or shown as ▶ at the right edge when far out."""
+    xs, ys = [], []
+    own_y = None
+    for pt in pts:
+        if not pt.feasible:
+            continue
+        y = 100.0 * (getattr(pt, field) or 0.0)
+        if pt.budget_ms == own_ms:
+            own_y = y
+        if pt.budget_ms - proc_ms <= 400:
+            xs.append(pt.budget_ms - proc_ms)
+            ys.append(y)
+    (line,) = ax.plot(
+        xs,
+        ys,
+        linestyle=style[0],
+        marker=style[1],
+        markersize=4,
+        fillstyle="none",
+        label=f"{name} (processing {proc_ms:g} ms)",
+    )
+    if own_y is None:
+        return
+    if own_ms - proc_ms <= 400:
+        ax.plot(
+            own_ms - proc_ms,
+            own_y,
+            marker="o",
+            markersize=11,
+            color=line.get_color(),
+            fillstyle="none",
+        )
+    else:
+        ax.plot(420, own_y, marker=">", markersize=9, color=line.get_color())

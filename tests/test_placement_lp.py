@@ -1,0 +1,177 @@
+"""The LP against independent solutions, and the invariants every solution must keep."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from collector.placement.inputs import PlacementConfig
+from collector.placement.model import InfeasibleError, Problem, build_problem
+from collector.placement.solve import Solution, solve
+from tests.placement_helpers import config, problems, region
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _solve_or_reject(cfg: PlacementConfig, **kw: object) -> Solution:
+    try:
+        return solve(build_problem(cfg, **kw))  # type: ignore[arg-type]
+    except InfeasibleError:
+        assume(False)
+        raise
+
+
+def exhaustive_optimum(p: Problem) -> float:
+    """Uncapacitated optimum: each (class, origin) takes its cheapest feasible region alone."""
+    total = 0.0
+    for k in range(len(p.classes)):
+        for o in range(len(p.origins)):
+            if p.demand[k, o] == 0:
+                continue
+            options = [
+                p.coef.objective[k, o, r] for r in range(len(p.regions)) if p.allowed[k, o, r]
+            ]
+            total += p.demand[k, o] * min(options)
+    return total
+
+
+@SETTINGS
+@given(problems(capacities=False))
+def test_uncapacitated_optimum_equals_exhaustive_assignment(cfg: PlacementConfig) -> None:
+    sol = _solve_or_reject(cfg)
+    expected = exhaustive_optimum(sol.problem)
+    assert sol.objective_per_second == pytest.approx(expected, rel=1e-7, abs=1e-12)
+
+
+def _min_cost_flow_optimum(p: Problem) -> float:
+    """Independent solve with networkx: source -> (class, origin) -> region -> sink.
+
+    Valid when every class has the same energy per request, so capacity is a request count.
+    Demands and capacities are integers; costs scaled to integers (networkx needs them).
+    """
+    nx = pytest.importorskip("networkx")
+    scale = 1e12 / max(float(np.max(np.abs(p.coef.objective))), 1e-30)
+    e = p.config.classes[0].energy_per_request_joules
+    g = nx.DiGraph()
+    total = int(p.demand.sum())
+    g.add_node("s", demand=-total)
+    g.add_node("t", demand=total)
+    for k in range(len(p.classes)):
+        for o in range(len(p.origins)):
+            d = int(p.demand[k, o])
+            if d == 0:
+                continue
+            g.add_edge("s", ("d", k, o), capacity=d, weight=0)
+            for r in np.flatnonzero(p.allowed[k, o]):
+                g.add_edge(
+                    ("d", k, o), ("r", int(r)), weight=round(p.coef.objective[k, o, r] * scale)
+                )
+    for r, reg in enumerate(p.config.regions):
+        cap = None if reg.capacity_kw is None else int(reg.capacity_kw * 1000 / e + 1e-9)
+        g.add_edge(("r", r), "t", **({} if cap is None else {"capacity": cap}), weight=0)
+    flow = nx.min_cost_flow(g)
+    return sum(
+        f * p.coef.objective[k, o, int(node[1])]
+        for (tag, k, o), out in (
+            (n, flow[n]) for n in g.nodes if isinstance(n, tuple) and n[0] == "d"
+        )
+        for node, f in out.items()
+    )
+
+
+@st.composite
+def capacitated_integer_problems(draw: st.DrawFn) -> PlacementConfig:
+    n_r = draw(st.integers(2, 4))
+    n_o = draw(st.integers(1, 4))
+    regions = [
+        region(
+            f"r{j}",
+            draw(st.floats(-60, 60)),
+            draw(st.floats(-170, 170)),
+            price_per_kwh=draw(st.floats(0.01, 0.5)),
+            pue=draw(st.floats(1.0, 2.0)),
+            grams_per_kwh_marginal=draw(st.floats(0, 1000)),
+            capacity_kw=draw(st.integers(1, 30)) * 0.1,
+        )  # 100 J/request: cap in whole requests
+        for j in range(n_r)
+    ]
+    origins = [
+        {"name": f"o{i}", "lat": draw(st.floats(-60, 60)), "lon": draw(st.floats(-170, 170))}
+        for i in range(n_o)
+    ]
+    classes = [
+        {
+            "name": f"c{k}",
+            "latency_budget_ms": draw(st.sampled_from([200.0, 300.0, 10_000.0])),
+            "energy_per_request_joules": 100.0,
+            "payload_bytes": draw(st.floats(0, 1e6)),
+            "demand": {f"o{i}": float(draw(st.integers(0, 12))) for i in range(n_o)},
+        }
+        for k in range(draw(st.integers(1, 3)))
+    ]
+    frictions = {
+        "egress_per_gb": 0.05,
+        "migration_per_request": 1e-6,
+        "transport_joules_per_byte_km": 1e-8,
+    }
+    return config(classes=classes, origins=origins, regions=regions, frictions=frictions)
+
+
+@SETTINGS
+@given(capacitated_integer_problems())
+def test_capacitated_optimum_equals_min_cost_flow(cfg: PlacementConfig) -> None:
+    sol = _solve_or_reject(cfg)
+    reference = _min_cost_flow_optimum(sol.problem)
+    assert sol.objective_per_second == pytest.approx(reference, rel=1e-6, abs=1e-12)
+
+
+def test_capacity_binds_in_a_known_case() -> None:
+    """Two regions, the cheap one holds only 2 of 5 requests/s: the rest goes to the dear one."""
+    cfg = config(
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 10_000,
+                "energy_per_request_joules": 1000,
+                "demand": {"o": 5},
+            }
+        ],
+        origins=[{"name": "o", "lat": 0, "lon": 0, "home": "dear"}],
+        regions=[
+            region("cheap", 0, 1, price_per_kwh=0.05, capacity_kw=2.0),
+            region("dear", 0, 0, price_per_kwh=0.30),
+        ],
+        objective={"kind": "cost"},
+    )
+    sol = solve(build_problem(cfg))
+    assert sol.flow[0, 0].tolist() == pytest.approx([2.0, 3.0])
+    kwh = 1000 * 1.2 / 3.6e6
+    assert sol.objective_per_second == pytest.approx(2 * kwh * 0.05 + 3 * kwh * 0.30)
+
+
+@SETTINGS
+@given(problems(capacities=True), st.data())
+def test_relaxing_a_latency_budget_never_raises_the_optimum(
+    cfg: PlacementConfig, data: st.DataObject
+) -> None:
+    base = _solve_or_reject(cfg)
+    cls = data.draw(st.sampled_from(cfg.classes))
+    extra = data.draw(st.floats(0.0, 500.0))
+    relaxed = solve(build_problem(cfg, budgets_ms={cls.name: cls.latency_budget_ms + extra}))
+    assert relaxed.objective_per_second <= base.objective_per_second * (1 + 1e-9) + 1e-12
+
+
+@SETTINGS
+@given(problems(capacities=True))
+def test_solutions_meet_demand_respect_capacity_and_masks(cfg: PlacementConfig) -> None:
+    sol = _solve_or_reject(cfg)
+    p = sol.problem
+    assert np.all(sol.flow >= 0)
+    assert np.all(sol.flow[~p.allowed] == 0)
+    np.testing.assert_allclose(sol.flow.sum(axis=2), p.demand, rtol=1e-7, atol=1e-7)
+    watts = sol.it_power_watts()
+    for j, reg in enumerate(cfg.regions):
+        if reg.capacity_kw is not None:
+            assert watts[j] <= reg.capacity_kw * 1000 * (1 + 1e-7) + 1e-7

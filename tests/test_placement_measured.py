@@ -1,0 +1,97 @@
+"""Measured inputs from a replay JSON output (the issue 5 shape) replace assumed energies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from collector.placement.inputs import PlacementInputError, load_config
+from collector.placement.measured import apply_measured
+
+REPLAY = {
+    "apps": {
+        "factory-vision": {
+            "joules": 900.0,
+            "co2_grams": 0.1,
+            "requests": 10,
+            "joules_per_request": 90.0,
+            "bytes": 2e6,
+            "nfs": {
+                "ru1": {
+                    "static_joules": 100.0,
+                    "dynamic_joules": 100.0,
+                    "joules": 200.0,
+                    "co2_grams": 0.0,
+                },
+                "upf1": {
+                    "static_joules": 50.0,
+                    "dynamic_joules": 50.0,
+                    "joules": 100.0,
+                    "co2_grams": 0.0,
+                },
+                "inference1": {
+                    "static_joules": 300.0,
+                    "dynamic_joules": 300.0,
+                    "joules": 600.0,
+                    "co2_grams": 0.0,
+                },
+            },
+        }
+    },
+    "nfs": {},
+}
+
+YAML = """
+classes:
+  - {name: vision, latency_budget_ms: 1500, energy_per_request_joules: 1, demand: {o: 1}}
+origins: [{name: o, lat: 0, lon: 0}]
+regions:
+  - {name: r, lat: 0, lon: 0, price_per_kwh: 0.1, grams_per_kwh_average: 1,
+     grams_per_kwh_marginal: 1}
+measured:
+  replay: replay.json
+  classes: {vision: {app: factory-vision, inference_nfs: [inference1]}}
+  transport: {app: factory-vision, nfs: [upf1], path_km: 50}
+"""
+
+
+def _write(tmp_path: Path, replay: dict[str, object], yaml_text: str = YAML) -> Path:
+    (tmp_path / "replay.json").write_text(json.dumps(replay))
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml_text)
+    return f
+
+
+def test_replay_output_sets_model_access_and_transport_energy(tmp_path: Path) -> None:
+    cfg = apply_measured(load_config(_write(tmp_path, REPLAY)))
+    c = cfg.classes[0]
+    assert c.energy_per_request_joules == pytest.approx(60.0)  # 600 J / 10 requests
+    assert c.access_joules_per_request == pytest.approx(30.0)  # (200 + 100) J / 10
+    assert cfg.frictions.transport_joules_per_byte_km == pytest.approx(100.0 / (2e6 * 50))
+
+
+def test_app_without_requests_is_an_error(tmp_path: Path) -> None:
+    replay = json.loads(json.dumps(REPLAY))
+    replay["apps"]["factory-vision"]["requests"] = 0
+    with pytest.raises(PlacementInputError, match="requests: no requests"):
+        apply_measured(load_config(_write(tmp_path, replay)))
+
+
+def test_missing_app_and_missing_inference_nf_are_named(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path, REPLAY, YAML.replace("app: factory-vision, inference", "app: nope, inference")
+    )
+    with pytest.raises(PlacementInputError, match=r"apps\.nope: no such app"):
+        apply_measured(load_config(f))
+    f = _write(
+        tmp_path, REPLAY, YAML.replace("inference_nfs: [inference1]", "inference_nfs: [gpu9]")
+    )
+    with pytest.raises(PlacementInputError, match="no inference NF"):
+        apply_measured(load_config(f))
+
+
+def test_not_a_replay_output(tmp_path: Path) -> None:
+    with pytest.raises(PlacementInputError, match="apps: missing"):
+        apply_measured(load_config(_write(tmp_path, {"windows": []})))
