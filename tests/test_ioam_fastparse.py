@@ -248,3 +248,11 @@ def test_misaligned_option_is_an_error() -> None:
     [record] = decode_frame(packet, LINKTYPE_RAW)
     assert "not 4n-aligned" in record["errors"][0]
     assert record["nodes"] == [{"hop_limit": 255, "node_id": 1}]
+
+
+def test_hot_parse_accepts_memoryview_and_bytearray() -> None:
+    frame = build.ethernet(_trace_frame())
+    expected = hot_parse(frame)
+    assert hot_parse(memoryview(frame)) == expected == hot_parse(bytearray(frame))
+    assert isinstance(hot_parse(memoryview(frame)).src, bytes)
+    assert decode_frame(memoryview(frame)) == decode_frame(frame)

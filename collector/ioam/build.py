@@ -54,20 +54,23 @@ def trace_option(
     option_code: int = wire.IPV6_OPT_IOAM,
     node_len: int | None = None,
     remaining_len: int | None = None,
+    extra_free_words: int = 0,
 ) -> bytes:
-    """A complete trace option TLV. Pre-allocated: `free_nodes` empty slots precede the nodes."""
-    words = wire.node_words(trace_type) if node_len is None else node_len
+    """A complete trace option TLV. Pre-allocated: `free_nodes` empty slots (plus
+    `extra_free_words`, e.g. room for opaque state snapshots) precede the nodes.
+    `node_len`/`remaining_len` override only the header fields (to craft broken options)."""
+    words = wire.node_words(trace_type)
     data = b"".join(encode_node(node, trace_type) for node in nodes)
     if incremental:
         free = b""
         remaining = free_nodes * words if remaining_len is None else remaining_len
     else:
-        free = bytes(free_nodes * words * 4)
+        free = bytes((free_nodes * words + extra_free_words) * 4)
         remaining = len(free) // 4 if remaining_len is None else remaining_len
     header = struct.pack(
         "!HBB",
         namespace_id,
-        (words << 3) | (flags >> 1),
+        ((words if node_len is None else node_len) << 3) | (flags >> 1),
         ((flags & 1) << 7) | (remaining & 0x7F),
     ) + struct.pack("!I", trace_type << 8)
     kind = wire.IOAM_INCREMENTAL if incremental else wire.IOAM_PREALLOCATED
@@ -139,9 +142,18 @@ def options_header(
     return bytes([next_header, (2 + len(body)) // 8 - 1]) + bytes(body)
 
 
-def hopopts_for_socket(namespace_id: int, trace_type: int, node_count: int) -> bytes:
-    """A Hop-by-Hop header for IPV6_HOPOPTS: PadN(2), then an empty pre-allocated trace."""
-    option = trace_option(namespace_id=namespace_id, trace_type=trace_type, free_nodes=node_count)
+def hopopts_for_socket(
+    namespace_id: int, trace_type: int, node_count: int, *, oss_words: int = 0
+) -> bytes:
+    """A Hop-by-Hop header for IPV6_HOPOPTS: PadN(2), then an empty pre-allocated trace.
+
+    `oss_words` reserves per node the opaque state snapshot (1 header word + schema data)."""
+    option = trace_option(
+        namespace_id=namespace_id,
+        trace_type=trace_type,
+        free_nodes=node_count,
+        extra_free_words=node_count * oss_words,
+    )
     return options_header([option], next_header=0)
 
 

@@ -10,6 +10,20 @@ from dataclasses import dataclass
 
 from collector.ioam import wire
 
+IPV4_TRUNCATED = "IPv4 header truncated"
+IPV6_TRUNCATED = "IPv6 header truncated"
+OPTIONS_HEADER_TRUNCATED = "options header truncated"
+GTPU_OPTIONAL_TRUNCATED = "GTP-U optional fields truncated"
+GTPU_EXTENSION_TRUNCATED = "GTP-U extension header truncated"
+
+
+def options_header_past(header_bytes: int) -> str:
+    return f"options header of {header_bytes} bytes runs past the packet"
+
+
+def option_past_header(code: int, offset: int) -> str:
+    return f"option 0x{code:02x} at offset {offset} runs past its header"
+
 
 def misaligned(offset_in_header: int) -> str | None:
     """RFC 9486 section 4: an IOAM option starts at a 4n offset of its extension header."""

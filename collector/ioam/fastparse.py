@@ -8,10 +8,10 @@ full decode in fulldecode.py define the same rules and are tested against this.
 from __future__ import annotations
 
 import struct
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from collector.ioam import wire
 from collector.ioam.fulldecode import decode_frame
+from collector.ioam.hotparts import OSS, Judged, judge_other_option, oss_node_ids, plan_node_ids
 from collector.ioam.wire import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV6,
@@ -64,36 +64,15 @@ _new = tuple.__new__
 _U16 = struct.Struct("!H").unpack_from
 _U32 = struct.Struct("!I").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
+_IP6 = struct.Struct("!IHBB16s16s").unpack_from
+_PORTS = struct.Struct("!HH").unpack_from
+_TRACE_HEADER = struct.Struct("!HBBI").unpack_from
 _VLAN: Final = frozenset({0x8100, 0x88A8, 0x9100})
 _SKIP8: Final = frozenset({43, 135, 139, 140, 253, 254})
 
-# A judged IOAM option: (kind 0 trace/4 dex/2 other, namespace, trace type, ids, overflow, flow).
-_Judged = tuple[int, int, int, tuple[int, ...], bool, int | None]
-# (stride, count, field offset, width) -> unpack_from of `count` node-id words in one call.
-_ID_READERS: dict[tuple[int, int, int, int], struct.Struct] = {}
-# trace type -> NodeLen it implies (OSS excluded); bounded, garbage types are not remembered.
-_WORDS: dict[int, int] = {}
-
-
-def _ids_reader(stride: int, count: int, offset: int, width: int) -> struct.Struct:
-    key = (stride, count, offset, width)
-    reader = _ID_READERS.get(key)
-    if reader is None:
-        pad = "x" * offset
-        tail = "x" * (stride - offset - width)
-        reader = struct.Struct("!" + (pad + ("I" if width == 4 else "Q") + tail) * count)
-        if len(_ID_READERS) < 4096:
-            _ID_READERS[key] = reader
-    return reader
-
-
-def _words(trace_type: int) -> int:
-    words = _WORDS.get(trace_type)
-    if words is None:
-        words = wire.node_words(trace_type)
-        if len(_WORDS) < 4096:
-            _WORDS[trace_type] = words
-    return words
+# (trace type, NodeLen, span, wide) packed in an int -> how to read node ids; bounded so that
+# garbage trace types from hostile traffic cannot grow it without end.
+_PLANS: dict[int, tuple[Any, ...]] = {}
 
 
 def _malformed(ipv6_len: int, outer_len: int) -> HotResult:
@@ -125,12 +104,15 @@ def hot_parse(
 ) -> HotResult:
     """Namespace, trace type, node ids, trace-id carriers and lengths of one frame; never raises."""
     try:
-        return _hot(frame, linktype, wide_namespaces)
+        if linktype == 1 and len(frame) >= 14 and frame[12] == 0x86 and frame[13] == 0xDD:
+            return _ipv6(frame, 14, len(frame), wide_namespaces, 0)
+        return _other_link(frame, linktype, wide_namespaces)
     except (IndexError, struct.error):
         return _malformed(0, 0)
 
 
-def _hot(frame: bytes, linktype: int, wide: frozenset[int]) -> HotResult:
+def _other_link(frame: bytes, linktype: int, wide: frozenset[int]) -> HotResult:
+    """VLAN-tagged Ethernet, Linux cooked captures, raw IP, and IPv4 (for GTP-U)."""
     n = len(frame)
     if linktype == 1:
         if n < 14:
@@ -192,14 +174,13 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
     """Walk one IPv6 packet's extension headers; IOAM options are judged as they pass."""
     if n < off + 40:
         return _malformed(0, outer_len)
-    ipv6_len = 40 + _U16(frame, off + 4)[0]
-    end = off + ipv6_len if ipv6_len > 40 else n
-    lim = end if end < n else n
-    nh = frame[off + 6]
+    first_word, payload_len, nh, _, src, dst = _IP6(frame, off)
+    ipv6_len = 40 + payload_len
+    lim = off + ipv6_len if payload_len and off + ipv6_len < n else n
     p = off + 40
-    trace: _Judged | None = None
-    dex: _Judged | None = None
-    other: _Judged | None = None
+    trace: Judged | None = None
+    dex: Judged | None = None
+    other: Judged | None = None
     while True:
         if nh == 0 or nh == 60:
             if p + 2 > n:
@@ -213,63 +194,73 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
                 if code == 0:
                     q += 1
                     continue
-                if q + 2 > hend or q + 2 + frame[q + 1] > hend:
+                if q + 2 > hend:
+                    return _malformed(ipv6_len, outer_len)
+                qe = q + 2 + frame[q + 1]
+                if qe > hend:
                     return _malformed(ipv6_len, outer_len)
                 if code == 0x31 or code == 0x11:
-                    if (q - p) & 3:
+                    if (q - p) & 3 or qe - q < 4:
                         return _malformed(ipv6_len, outer_len)
-                    got = _option(frame, q, frame[q + 1], wide)
+                    kind = frame[q + 3]
+                    got = (
+                        _trace(frame, q, qe, kind, wide)
+                        if kind <= 1
+                        else judge_other_option(frame, q, qe)
+                    )
                     if got is None:
                         return _malformed(ipv6_len, outer_len)
-                    kind = got[0]
-                    if kind == 0:
+                    if kind <= 1:
                         trace = trace or got
                     elif kind == 4:
                         dex = dex or got
                     else:
                         other = other or got
-                q += 2 + frame[q + 1]
+                q = qe
             nh = frame[p]
             p = hend
         elif nh in _SKIP8 or nh == 51 or nh == 44:
             if p + 8 > n:
                 break
-            if nh == 44:
-                if _U16(frame, p + 2)[0] & 0xFFF8:
-                    nh = frame[p]
-                    p = -1
-                    break
-                nh = frame[p]
-                p += 8
-            else:
-                size = ((frame[p + 1] + 2) << 2) if nh == 51 else ((frame[p + 1] + 1) << 3)
-                nh = frame[p]
-                p += size
+            if nh == 44 and _U16(frame, p + 2)[0] & 0xFFF8:
+                nh, p = frame[p], -1
+                break
+            size = (
+                8
+                if nh == 44
+                else ((frame[p + 1] + 2) << 2)
+                if nh == 51
+                else ((frame[p + 1] + 1) << 3)
+            )
+            nh = frame[p]
+            p += size
         else:
             break
     sport = dport = 0
     if (nh == 17 or nh == 6) and p >= 0 and p + 4 <= n:
-        sport = _U16(frame, p)[0]
-        dport = _U16(frame, p + 2)[0]
-    first = trace or dex or other
-    if first is None:
-        if nh == 17 and dport == 2152 and not outer_len:
-            return _gtpu(frame, p + 8, n, wide, ipv6_len)
+        sport, dport = _PORTS(frame, p)
+    found = trace or dex or other
+    if nh == 17 and dport == 2152 and not outer_len:
+        inner = _gtpu(frame, p + 8, n, wide, ipv6_len)
+        # IOAM on the outer packet wins; a broken inner packet still makes the frame malformed
+        if found is None or inner[0] == RESULT_MALFORMED:
+            return inner
+    if found is None:
         return NO_IOAM
     return _new(
         HotResult,
         (
             RESULT_PARSED,
-            first[1],
-            first[2],
-            first[3],
-            first[4],
+            found[1],
+            found[2],
+            found[3],
+            found[4],
             ipv6_len,
             outer_len,
-            _U32(frame, off)[0] & 0xFFFFF,
+            first_word & 0xFFFFF,
             dex[5] if dex is not None else None,
-            bytes(frame[off + 8 : off + 24]),
-            bytes(frame[off + 24 : off + 40]),
+            src,
+            dst,
             nh,
             sport,
             dport,
@@ -277,82 +268,29 @@ def _ipv6(frame: bytes, off: int, n: int, wide: frozenset[int], outer_len: int) 
     )
 
 
-def _option(frame: bytes, q: int, size: int, wide: frozenset[int]) -> _Judged | None:
-    """Judge one IOAM option (option-type byte at q); None when malformed."""
-    if size < 2:
+def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> Judged | None:
+    """Node ids of a trace option (option-type byte at q, end at qe); None when malformed."""
+    if qe - q < 12:
         return None
-    ioam_type = frame[q + 3]
-    if ioam_type <= 1:
-        return _trace(frame, q + 4, q + 2 + size, ioam_type, wide)
-    if ioam_type == 4:
-        if size < 10:
-            return None
-        ext, extra = frame[q + 7], size - 10
-        tt = _U32(frame, q + 8)[0] >> 8
-        if ext == 3 and extra == 8:
-            return 4, _U16(frame, q + 4)[0], tt, (), False, _U32(frame, q + 12)[0]
-        expected = (4 if ext & 0x80 else 0) + (4 if ext & 0x40 else 0)
-        if extra != expected:
-            return None
-        flow = _U32(frame, q + 12)[0] if ext & 0x80 else None
-        return 4, _U16(frame, q + 4)[0], tt, (), False, flow
-    if ioam_type == 2 or ioam_type == 3:
-        return (2, _U16(frame, q + 4)[0], 0, (), False, None) if size >= 6 else None
-    return None
-
-
-def _trace(frame: bytes, d: int, de: int, ioam_type: int, wide: frozenset[int]) -> _Judged | None:
-    """Node ids of a trace whose header starts at d and data ends at de; None when malformed."""
-    if de - d < 8:
+    namespace_id, b2, b3, type_word = _TRACE_HEADER(frame, q + 4)
+    trace_type = type_word >> 8
+    start = q + 12 + ((b3 & 0x7F) << 2) if kind == 0 else q + 12
+    span = qe - start
+    if span < 0:
         return None
-    b2 = frame[d + 2]
-    tt = (frame[d + 4] << 16) | (frame[d + 5] << 8) | frame[d + 6]
-    node_len = b2 >> 3
-    if not tt & 0xFFFFFE or node_len != _words(tt):
+    key = ((((trace_type << 5) | (b2 >> 3)) << 9 | span) << 1) | (namespace_id in wide)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = plan_node_ids(trace_type, b2 >> 3, span, namespace_id in wide)
+        if len(_PLANS) < 65536:
+            _PLANS[key] = plan
+    reader = plan[0]
+    if reader is None:
         return None
-    start = d + 8
-    if ioam_type == 0:
-        start += (frame[d + 3] & 0x7F) << 2
-        if start > de:
-            return None
-    namespace_id = _U16(frame, d)[0]
-    if tt & 0x008000 and (not tt & 0x800000 or namespace_id in wide):
-        offset, width, mask = wire.wide_id_offset(tt), 8, wire.MASK_56
-    elif tt & 0x800000:
-        offset, width, mask = 0, 4, wire.MASK_24
-    else:
-        offset, width, mask = 0, 0, 0
-    stride = node_len << 2
-    if tt & 2:
-        ids = _oss_ids(frame, start, de, stride, offset, width, mask)
+    if reader is OSS:
+        ids = oss_node_ids(frame, start, qe, plan[1], plan[2], plan[3])
         if ids is None:
             return None
     else:
-        span = de - start
-        if span % stride:
-            return None
-        count = span // stride
-        if width and count:
-            values = _ids_reader(stride, count, offset, width).unpack_from(frame, start)
-            ids = tuple([v & mask for v in values])
-        else:
-            ids = ()
-    return 0, namespace_id, tt, ids, bool(b2 & 0x04), None
-
-
-def _oss_ids(
-    frame: bytes, pos: int, de: int, stride: int, offset: int, width: int, mask: int
-) -> tuple[int, ...] | None:
-    """Walk nodes that each end in a variable opaque state snapshot."""
-    ids: list[int] = []
-    unpack = _U32 if width == 4 else _U64
-    while pos < de:
-        if pos + stride + 4 > de:
-            return None
-        if width:
-            ids.append(unpack(frame, pos + offset)[0] & mask)
-        pos += stride
-        pos += 4 + (frame[pos] << 2)
-        if pos > de:
-            return None
-    return tuple(ids)
+        ids = tuple(map(plan[1], reader(frame, start)))
+    return 0, namespace_id, trace_type, ids, bool(b2 & 0x04), None

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from collector.ioam import wire
+from collector.ioam import checks, wire
 
 _U16 = struct.Struct("!H").unpack_from
 
@@ -90,7 +90,7 @@ def walk_frame(frame: bytes, linktype: int) -> WalkResult:
 def _ipv4_udp(frame: bytes, off: int, errors: list[str]) -> int:
     """Offset of the UDP header in an IPv4 packet, or -1."""
     if len(frame) < off + 20:
-        errors.append("IPv4 header truncated")
+        errors.append(checks.IPV4_TRUNCATED)
         return -1
     ihl = (frame[off] & 0x0F) * 4
     fragment_offset = _U16(frame, off + 6)[0] & 0x1FFF
@@ -105,7 +105,7 @@ def _walk_ipv6(
     """Collect IOAM options of one IPv6 packet; return its UDP header offset or -1."""
     n = len(frame)
     if n < off + 40:
-        errors.append("IPv6 header truncated")
+        errors.append(checks.IPV6_TRUNCATED)
         return -1
     payload_len = _U16(frame, off + 4)[0]
     end = off + 40 + payload_len if payload_len else n
@@ -113,11 +113,11 @@ def _walk_ipv6(
     while True:
         if nh in (wire.NH_HOPOPTS, wire.NH_DSTOPTS):
             if p + 2 > n:
-                errors.append("options header truncated")
+                errors.append(checks.OPTIONS_HEADER_TRUNCATED)
                 return -1
             hdr_len = (frame[p + 1] + 1) * 8
             if p + hdr_len > min(n, end):
-                errors.append(f"options header of {hdr_len} bytes runs past the packet")
+                errors.append(checks.options_header_past(hdr_len))
                 return -1
             kind = "hop_by_hop" if nh == wire.NH_HOPOPTS else "destination"
             if not _scan_options(frame, p, p + hdr_len, kind, gtpu, options, errors):
@@ -154,7 +154,7 @@ def _scan_options(
             q += 1
             continue
         if q + 2 > end or q + 2 + frame[q + 1] > end:
-            errors.append(f"option 0x{code:02x} at offset {q - start} runs past its header")
+            errors.append(checks.option_past_header(code, q - start))
             return False
         if code in wire.IOAM_IPV6_OPTIONS:
             options.append(FoundOption(kind, code, q, q - start, frame[q + 1], gtpu))
@@ -170,12 +170,12 @@ def _gtpu_payload(frame: bytes, g: int, errors: list[str]) -> int:
     q = g + 8
     if frame[g] & 0x07:
         if n < q + 4:
-            errors.append("GTP-U optional fields truncated")
+            errors.append(checks.GTPU_OPTIONAL_TRUNCATED)
             return -1
         next_type, q = frame[q + 3], q + 4
         while next_type:
             if q >= n or frame[q] == 0 or q + frame[q] * 4 > n:
-                errors.append("GTP-U extension header truncated")
+                errors.append(checks.GTPU_EXTENSION_TRUNCATED)
                 return -1
             size = frame[q] * 4
             next_type, q = frame[q + size - 1], q + size
