@@ -38,22 +38,8 @@ from collector.agent.flows import FlowTable
 from collector.ioam import build
 from tests.netns import inside, namespaces, sh, veth
 
-RATES = [
-    100,
-    250,
-    500,
-    1_000,
-    2_000,
-    5_000,
-    10_000,
-    20_000,
-    50_000,
-    75_000,
-    100_000,
-    150_000,
-    200_000,
-    0,
-]
+RATES = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 40_000, 50_000,
+         75_000, 100_000, 150_000, 200_000, 0]  # fmt: skip
 RING_MIB = 16
 LOSS_LIMIT = 0.001
 GRACE_SECONDS = 1.0

@@ -100,3 +100,11 @@ def test_state_merges_deltas_and_caps_trace_ids() -> None:
 def test_any_bytes_are_counted_never_fatal(frames: list[bytes]) -> None:
     t = count(frames)
     assert sum(t.delta.results) == len(frames)
+
+
+def test_packet_cut_by_the_snap_length_counts_its_full_length() -> None:
+    """The ring keeps `snaplen` bytes; bytes come from the IPv6 header, not the capture."""
+    big = packet(5, [1, 2], size=1400)
+    t = count([big[:512]])
+    assert t.delta.results == [1, 0, 0, 0]
+    assert t.delta.flows[(5, 5, 1, "uplink")][1] == len(big)
