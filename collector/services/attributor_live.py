@@ -26,8 +26,7 @@ from collector.attribution.records import Record, record_to_json
 from collector.attribution.snapshot import SourceStatus
 from collector.carbon.service import build_carbon
 from collector.outputs.exporter import SnapshotCollector
-from collector.power.registry import build_sources
-from collector.services.poller import Poller
+from collector.services.poller import build_poller
 from collector.settings import Settings
 from collector.store import Store
 
@@ -59,11 +58,7 @@ class LiveAttributor:
         self.engine = Engine(self.topology, totals=load_totals(store))
         self.collector = SnapshotCollector()
         self.mapper = InputMapper(settings, self.topology)
-        self.poller = Poller(
-            build_sources(settings),
-            clock,
-            timeouts={s.name: s.timeout_seconds for s in settings.sources},
-        )
+        self.poller = build_poller(settings, clock)
         self.carbon = build_carbon(settings, clock)
         self.record = record
         self.pending = sorted(replay_inputs or [], key=lambda r: r.t)
