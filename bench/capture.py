@@ -188,8 +188,11 @@ def main() -> None:
                 "g0", frames(), rate=0, duration=args.duration, processes=args.senders
             )
         gen_pps = (rx_packets(cap_ns) - rx0) / args.duration
-        print(f"generator alone: {gen_pps:.0f} packets/s ({gen_max} sent); every capturer: "
-              f"{RING_MIB} MiB ring, {args.duration:g} s per rate step", file=sys.stderr)  # fmt: skip
+        print(
+            f"generator alone: {gen_pps:.0f} packets/s ({gen_max} sent); every capturer: "
+            f"{RING_MIB} MiB ring, {args.duration:g} s per rate step",
+            file=sys.stderr,
+        )
         results = [run_capturer(n, gen_ns, cap_ns, args) for n in args.capturers.split(",")]
     by_name = {r["capturer"]: r for r in results}
     agent = by_name.get("agent-1w", {}).get("max_lossless_pps", 0)
