@@ -49,9 +49,9 @@ def test_million_distinct_flows_evicted_at_the_cap() -> None:
             t.merge(batch)
             batch = {}
     t.merge(batch)
-    assert len(t) == 5000
-    assert t.evictions == 1_000_000 - 5000
-    assert t.trace_ids == 5000  # references follow evictions, so the TraceID set is bounded too
+    assert 5000 - 50 <= len(t) <= 5000  # full tables evict their oldest 1 % at once
+    assert t.evictions + len(t) == 1_000_000
+    assert t.trace_ids == len(t)  # references follow evictions: the TraceID set is bounded too
 
 
 def test_least_recently_updated_goes_first() -> None:

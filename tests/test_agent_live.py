@@ -5,6 +5,8 @@ sampling count the same totals, and replaying the same frames from a pcap gives 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -219,3 +221,17 @@ def test_live_exposition_passes_promtool(live_single: str) -> None:
         [promtool, "check", "metrics"], input=live_single, capture_output=True, text=True
     )
     assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), out.stdout + out.stderr
+
+
+def test_agent_exits_with_an_error_when_every_worker_dies(veth_ns: str) -> None:
+    agent = Agent(veth_ns, "--interface", "vb", "--workers", "2")
+    try:
+        children = [int(p) for p in Path(f"/proc/{agent.proc.pid}/task/{agent.proc.pid}/children")
+                    .read_text().split()]  # fmt: skip
+        assert len(children) == 2
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        assert agent.proc.wait(15) == 1
+    finally:
+        agent.stop()
+    assert "every capture worker exited" in "".join(agent.err)

@@ -2,14 +2,14 @@
 
 Two bounds keep memory flat under any traffic: at most `max_trace_ids` distinct (namespace,
 TraceID) pairs hold their own label (the rest fold into `other`), and at most `max_flows`
-entries exist (the least recently updated goes first, counted). Entries idle longer than
-`idle_timeout_seconds` are dropped; a flow that comes back starts again from zero, which
+entries exist (when full, the least recently updated 1 % goes, counted). Entries idle longer
+than `idle_timeout_seconds` are dropped; a flow that comes back starts again from zero, which
 Prometheus reads as a counter reset.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import itertools
 from collections.abc import Mapping
 
 from collector.agent.traceid import TraceKey
@@ -24,7 +24,9 @@ class FlowTable:
         self.max_flows = max_flows
         self.max_trace_ids = max_trace_ids
         self.idle_timeout_seconds = idle_timeout_seconds
-        self._flows: OrderedDict[FlowKey, list[float]] = OrderedDict()
+        self._flows: dict[FlowKey, list[float]] = {}
+        """Insertion order is update order (an update re-inserts), so the first key is the
+        least recently updated; a plain dict costs ~55 bytes less per entry than OrderedDict."""
         self._trace_refs: dict[tuple[int, TraceKey], int] = {}
         self.evictions = 0
         """Entries removed because the table was full (idle expiry is not counted here)."""
@@ -54,9 +56,8 @@ class FlowTable:
                 trace_id = OTHER_TRACE
             entry = flows.get(key)
             if entry is None:
-                while len(flows) >= self.max_flows:
-                    self._drop_oldest()
-                    self.evictions += 1
+                if len(flows) >= self.max_flows:
+                    self._evict_oldest()
                 flows[key] = [packets, size, outer, seen]
                 if trace_id != OTHER_TRACE:
                     ref = (ns, trace_id)
@@ -66,7 +67,7 @@ class FlowTable:
                 entry[1] += size
                 entry[2] += outer
                 entry[3] = max(entry[3], seen)
-                flows.move_to_end(key)
+                flows[key] = flows.pop(key)
 
     def expire(self, now: float) -> int:
         """Drop entries idle for longer than the timeout; returns how many went."""
@@ -81,9 +82,13 @@ class FlowTable:
         """A copy of the table: (key, (packets, bytes, outer_bytes, last_seen))."""
         return [(key, (e[0], e[1], e[2], e[3])) for key, e in self._flows.items()]
 
-    def _drop_oldest(self) -> None:
-        key = next(iter(self._flows))
-        self._remove(key)
+    def _evict_oldest(self) -> None:
+        """Evict the least recently updated 1 % in one pass (one scan over the dict's front,
+        however many deleted slots it holds, instead of one scan per eviction)."""
+        count = max(1, self.max_flows // 100, len(self._flows) - self.max_flows + 1)
+        for key in list(itertools.islice(self._flows, count)):
+            self._remove(key)
+        self.evictions += count
 
     def _remove(self, key: FlowKey) -> None:
         del self._flows[key]

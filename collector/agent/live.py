@@ -116,9 +116,9 @@ def run_single(
     rings = open_rings(points, settings, None)
     on_ready()
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
-    expiry = _Merger(state)
+    merger = _Merger(state)
     try:
-        capture_loop(rings, [p.direction for p in points], tally, expiry.sink, stop)
+        capture_loop(rings, [p.direction for p in points], tally, merger.sink, stop)
     finally:
         for ring in rings:
             ring.close()
@@ -215,7 +215,7 @@ def _merge_until_stopped(
     procs: list[Any],
     on_ready: Callable[[], None],
 ) -> None:
-    expiry = _Merger(state)
+    merger = _Merger(state)
     open_readers = list(readers)
     terminating = False
     waiting = len(readers)
@@ -238,4 +238,6 @@ def _merge_until_stopped(
                 if waiting == 0:
                     on_ready()
             elif kind == "delta":
-                expiry.sink(payload, index)
+                merger.sink(payload, index)
+    if not stop():
+        raise CaptureError("every capture worker exited; see their messages above")
