@@ -120,6 +120,19 @@ def test_unknown_csv_column_names_column_and_file(tmp_path: Path) -> None:
         load_config(f)
 
 
+def test_bad_csv_value_names_the_csv_file_and_row(tmp_path: Path) -> None:
+    (tmp_path / "regions.csv").write_text(
+        "name,lat,lon,price_per_kwh,grams_per_kwh_average,grams_per_kwh_marginal\na,1,2,cheap,1,1\n"
+    )
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "csv: {regions: regions.csv}\n"
+        "classes: [{name: c, latency_budget_ms: 1, energy_per_request_joules: 1}]\n"
+    )
+    with pytest.raises(PlacementInputError, match=r"regions\.csv: row 1: price_per_kwh"):
+        load_config(f)
+
+
 def test_dangling_reference_is_rejected() -> None:
     data = _two_regions()
     data["origins"] = [{**ORIGINS[0], "home": "mars"}]

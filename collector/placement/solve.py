@@ -79,8 +79,12 @@ def _rows(problem: Problem) -> _Rows:
 
 
 def _lp(
-    problem: Problem, rows: _Rows, cols: tuple[IntArray, IntArray, IntArray], c: FloatArray,
-    *, slack: bool,
+    problem: Problem,
+    rows: _Rows,
+    cols: tuple[IntArray, IntArray, IntArray],
+    c: FloatArray,
+    *,
+    slack: bool,
 ) -> Any:
     k, o, r = cols
     n, m = len(k), len(rows.b_eq)
@@ -99,7 +103,12 @@ def _lp(
             (rows.e_it[k[inside]], (cr[inside], inside)), shape=(len(rows.b_ub), width)
         )
     return linprog(
-        cost, A_ub=a_ub, b_ub=rows.b_ub, A_eq=a_eq, b_eq=rows.b_eq, bounds=(0, None),
+        cost,
+        A_ub=a_ub,
+        b_ub=rows.b_ub,
+        A_eq=a_eq,
+        b_eq=rows.b_eq,
+        bounds=(0, None),
         method="highs",
     ), n
 
@@ -108,7 +117,9 @@ def _usable(problem: Problem) -> NDArray[np.bool_]:
     return np.asarray(problem.allowed & (problem.demand > 0)[:, :, None])
 
 
-def _initial_columns(problem: Problem, usable: NDArray[np.bool_], c_full: FloatArray) -> NDArray[np.bool_]:
+def _initial_columns(
+    problem: Problem, usable: NDArray[np.bool_], c_full: FloatArray
+) -> NDArray[np.bool_]:
     """Each pair's few cheapest feasible regions."""
     keep = min(INITIAL_COLUMNS_PER_PAIR, usable.shape[2])
     masked = np.where(usable, c_full, np.inf)
