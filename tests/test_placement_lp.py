@@ -185,13 +185,20 @@ def test_column_generation_reaches_the_full_lp_optimum(cfg: PlacementConfig) -> 
     assert generated.objective_per_second == pytest.approx(
         full.objective_per_second, rel=1e-7, abs=1e-12
     )
-    np.testing.assert_allclose(generated.flow.sum(axis=2), full.problem.demand, rtol=1e-7, atol=1e-7)
+    demand = full.problem.demand
+    np.testing.assert_allclose(generated.flow.sum(axis=2), demand, rtol=1e-7, atol=1e-7)
 
 
 def test_column_generation_reports_short_capacity() -> None:
     cfg = config(
-        classes=[{"name": "c", "latency_budget_ms": 10_000, "energy_per_request_joules": 1000,
-                  "demand": {"o": 5}}],
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 10_000,
+                "energy_per_request_joules": 1000,
+                "demand": {"o": 5},
+            }
+        ],
         origins=[{"name": "o", "lat": 0, "lon": 0}],
         regions=[region("a", 0, 1, capacity_kw=1.0), region("b", 0, 0, capacity_kw=1.0)],
     )

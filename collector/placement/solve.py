@@ -30,6 +30,13 @@ SLACK_COST = 1e4
 """Cost of one unit of unmet demand, relative to the dearest real coefficient (scaled to 1)."""
 
 IntArray = NDArray[np.int64]
+Columns = tuple[IntArray, IntArray, IntArray]
+
+
+def _columns(mask: NDArray[np.bool_]) -> Columns:
+    """(k, o, r) index arrays of the True entries of a (K, O, R) mask."""
+    k, o, r = np.nonzero(mask)
+    return k.astype(np.int64), o.astype(np.int64), r.astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +138,11 @@ def _initial_columns(
 
 def _column_generation(
     problem: Problem, rows: _Rows, usable: NDArray[np.bool_], c_full: FloatArray
-) -> tuple[Any, tuple[IntArray, IntArray, IntArray], int]:
+) -> tuple[Any, Columns, int]:
     present = _initial_columns(problem, usable, c_full)
     for iteration in range(1, 1000):
-        cols = tuple(a.astype(np.int64) for a in np.nonzero(present))
-        res, n = _lp(problem, rows, cols, c_full[cols], slack=True)  # type: ignore[index]
+        cols = _columns(present)
+        res, _ = _lp(problem, rows, cols, c_full[cols], slack=True)
         if res.status != 0:
             raise RuntimeError(f"HiGHS did not find an optimum: {res.message}")
         pi = np.zeros(problem.demand.size)
@@ -150,7 +157,7 @@ def _column_generation(
         )
         entering = usable & ~present & (reduced < -1e-9)
         if not entering.any():
-            return res, cols, iteration  # type: ignore[return-value]
+            return res, cols, iteration
         present |= entering
     raise RuntimeError("column generation did not converge")
 
@@ -173,8 +180,8 @@ def solve(problem: Problem, *, full_lp_max_variables: int = FULL_LP_MAX_VARIABLE
     started = time.perf_counter()
     iterations = 1
     if n_usable <= full_lp_max_variables:
-        cols = tuple(a.astype(np.int64) for a in np.nonzero(usable))
-        res, n = _lp(problem, rows, cols, c_full[cols], slack=False)  # type: ignore[index]
+        cols = _columns(usable)
+        res, n = _lp(problem, rows, cols, c_full[cols], slack=False)
         if res.status == 2:
             raise InfeasibleError(_capacity_message(problem))
         if res.status != 0:
