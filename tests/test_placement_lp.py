@@ -204,3 +204,40 @@ def test_column_generation_reports_short_capacity() -> None:
     )
     with pytest.raises(InfeasibleError, match="capacity is short"):
         solve(build_problem(cfg), full_lp_max_variables=0)
+
+
+def test_column_generation_with_sampled_capacity_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sampled price guess only chooses the first columns: the optimum stays the full LP's."""
+    import collector.placement.solve as solve_module
+
+    rng = np.random.default_rng(3)
+    n_o, n_r = 80, 12
+    regions = [
+        region(
+            f"r{j}",
+            float(rng.uniform(-50, 60)),
+            float(rng.uniform(-170, 170)),
+            price_per_kwh=float(rng.uniform(0.05, 0.3)),
+            capacity_kw=3.0,
+        )
+        for j in range(n_r)
+    ]
+    origins = [
+        {"name": f"o{i}", "lat": float(rng.uniform(-50, 60)), "lon": float(rng.uniform(-170, 170))}
+        for i in range(n_o)
+    ]
+    classes = [
+        {
+            "name": "batch",
+            "latency_budget_ms": 10_000,
+            "energy_per_request_joules": 500,
+            "payload_bytes": 1e5,
+            "demand": {f"o{i}": float(rng.uniform(0, 1)) for i in range(n_o)},
+        }
+    ]
+    problem = build_problem(config(classes=classes, origins=origins, regions=regions))
+    full = solve(problem)
+    monkeypatch.setattr(solve_module, "SAMPLE_ORIGINS", 10)
+    generated = solve(problem, full_lp_max_variables=0)
+    assert generated.objective_per_second == pytest.approx(full.objective_per_second, rel=1e-7)
+    assert np.all(generated.it_power_watts() <= 3000.0 * (1 + 1e-7))

@@ -25,7 +25,9 @@ from collector.placement.model import FloatArray, InfeasibleError, Problem, chec
 SECONDS_PER_HOUR = 3600.0
 FULL_LP_MAX_VARIABLES = 200_000
 """Above this many feasible triples, column generation is used instead of one full LP."""
-INITIAL_COLUMNS_PER_PAIR = 4
+INITIAL_COLUMNS_PER_PAIR = 2
+SAMPLE_ORIGINS = 1000
+"""Origins sampled to guess capacity prices before column generation."""
 SLACK_COST = 1e4
 """Cost of one unit of unmet demand, relative to the dearest real coefficient (scaled to 1)."""
 
@@ -71,8 +73,8 @@ class _Rows:
     e_it: FloatArray  # (K,)
 
 
-def _rows(problem: Problem) -> _Rows:
-    flat = problem.demand.reshape(-1)
+def _rows(problem: Problem, demand: FloatArray | None = None) -> _Rows:
+    flat = (problem.demand if demand is None else demand).reshape(-1)
     pair_row = np.full(flat.shape, -1, dtype=np.int64)
     with_demand = np.flatnonzero(flat > 0)
     pair_row[with_demand] = np.arange(len(with_demand))
@@ -85,17 +87,11 @@ def _rows(problem: Problem) -> _Rows:
     return _Rows(pair_row, flat[with_demand], cap_row, b_ub, e_it)
 
 
-def _lp(
-    problem: Problem,
-    rows: _Rows,
-    cols: tuple[IntArray, IntArray, IntArray],
-    c: FloatArray,
-    *,
-    slack: bool,
-) -> Any:
+def _lp(n_origins: int, rows: _Rows, cols: Columns, c: FloatArray, *, slack: bool) -> Any:
+    """One HiGHS solve over the columns `cols` (plus a slack per demand row when asked)."""
     k, o, r = cols
     n, m = len(k), len(rows.b_eq)
-    eq_rows = rows.pair_row[k * len(problem.origins) + o]
+    eq_rows = rows.pair_row[k * n_origins + o]
     cost = c
     if slack:
         eq_rows = np.concatenate([eq_rows, np.arange(m)])
@@ -124,25 +120,53 @@ def _usable(problem: Problem) -> NDArray[np.bool_]:
     return np.asarray(problem.allowed & (problem.demand > 0)[:, :, None])
 
 
-def _initial_columns(
-    problem: Problem, usable: NDArray[np.bool_], c_full: FloatArray
-) -> NDArray[np.bool_]:
-    """Each pair's few cheapest feasible regions."""
-    keep = min(INITIAL_COLUMNS_PER_PAIR, usable.shape[2])
-    masked = np.where(usable, c_full, np.inf)
+def _cheapest(usable: NDArray[np.bool_], c: FloatArray, keep: int) -> NDArray[np.bool_]:
+    keep = min(keep, usable.shape[2])
+    masked = np.where(usable, c, np.inf)
     idx = np.argpartition(masked, keep - 1, axis=2)[:, :, :keep]
     chosen = np.zeros(usable.shape, dtype=bool)
     np.put_along_axis(chosen, idx, True, axis=2)
     return chosen & usable
 
 
+def _capacity_prices(
+    problem: Problem, rows: _Rows, usable: NDArray[np.bool_], c_full: FloatArray
+) -> FloatArray:
+    """Capacity prices (>= 0, per W) from the LP of a random sample of origins whose demand is
+    scaled up to the total: a guess that makes the first columns anticipate full regions."""
+    prices = np.zeros(len(problem.regions))
+    n_o = len(problem.origins)
+    if rows.b_ub is None or n_o <= SAMPLE_ORIGINS:
+        return prices
+    pick = np.sort(np.random.default_rng(0).choice(n_o, SAMPLE_ORIGINS, replace=False))
+    demand = problem.demand[:, pick]
+    demand = demand * (problem.demand.sum() / max(demand.sum(), 1e-300))
+    sub_rows = _rows(problem, demand)
+    cols = _columns(usable[:, pick, :])
+    res, _ = _lp(SAMPLE_ORIGINS, sub_rows, cols, c_full[:, pick, :][cols], slack=True)
+    if res.status == 0:
+        prices[rows.cap_row >= 0] = -res.ineqlin.marginals
+    return np.maximum(prices, 0.0)
+
+
+def _initial_columns(
+    problem: Problem, rows: _Rows, usable: NDArray[np.bool_], c_full: FloatArray
+) -> NDArray[np.bool_]:
+    """Each pair's cheapest regions, at face value and at the guessed capacity prices."""
+    prices = _capacity_prices(problem, rows, usable, c_full)
+    priced = c_full + rows.e_it[:, None, None] * prices[None, None, :]
+    return _cheapest(usable, c_full, INITIAL_COLUMNS_PER_PAIR) | _cheapest(
+        usable, priced, INITIAL_COLUMNS_PER_PAIR
+    )
+
+
 def _column_generation(
     problem: Problem, rows: _Rows, usable: NDArray[np.bool_], c_full: FloatArray
 ) -> tuple[Any, Columns, int]:
-    present = _initial_columns(problem, usable, c_full)
+    present = _initial_columns(problem, rows, usable, c_full)
     for iteration in range(1, 1000):
         cols = _columns(present)
-        res, _ = _lp(problem, rows, cols, c_full[cols], slack=True)
+        res, _ = _lp(len(problem.origins), rows, cols, c_full[cols], slack=True)
         if res.status != 0:
             raise RuntimeError(f"HiGHS did not find an optimum: {res.message}")
         pi = np.zeros(problem.demand.size)
@@ -155,10 +179,13 @@ def _column_generation(
             - pi.reshape(problem.demand.shape)[:, :, None]
             - rows.e_it[:, None, None] * y[None, None, :]
         )
-        entering = usable & ~present & (reduced < -1e-9)
-        if not entering.any():
+        candidates = np.where(usable & ~present, reduced, np.inf)
+        best = np.argmin(candidates, axis=2)
+        gain = np.take_along_axis(candidates, best[:, :, None], axis=2)[:, :, 0]
+        pairs = np.nonzero(gain < -1e-9)
+        if len(pairs[0]) == 0:
             return res, cols, iteration
-        present |= entering
+        present[pairs[0], pairs[1], best[pairs]] = True  # the best column of each pair enters
     raise RuntimeError("column generation did not converge")
 
 
@@ -181,7 +208,7 @@ def solve(problem: Problem, *, full_lp_max_variables: int = FULL_LP_MAX_VARIABLE
     iterations = 1
     if n_usable <= full_lp_max_variables:
         cols = _columns(usable)
-        res, n = _lp(problem, rows, cols, c_full[cols], slack=False)
+        res, n = _lp(len(problem.origins), rows, cols, c_full[cols], slack=False)
         if res.status == 2:
             raise InfeasibleError(_capacity_message(problem))
         if res.status != 0:
