@@ -71,6 +71,7 @@ def _plot_class(
         if pt.budget_ms - proc_ms <= 400:
             xs.append(pt.budget_ms - proc_ms)
             ys.append(y)
+    flat = all(abs(y) < 0.05 for y in ys)
     (line,) = ax.plot(
         xs,
         ys,
@@ -78,7 +79,7 @@ def _plot_class(
         marker=style[1],
         markersize=4,
         fillstyle="none",
-        label=f"{name} (processing {proc_ms:g} ms)",
+        label=f"{name} (processing {proc_ms:g} ms)" + (": stays local" if flat else ""),
     )
     if own_y is None:
         return

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from collector.placement.metrics import BreakEven, FrontierPoint, class_summaries, relocatable_share
 from collector.placement.solve import Solution, per_hour
 from collector.units import JOULES_PER_KWH
@@ -195,7 +193,3 @@ def break_even_table_text(rows: list[BreakEven], limit: int = 20) -> str:
             for r in best
         ],
     )
-
-
-def finite(x: float) -> bool:
-    return bool(np.isfinite(x))
