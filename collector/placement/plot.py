@@ -21,7 +21,7 @@ def plot_frontiers(
     """Write a two-panel PNG: cost saving and CO2 saving (%) vs network allowance (ms)."""
     proc = {c.name: c.processing_ms for c in cfg.classes}
     own = {c.name: c.latency_budget_ms for c in cfg.classes}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True)
     panels = [
         ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
         ("carbon_saving_share", "gCO2e saved, %"),
@@ -34,14 +34,15 @@ def plot_frontiers(
         ax.set_xlim(40, 430)
         ax.grid(True, alpha=0.3)
         ax.axhline(0.0, color="black", linewidth=0.8)
-    axes[0].legend(loc="upper left", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(
         "Energy-latency frontier vs. home-only placement "
         f"(objective {cfg.objective.kind}, {cfg.objective.signal} intensity; "
         "circle = class's own budget; ▶ = own budget beyond 400 ms)",
         fontsize=11,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
