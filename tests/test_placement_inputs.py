@@ -164,3 +164,69 @@ def test_live_intensities_replace_static_values_by_zone() -> None:
         33.0,
     )
     assert live.regions[1] == cfg.regions[1]
+
+
+def test_frontier_erl_in_a_hand_computed_case() -> None:
+    """Home A is dear; B (about 2 000 km away, RTT ≈ 84 ms) opens between 60 and 100 ms."""
+    from collector.placement.metrics import frontier
+
+    cfg = config(
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 100,
+                "energy_per_request_joules": 3600,
+                "demand": {"o": 1},
+            }
+        ],
+        origins=[{"name": "o", "lat": 0, "lon": 0, "home": "A"}],
+        regions=[
+            region("A", 0, 0, price_per_kwh=0.3, pue=1.0),
+            region("B", 0, 17.99, price_per_kwh=0.1, pue=1.0),
+        ],
+        objective={"kind": "cost"},
+    )
+    p60, p100 = frontier(cfg, [60, 100])
+    # 3600 J = 1e-3 kWh: 0.3 -> 0.1 USD/kWh saves 2e-4 USD per request = 200 USD per million
+    assert p60.cost_per_million == pytest.approx(300.0)
+    assert p100.cost_per_million == pytest.approx(100.0)
+    assert p100.erl_cost_per_million_per_ms == pytest.approx(200.0 / 40.0)
+    assert p100.relocated_share == pytest.approx(1.0)
+
+
+def test_default_dataset_keeps_eu_online_classes_in_eu_regions() -> None:
+    cfg = load_default()
+    sol = solve(build_problem(cfg))
+    eu_regions = np.array(["eu" in r.tags for r in cfg.regions])
+    for k, cls in enumerate(cfg.classes):
+        for o, origin in enumerate(cfg.origins):
+            if "eu" in origin.tags and cls.name in ("interactive", "standard"):
+                assert sol.flow[k, o, ~eu_regions].sum() == 0.0
+
+
+def test_settings_option_without_carbon_module_fails_clearly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    settings = tmp_path / "s.yaml"
+    settings.write_text("carbon: {zones: {FR: {providers: [{kind: static, grams_per_kwh: 50}]}}}\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "collector", "placement", "solve", "--settings", str(settings)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    try:
+        import collector.carbon as carbon
+
+        has_carbon = hasattr(carbon, "build_carbon")
+    except ImportError:
+        has_carbon = False
+    if has_carbon:
+        assert res.returncode == 0, res.stderr
+    else:
+        assert res.returncode != 0
+        assert "collector.carbon.build_carbon" in res.stderr
