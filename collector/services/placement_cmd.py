@@ -150,9 +150,10 @@ def frontier_cmd(
         if classes:
             fronts = {n: fronts[n] for n in classes}
     if plot_path is not None:
-        from collector.placement.plot import plot_frontiers
+        from collector.placement.plot import plot_budget_sweep, plot_frontiers
 
-        plot_frontiers(cfg, fronts, plot_path)
+        draw = plot_frontiers if budgets is None else plot_budget_sweep
+        draw(cfg, fronts, plot_path)
     _emit(fmt, frontier_report(fronts), frontier_table(fronts, cfg.currency))
 
 
