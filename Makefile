@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_DIRS := $(wildcard collector tests bench testbed)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help demo test check lint typecheck imports unit bench deps venv clean
@@ -26,8 +27,8 @@ demo: deps venv ## run the end-to-end demo on the network-namespace testbed
 	$(BIN)/e2e-energy demo
 
 check: venv ## ruff, mypy strict and the import-linter contracts
-	$(BIN)/ruff check collector tests bench testbed
-	$(BIN)/ruff format --check collector tests bench testbed
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

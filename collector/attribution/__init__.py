@@ -1,1 +1,18 @@
-"""The accounting of DESIGN.md section 4: windows, static/dynamic split, shares, CO2, snapshots."""
+"""Attribution: topology, the window grid, the accounting of DESIGN.md section 4, snapshots."""
+
+from collector.attribution.engine import Engine, UnknownNf
+from collector.attribution.snapshot import AppRows, NfTotals, NfWindow, Snapshot, Totals
+from collector.attribution.topology import NfSpec, Topology, topology_from_settings
+
+__all__ = [
+    "AppRows",
+    "Engine",
+    "NfSpec",
+    "NfTotals",
+    "NfWindow",
+    "Snapshot",
+    "Topology",
+    "Totals",
+    "UnknownNf",
+    "topology_from_settings",
+]

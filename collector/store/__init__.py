@@ -1,1 +1,6 @@
-"""The SQLite store: written by the attributor, read by outputs and placement."""
+"""The store: SQLite by default (WAL, retention, one writer), written by the attributor and read
+by the query API and the placement advisor."""
+
+from collector.store.sqlite import APP_COLS, NF_COLS, NF_TOTAL_COLS, Store, StoreLocked
+
+__all__ = ["APP_COLS", "NF_COLS", "NF_TOTAL_COLS", "Store", "StoreLocked"]

@@ -1,0 +1,201 @@
+"""The engine: records in, one immutable Snapshot per window out, cumulative totals kept.
+
+Replay and the live attributor drive the same engine: ingest records, then compute windows in
+order. Counters are evaluated at window edges, gauges integrated, and the split is vectorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from collector.attribution.energy import EnergyState, NfEnergy
+from collector.attribution.grid import window_start
+from collector.attribution.inputs import NfInput, WindowInputs
+from collector.attribution.intensity import IntensitySeries
+from collector.attribution.records import (
+    EnergyRecord,
+    IntensityRecord,
+    Record,
+    RequestsRecord,
+    TrafficRecord,
+    TrafficTotalRecord,
+)
+from collector.attribution.signals import CounterBank
+from collector.attribution.snapshot import IntensityStatus, Snapshot, Totals
+from collector.attribution.split import split_window
+from collector.attribution.topology import Topology, ZoneSpec
+from collector.attribution.totals import Accumulator, make_snapshot
+
+
+class UnknownNf(KeyError):
+    """A record names an NF that the topology does not have."""
+
+
+class Engine:
+    """Stateful window computation over one topology."""
+
+    def __init__(self, topology: Topology, *, totals: Totals | None = None) -> None:
+        self.topology = topology
+        self.max_gap = topology.max_gap_seconds
+        self._nf_index = {nf.name: i for i, nf in enumerate(topology.nfs)}
+        self._energy = {nf.name: EnergyState(nf) for nf in topology.nfs}
+        self._traffic = CounterBank(2, self.max_gap)
+        self._totals_bank = CounterBank(2, self.max_gap)
+        self._link_header: dict[int, int] = {}
+        self._requests = CounterBank(1, self.max_gap)
+        self._intensity: dict[str, IntensitySeries] = {}
+        self._acc = Accumulator(topology, totals)
+        self.next_window: float | None = None
+        if totals is not None and totals.last_window_start is not None:
+            self.next_window = totals.last_window_start + topology.window_seconds
+
+    def ingest(self, records: Iterable[Record]) -> None:
+        """Add records (any order); unknown NF names raise UnknownNf."""
+        traffic: list[tuple[int, float, float, float]] = []
+        totals: list[tuple[int, float, float, float]] = []
+        requests: list[tuple[int, float, float, float]] = []
+        for rec in records:
+            if isinstance(rec, IntensityRecord):
+                self._zone(rec.zone).add(rec)
+                continue
+            nf = getattr(rec, "nf", None)
+            if nf is not None and nf not in self._nf_index:
+                raise UnknownNf(nf)
+            if isinstance(rec, EnergyRecord):
+                self._energy[rec.nf].add(rec)
+            elif isinstance(rec, TrafficRecord):
+                sid = self._traffic.series_id((rec.nf, rec.app, rec.direction, rec.series))
+                traffic.append((sid, rec.t, rec.packets_total, rec.bytes_total))
+            elif isinstance(rec, TrafficTotalRecord):
+                sid = self._totals_bank.series_id((rec.nf, rec.series), rec.counter_width)
+                self._link_header[sid] = rec.link_header_bytes
+                totals.append((sid, rec.t, rec.packets_total, rec.bytes_total))
+            elif isinstance(rec, RequestsRecord):
+                sid = self._requests.series_id((rec.app, rec.nf or "", rec.series))
+                requests.append((sid, rec.t, rec.requests_total, 0.0))
+        for bank, rows in ((self._traffic, traffic), (self._totals_bank, totals)):
+            if rows:
+                a = np.array(rows)
+                bank.add(a[:, 0].astype(np.int64), a[:, 1], a[:, 2:4])
+        if requests:
+            a = np.array(requests)
+            self._requests.add(a[:, 0].astype(np.int64), a[:, 1], a[:, 2:3])
+
+    def _zone(self, zone: str) -> IntensitySeries:
+        series = self._intensity.get(zone)
+        if series is None:
+            spec = self.topology.zones.get(zone, ZoneSpec(zone))
+            series = self._intensity[zone] = IntensitySeries(spec.max_age_seconds)
+        return series
+
+    def compute(self, start: float) -> Snapshot:
+        """Compute the window starting at `start` (aligned); windows go strictly in order."""
+        w = self.topology.window_seconds
+        if start != window_start(start, w):
+            raise ValueError(f"window start {start} is not a multiple of {w}")
+        if self.next_window is not None and start < self.next_window:
+            raise ValueError(f"window {start} was already computed")
+        end = start + w
+        energies = {n: s.window(start, end, self.max_gap) for n, s in self._energy.items()}
+        inputs, requests = self._inputs(start, end, energies)
+        split = split_window(inputs)
+        snapshot = make_snapshot(self._acc, inputs, split, energies, requests, self._status(end))
+        self.next_window = end
+        self._prune(start)
+        return snapshot
+
+    def _inputs(
+        self, start: float, end: float, energies: dict[str, NfEnergy]
+    ) -> tuple[WindowInputs, dict[str, float]]:
+        traffic = self._traffic.increase(end)
+        keys = self._traffic.keys
+        tot = self._totals_bank.increase(end)
+        lh = np.array([self._link_header.get(i, 0) for i in range(len(tot))], dtype=float)
+        ipv6 = np.maximum(tot[:, 1] - lh * tot[:, 0], 0.0) if len(tot) else np.zeros(0)
+        per_nf_p: dict[str, float] = {}
+        per_nf_b: dict[str, float] = {}
+        for i, (nf, _series) in enumerate(self._totals_bank.keys):
+            per_nf_p[nf] = per_nf_p.get(nf, 0.0) + float(tot[i, 0])
+            per_nf_b[nf] = per_nf_b.get(nf, 0.0) + float(ipv6[i])
+        fresh_totals = self._fresh_totals(start, end)
+        req = self._requests.increase(end)
+        req_keys = self._requests.keys
+        own = {k[1] for k in req_keys if k[1]}
+        nfs = []
+        for spec in self.topology.nfs:
+            en = energies[spec.name]
+            zone = spec.zone
+            loc = self._zone(zone).mean(start, end) if zone is not None else None
+            zspec = self.topology.zones.get(zone) if zone is not None else None
+            market = zspec.market_grams_per_kwh if zspec is not None else None
+            has_total = spec.name in fresh_totals
+            nfs.append(
+                NfInput(
+                    spec=spec,
+                    energy_joules=en.regular_joules,
+                    catch_up_joules=en.catch_up_joules,
+                    idle_joules=en.idle_joules,
+                    total_packets=per_nf_p.get(spec.name) if has_total else None,
+                    total_bytes=per_nf_b.get(spec.name) if has_total else None,
+                    has_requests_source=spec.name in own,
+                    intensity=loc,
+                    market_intensity=market if market is not None else loc,
+                )
+            )
+        inputs = WindowInputs(
+            start=start,
+            seconds=end - start,
+            nfs=tuple(nfs),
+            traffic_nf=np.array([self._nf_index[k[0]] for k in keys], dtype=np.int64),
+            traffic_app=np.array([k[1] for k in keys], dtype=object),
+            traffic_dir=np.array([0 if k[2] == "uplink" else 1 for k in keys], dtype=np.int64),
+            traffic_packets=traffic[:, 0],
+            traffic_bytes=traffic[:, 1],
+            req_nf=np.array([self._nf_index.get(k[1], -1) for k in req_keys], dtype=np.int64),
+            req_app=np.array([k[0] for k in req_keys], dtype=object),
+            req_count=req[:, 0],
+        )
+        return inputs, _app_requests(req_keys, req[:, 0])
+
+    def _fresh_totals(self, start: float, end: float) -> set[str]:
+        """NFs whose traffic-total source covers the window: a sample at or before its start and
+        one within max_gap before its end."""
+        bank = self._totals_bank
+        first, last = bank.last_time_at(start), bank.last_time_at(end)
+        covered = np.isfinite(first) & (end - last <= self.max_gap)
+        return {nf for i, (nf, _s) in enumerate(bank.keys) if covered[i]}
+
+    def _status(self, end: float) -> tuple[IntensityStatus, ...]:
+        out = []
+        for zone, series in sorted(self._intensity.items()):
+            rec = series.latest
+            if rec is not None:
+                out.append(
+                    IntensityStatus(zone, rec.provider, rec.signal, rec.grams_per_kwh, end - rec.t)
+                )
+        return tuple(out)
+
+    def _prune(self, start: float) -> None:
+        before = start - 2 * self.max_gap
+        for st in self._energy.values():
+            st.prune(before)
+        for bank in (self._traffic, self._totals_bank, self._requests):
+            bank.prune(before)
+        for series in self._intensity.values():
+            series.prune(before)
+
+    def totals(self) -> Totals:
+        return self._acc.totals()
+
+
+def _app_requests(keys: list[tuple[str, ...]], counts: np.ndarray) -> dict[str, float]:
+    """Requests per app in the window: its app-level series when it has any, else the sum of
+    its NF-level series (docs/explanation/attribution.md, "requests")."""
+    app_level: dict[str, float] = {}
+    nf_level: dict[str, float] = {}
+    for (app, nf, _series), count in zip(keys, counts, strict=True):
+        target = nf_level if nf else app_level
+        target[app] = target.get(app, 0.0) + float(count)
+    return {**nf_level, **app_level}

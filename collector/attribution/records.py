@@ -1,0 +1,178 @@
+"""The input records of replay (JSON Lines), also what the live attributor records.
+
+One record per line; `nf` is the NF's configured name. Fields beyond the documented ones are
+optional refinements (`series` keeps two counters that map to the same key apart, `mode: idle`
+marks Kepler's idle part, `resolution_joules` feeds the coarse-counter rule).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, TextIO
+
+from collector.models import DIRECTIONS, Direction, EnergyBasis
+
+
+class RecordError(ValueError):
+    """A record could not be read; the message starts with its line number."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyRecord:
+    t: float
+    nf: str
+    joules_total: float | None = None
+    watts: float | None = None
+    mode: Literal["total", "idle", "gpu"] = "total"
+    resolution_joules: float | None = None
+    counter_width_joules: float | None = None
+    energy_basis: EnergyBasis | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficRecord:
+    t: float
+    nf: str
+    app: str
+    direction: Direction
+    packets_total: float
+    bytes_total: float
+    series: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficTotalRecord:
+    """Ingress totals of an NF; `link_header_bytes` per packet is subtracted (0: already IPv6)."""
+
+    t: float
+    nf: str
+    packets_total: float
+    bytes_total: float
+    link_header_bytes: int = 0
+    series: str = ""
+    counter_width: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsRecord:
+    t: float
+    app: str
+    requests_total: float
+    nf: str | None = None
+    series: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IntensityRecord:
+    t: float
+    zone: str
+    grams_per_kwh: float
+    provider: str = ""
+    signal: str = "average"
+
+
+Record = EnergyRecord | TrafficRecord | TrafficTotalRecord | RequestsRecord | IntensityRecord
+_KINDS: dict[str, type[Record]] = {
+    "energy": EnergyRecord,
+    "traffic": TrafficRecord,
+    "traffic_total": TrafficTotalRecord,
+    "requests": RequestsRecord,
+    "intensity": IntensityRecord,
+}
+_KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
+_STR_FIELDS = {
+    "nf",
+    "app",
+    "zone",
+    "series",
+    "provider",
+    "signal",
+    "mode",
+    "energy_basis",
+    "direction",
+}
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"`{key}` must be a finite number, got {value!r}")
+    return float(value)
+
+
+def record_from_dict(data: Any) -> Record:
+    """Validate one decoded JSON object into a record; ValueError says which field is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("a record must be a JSON object")
+    kind = data.get("kind")
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown kind {kind!r} (known: {', '.join(_KINDS)})")
+    fields = set(cls.__dataclass_fields__)
+    unknown = set(data) - fields - {"kind"}
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)} for kind {kind}")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "kind" or value is None:
+            continue
+        if key in _STR_FIELDS:
+            if not isinstance(value, str):
+                raise ValueError(f"`{key}` must be a string")
+            values[key] = value
+        else:
+            values[key] = _number(value, key)
+    return _checked(cls, values)
+
+
+def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
+    try:
+        record = cls(**values)
+    except TypeError as exc:
+        missing = str(exc).split("argument", 1)[-1].strip(": ")
+        raise ValueError(f"missing field(s) {missing}") from None
+    if isinstance(record, EnergyRecord):
+        if (record.joules_total is None) == (record.watts is None):
+            raise ValueError("an energy record needs exactly one of `joules_total` or `watts`")
+        if record.mode not in ("total", "idle", "gpu"):
+            raise ValueError("`mode` must be total, idle or gpu")
+        if record.energy_basis not in (None, "measured", "modelled"):
+            raise ValueError("`energy_basis` must be measured or modelled")
+    if isinstance(record, TrafficRecord) and record.direction not in DIRECTIONS:
+        raise ValueError(f"`direction` must be one of {', '.join(DIRECTIONS)}")
+    if isinstance(record, IntensityRecord) and record.grams_per_kwh < 0:
+        raise ValueError("`grams_per_kwh` must not be negative")
+    if isinstance(record, TrafficTotalRecord):
+        fixed = {**asdict(record), "link_header_bytes": int(record.link_header_bytes)}
+        record = TrafficTotalRecord(**fixed)
+    return record
+
+
+def read_records(stream: TextIO) -> Iterator[tuple[int, Record]]:
+    """Yield (line number, record) from JSON Lines; blank lines are skipped, errors name the
+    line number."""
+    for lineno, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"line {lineno}: not valid JSON: {exc.msg}") from None
+        try:
+            yield lineno, record_from_dict(data)
+        except ValueError as exc:
+            raise RecordError(f"line {lineno}: {exc}") from None
+
+
+def record_to_json(record: Record) -> str:
+    """One JSON line (without newline) in the replay format; unset optional fields are left out."""
+    data: dict[str, Any] = {"t": record.t, "kind": _KIND_OF[type(record)]}
+    for key, value in asdict(record).items():
+        if key == "t" or value is None or value == "":
+            continue
+        if key == "mode" and value == "total":
+            continue
+        data[key] = value
+    return json.dumps(data, separators=(",", ":"))

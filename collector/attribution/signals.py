@@ -1,0 +1,243 @@
+"""Signals over time (DESIGN.md section 4): piecewise-linear through samples, held past the last.
+
+A gap longer than `max_gap` between two samples breaks the line: the signal is held after the
+sample before the gap, as if it were the last, and resumes at the sample after it. A counter's
+increase across such a break is what becomes catch-up energy. `Line` serves the few per-NF energy
+signals; `CounterBank` evaluates many counters (traffic, totals, requests) at once with numpy.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+
+from collector.units import counter_delta
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Line:
+    """One signal: sample times and values (a counter's values already reset-adjusted)."""
+
+    __slots__ = ("_last_raw", "_t", "_y", "resets", "width")
+
+    def __init__(self, width: float | None = None) -> None:
+        self._t: list[float] = []
+        self._y: list[float] = []
+        self._last_raw: float | None = None
+        self.width = width
+        self.resets = 0
+
+    def add_gauge(self, t: float, watts: float) -> None:
+        if self._t and t <= self._t[-1]:
+            return
+        self._t.append(t)
+        self._y.append(watts)
+
+    def add_counter(self, t: float, raw: float) -> None:
+        """Append a raw counter reading; resets and wraps go through units.counter_delta."""
+        if self._t and t <= self._t[-1]:
+            return
+        step = counter_delta(self._last_raw, raw, self.width)
+        if step.kind in ("reset", "wrap"):
+            self.resets += 1
+        self._t.append(t)
+        self._y.append((self._y[-1] if self._y else 0.0) + step.delta)
+        self._last_raw = raw
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def at(self, x: float, max_gap: float) -> float | None:
+        """The signal's value at `x`: None before the first sample, held across long gaps."""
+        i = bisect.bisect_right(self._t, x) - 1
+        if i < 0:
+            return None
+        if i + 1 < len(self._t) and self._t[i + 1] - self._t[i] <= max_gap:
+            t0, t1 = self._t[i], self._t[i + 1]
+            return self._y[i] + (self._y[i + 1] - self._y[i]) * (x - t0) / (t1 - t0)
+        return self._y[i]
+
+    def fresh(self, start: float, end: float, max_gap: float) -> bool:
+        """True when every point of [start, end) lies within max_gap after some sample."""
+        i = bisect.bisect_right(self._t, start) - 1
+        if i < 0:
+            return False
+        j = bisect.bisect_left(self._t, end)
+        points = [*self._t[i:j], end]
+        return all(b - a <= max_gap for a, b in itertools.pairwise(points))
+
+    def integral(self, start: float, end: float, max_gap: float) -> float:
+        """Integral over [start, end) of the piecewise-linear signal (a gauge's energy)."""
+        i = bisect.bisect_right(self._t, start)
+        j = bisect.bisect_left(self._t, end)
+        xs = [start, *self._t[i:j], end]
+        ys = [self.at(x, max_gap) or 0.0 for x in xs]
+        return sum((xs[k + 1] - xs[k]) * (ys[k] + ys[k + 1]) / 2.0 for k in range(len(xs) - 1))
+
+    def prune(self, before: float) -> None:
+        """Forget samples older than the last one at or before `before` (values stay consistent)."""
+        i = bisect.bisect_right(self._t, before) - 1
+        if i > 0:
+            del self._t[:i]
+            del self._y[:i]
+
+
+class CounterBank:
+    """Many cumulative counters with `k` columns each (e.g. packets and bytes), vectorised.
+
+    Samples are reset-adjusted on arrival (a decrease counts from zero or wraps, the same rule as
+    units.counter_delta); `increase(end)` gives each counter's increase since the previous call.
+    """
+
+    def __init__(self, columns: int, max_gap: float) -> None:
+        self.columns = columns
+        self.max_gap = max_gap
+        self.keys: list[tuple[str, ...]] = []
+        self._index: dict[tuple[str, ...], int] = {}
+        self._width: list[float] = []
+        self._last_raw = np.full((0, columns), np.nan)
+        self._last_cum = np.zeros((0, columns))
+        self._last_t = np.full(0, -np.inf)
+        self._carry = np.full((0, columns), np.nan)
+        self._sid: list[npt.NDArray[np.int64]] = []
+        self._t: list[FloatArray] = []
+        self._cum: list[FloatArray] = []
+        self.resets = 0
+
+    def series_id(self, key: tuple[str, ...], width: float | None = None) -> int:
+        sid = self._index.get(key)
+        if sid is None:
+            sid = len(self.keys)
+            self._index[key] = sid
+            self.keys.append(key)
+            self._width.append(np.inf if width is None else width)
+            self._grow()
+        return sid
+
+    def _grow(self) -> None:
+        n = len(self.keys)
+        if n <= len(self._last_t):
+            return
+        cap = max(n, 2 * len(self._last_t), 16)
+        pad = cap - len(self._last_t)
+        c = self.columns
+        self._last_raw = np.vstack([self._last_raw, np.full((pad, c), np.nan)])
+        self._last_cum = np.vstack([self._last_cum, np.zeros((pad, c))])
+        self._carry = np.vstack([self._carry, np.full((pad, c), np.nan)])
+        self._last_t = np.concatenate([self._last_t, np.full(pad, -np.inf)])
+
+    def add(self, sids: npt.NDArray[np.int64], t: FloatArray, raw: FloatArray) -> None:
+        """Append samples (any order); samples not newer than a series' last one are ignored."""
+        if len(sids) == 0:
+            return
+        order = np.lexsort((t, sids))
+        sids, t, raw = sids[order], t[order], raw[order].reshape(len(order), self.columns)
+        newer = t > self._last_t[sids]
+        same_prev = np.r_[False, (sids[1:] == sids[:-1]) & (t[1:] <= t[:-1])]
+        keep = newer & ~same_prev
+        sids, t, raw = sids[keep], t[keep], raw[keep]
+        if len(sids) == 0:
+            return
+        first = np.r_[True, sids[1:] != sids[:-1]]
+        prev = np.where(first[:, None], self._last_raw[sids], np.r_[raw[:1], raw[:-1]])
+        delta = self._deltas(prev, raw, sids)
+        cum = np.cumsum(delta, axis=0)
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first) - 1
+        offset = cum[starts] - delta[starts] - self._last_cum[sids[starts]]
+        cum = cum - offset[group]
+        last = np.r_[starts[1:] - 1, len(sids) - 1]
+        self._last_raw[sids[last]] = raw[last]
+        self._last_cum[sids[last]] = cum[last]
+        self._last_t[sids[last]] = t[last]
+        self._sid.append(sids)
+        self._t.append(t)
+        self._cum.append(cum)
+
+    def _deltas(self, prev: FloatArray, raw: FloatArray, sids: npt.NDArray[np.int64]) -> FloatArray:
+        delta = np.where(np.isnan(prev), 0.0, raw - prev)
+        for i, col in zip(*np.nonzero(delta < 0), strict=True):
+            width = self._width[sids[i]]
+            step = counter_delta(prev[i, col], raw[i, col], None if np.isinf(width) else width)
+            delta[i, col] = step.delta
+            self.resets += 1
+        return delta
+
+    def last_time_at(self, x: float) -> FloatArray:
+        """Each series' latest sample time at or before x (-inf when none)."""
+        out = np.full(len(self.keys), -np.inf)
+        if not self._sid:
+            return out
+        sid, t, _ = self._consolidate()
+        prev = _last_index_per_series(sid, t <= x, len(self.keys))
+        has = prev >= 0
+        out[has] = t[prev[has]]
+        return out
+
+    def values_at(self, x: float) -> FloatArray:
+        """Each counter's value at x (nan before its first sample), held across long gaps."""
+        n = len(self.keys)
+        out = np.full((n, self.columns), np.nan)
+        if not self._sid:
+            return out
+        sid, t, cum = self._consolidate()
+        before = t <= x
+        prev = _last_index_per_series(sid, before, n)
+        has = prev >= 0
+        p = prev[has]
+        out[has] = cum[p]
+        nxt = p + 1
+        inside = nxt < len(sid)
+        nxt_ok = np.zeros(len(p), dtype=bool)
+        nxt_ok[inside] = (sid[nxt[inside]] == sid[p[inside]]) & (
+            t[nxt[inside]] - t[p[inside]] <= self.max_gap
+        )
+        rows = np.flatnonzero(has)[nxt_ok]
+        a, b = p[nxt_ok], p[nxt_ok] + 1
+        frac = ((x - t[a]) / (t[b] - t[a]))[:, None]
+        out[rows] = cum[a] + (cum[b] - cum[a]) * frac
+        return out
+
+    def _consolidate(self) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+        if len(self._sid) > 1:
+            sid = np.concatenate(self._sid)
+            t = np.concatenate(self._t)
+            cum = np.vstack(self._cum)
+            order = np.lexsort((t, sid))
+            self._sid, self._t, self._cum = [sid[order]], [t[order]], [cum[order]]
+        return self._sid[0], self._t[0], self._cum[0]
+
+    def increase(self, end: float) -> FloatArray:
+        """Each counter's increase from the previous call's edge (or its first sample) to `end`."""
+        value = self.values_at(end)
+        n = len(self.keys)
+        carry = self._carry[:n]
+        base = np.where(np.isnan(carry), 0.0, carry)
+        out = np.where(np.isnan(value), 0.0, value - base)
+        self._carry[:n] = np.where(np.isnan(value), carry, value)
+        return np.maximum(out, 0.0)
+
+    def prune(self, before: float) -> None:
+        """Drop samples older than each series' last sample at or before `before`."""
+        if not self._sid:
+            return
+        sid, t, cum = self._consolidate()
+        prev = _last_index_per_series(sid, t <= before, len(self.keys))
+        keep = np.arange(len(sid)) >= np.maximum(prev[sid], 0)
+        self._sid, self._t, self._cum = [sid[keep]], [t[keep]], [cum[keep]]
+
+
+def _last_index_per_series(
+    sid: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_], n: int
+) -> npt.NDArray[np.int64]:
+    """Index of the last masked row per series in (sid, t)-sorted rows; -1 where none."""
+    out = np.full(n, -1, dtype=np.int64)
+    same_next = np.r_[sid[1:] == sid[:-1], False]
+    is_last = mask & ~(same_next & np.r_[mask[1:], False])
+    idx = np.flatnonzero(is_last)
+    out[sid[idx]] = idx
+    return out

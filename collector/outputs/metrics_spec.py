@@ -1,0 +1,62 @@
+"""Every metric the attributor exports: name, type, labels and help, in one table.
+
+The exporter builds its families from this table and docs/reference/metrics.md is generated from
+it (scripts/gen_metrics_doc.py), so names, labels and docs cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "e2e_energy_"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str
+    kind: Literal["counter", "gauge", "info"]
+    labels: tuple[str, ...]
+    help: str
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("app_joules_total", "counter", ("app", "nf", "role", "direction", "component"),
+               "Energy attributed to an application at one NF, by direction and static/dynamic "
+               "component (joules)."),
+    MetricSpec("app_co2_grams_total", "counter", ("app", "nf", "role", "carbon_basis"),
+               "Emissions of the attributed energy (g CO2e): location basis, and market basis when "
+               "any zone has a market-based factor."),
+    MetricSpec("app_requests_total", "counter", ("app",), "Requests served per application."),
+    MetricSpec("nf_joules_total", "counter", ("nf", "role", "energy_basis"),
+               "Measured (or modelled) energy of an NF in fresh windows, catch-up included (J)."),
+    MetricSpec("nf_unattributed_joules_total", "counter", ("nf", "role", "reason"),
+               "Energy of an NF not attributed to any application, by reason: untagged, "
+               "idle_no_traffic, catch_up (J)."),
+    MetricSpec("nf_unmeasured_seconds_total", "counter", ("nf", "role"),
+               "Time in stale windows, whose energy is not estimated (s)."),
+    MetricSpec("nf_info", "info", ("nf", "role", "energy_basis", "denominator"),
+               "Per-NF metadata: measured or modelled energy, denominator all or tagged_only."),
+    MetricSpec("conservation_error_ratio", "gauge", ("nf",),
+               "abs(Σ app + unattributed − measured) / measured in the latest window."),
+    MetricSpec("co2_missing_joules_total", "counter", ("zone",),
+               "Energy whose CO2 could not be computed: the zone's intensity was missing (J)."),
+    MetricSpec("grid_intensity_grams_per_kwh", "gauge", ("zone", "provider", "signal"),
+               "Latest known grid carbon intensity (g CO2e/kWh), average or marginal signal."),
+    MetricSpec("grid_intensity_age_seconds", "gauge", ("zone",),
+               "Age of the latest known intensity value at the end of the latest window (s)."),
+    MetricSpec("grid_signal_index", "gauge", ("zone", "provider"),
+               "A relative index such as WattTime's percentile (0-100), not convertible to grams."),
+    MetricSpec("source_up", "gauge", ("source",), "1 when the source's last read succeeded."),
+    MetricSpec("source_scrape_duration_seconds", "gauge", ("source",),
+               "Duration of the source's last read (s)."),
+    MetricSpec("source_errors_total", "counter", ("source", "kind"),
+               "Failed reads per source, by kind (timeout, auth, http, parse...)."),
+    MetricSpec("attributor_windows_total", "counter", (),
+               "Windows computed since the store began."),
+    MetricSpec("attributor_last_window_end_timestamp_seconds", "gauge", (),
+               "End of the latest computed window (unix seconds)."),
+    MetricSpec("build_info", "info", ("version",), "The collector's version."),
+)  # fmt: skip
+
+BY_NAME = {m.name: m for m in METRICS}

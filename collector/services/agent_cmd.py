@@ -1,0 +1,163 @@
+"""`e2e-energy agent`: count IOAM traffic live on collection interfaces, or replay a capture."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+import click
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+from collector.agent.live import CollectionPoint, run_single, run_workers
+from collector.agent.metrics import AgentCollector
+from collector.agent.replay import replay
+from collector.agent.ring import CaptureError, check_capture
+from collector.agent.state import AgentState
+from collector.ioam.pcapfile import PcapError
+from collector.settings import AgentSettings, SettingsError, load_settings
+
+DIRECTIONS = ("uplink", "downlink")
+
+
+def parse_point(text: str) -> CollectionPoint:
+    """`IF[:DIRECTION]`, direction uplink by default."""
+    name, _, direction = text.partition(":")
+    direction = direction or "uplink"
+    if not name or direction not in DIRECTIONS:
+        raise click.BadParameter(f"{text!r}: expected IF or IF:uplink or IF:downlink")
+    return CollectionPoint(name, direction)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT` or `[IPv6]:PORT`."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{text!r}: expected ADDR:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def k8s_node_name(settings: AgentSettings) -> str:
+    return settings.k8s_node or os.environ.get("NODE_NAME") or socket.gethostname()
+
+
+def _registry(state: AgentState, settings: AgentSettings, interfaces: list[str]) -> Any:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        AgentCollector(state.snapshot, k8s_node=k8s_node_name(settings), interfaces=interfaces)
+    )
+    return registry
+
+
+@click.command(name="agent")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Settings file.")
+@click.option(
+    "--interface",
+    "interfaces",
+    multiple=True,
+    metavar="IF[:DIRECTION]",
+    help="Collection interface (repeatable); replaces agent.interfaces.",
+)
+@click.option("--listen", metavar="ADDR:PORT", help="Where /metrics is served (default :9470).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Capture processes (PACKET_FANOUT).")
+@click.option("--sample", type=click.IntRange(1), help="Count 1 packet in N and scale by N.")
+@click.option("--pcap", type=click.Path(dir_okay=False), help="Replay this pcap/pcapng file.")
+@click.option("--once", is_flag=True, help="With --pcap: count the file, print /metrics, exit.")
+@click.option("--direction", type=click.Choice(DIRECTIONS), help="Direction of a --pcap file.")
+def agent(
+    config: str | None,
+    interfaces: tuple[str, ...],
+    listen: str | None,
+    workers: int | None,
+    sample: int | None,
+    pcap: str | None,
+    once: bool,
+    direction: str | None,
+) -> None:
+    """Capture IOAM traffic and count it per application (TraceID) and network node (NodeID).
+
+    Live capture needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
+    """
+    try:
+        settings = load_settings(config).agent if config else AgentSettings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    overrides: dict[str, Any] = {}
+    if workers is not None:
+        overrides["workers"] = workers
+    if sample is not None:
+        overrides["sample"] = sample
+    if listen is not None:
+        parse_listen(listen)
+        overrides["listen"] = listen
+    settings = settings.model_copy(update=overrides)
+    points = [parse_point(i) for i in interfaces] or [
+        CollectionPoint(i.name, i.direction) for i in settings.interfaces
+    ]
+    if once and pcap is None:
+        raise click.UsageError("--once needs --pcap FILE")
+    if pcap is not None:
+        default = points[0].direction if points else "uplink"
+        _replay(pcap, settings, direction or default)
+        return
+    if not points:
+        raise click.UsageError("no collection interface: give --interface or agent.interfaces")
+    _live(points, settings)
+
+
+def _replay(path: str, settings: AgentSettings, direction: str) -> None:
+    try:
+        state, stats = replay(path, settings, direction)
+    except (PcapError, OSError) as exc:
+        raise click.ClickException(f"cannot replay {path}: {exc}") from None
+    sys.stdout.write(generate_latest(_registry(state, settings, [])).decode())
+    click.echo(
+        f"{path}: {stats.frames} frames, {stats.filtered_out} filtered out, "
+        f"{stats.outgoing} outgoing skipped, {stats.unsupported_linktype} of unknown link type",
+        err=True,
+    )
+
+
+def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
+    try:
+        for point in points:
+            check_capture(point.interface)
+    except CaptureError as exc:
+        raise click.ClickException(str(exc)) from None
+    state = AgentState(settings)
+    host, port = parse_listen(settings.listen)
+    try:
+        server, _thread = start_http_server(
+            port, host, _registry(state, settings, [p.interface for p in points])
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.listen}: {exc.strerror}") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+    names = ", ".join(f"{p.interface}:{p.direction}" for p in points)
+
+    def announce() -> None:
+        click.echo(
+            f"e2e-energy agent: listening on http://{bound_host}:{bound_port}/metrics, "
+            f"capturing on {names} with {settings.workers} worker(s)",
+            err=True,
+        )
+
+    try:
+        run = run_single if settings.workers == 1 else run_workers
+        run(points, settings, state, stop.is_set, announce)
+    except CaptureError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        server.shutdown()
+        server.server_close()
+    click.echo("e2e-energy agent: stopped", err=True)

@@ -1,0 +1,124 @@
+"""`e2e-energy attributor`: the live attributor process (metrics, API and store on one port)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from collector.attribution.records import Record
+from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
+from collector.services.replay_cmd import load_records
+from collector.settings import Settings, SettingsError, load_settings, read_secret
+from collector.store import Store, StoreLocked
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    try:
+        return host.strip("[]") or "0.0.0.0", int(port)
+    except ValueError:
+        raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
+
+
+async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
+    import uvicorn
+
+    from collector.outputs.api import create_app
+    from collector.outputs.exporter import make_registry
+
+    token = read_secret(settings.api.token, settings.api.token_file, "api.token_file")
+    reader = Store(live.store.path)
+    app = create_app(
+        reader,
+        token=token,
+        max_range_seconds=settings.api.max_range_seconds,
+        page_size=settings.api.page_size,
+        clock=live.clock,
+        ready=lambda: live.ready,
+        metrics=make_registry(live.collector),
+    )
+    host, port = _host_port(listen)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    loop_task = asyncio.create_task(_loop(live, server, poll_interval(settings)))
+    try:
+        await server.serve()
+    finally:
+        loop_task.cancel()
+        reader.close()
+
+
+async def _loop(live: LiveAttributor, server: object, interval: float) -> None:
+    announced = False
+    while not getattr(server, "should_exit", False):
+        if not announced and getattr(server, "started", False):
+            sock = server.servers[0].sockets[0].getsockname()  # type: ignore[attr-defined]
+            click.echo(f"attributor listening on http://{sock[0]}:{sock[1]}", err=True)
+            announced = True
+        try:
+            for snap in await live.tick():
+                click.echo(f"window {snap.window_start:.0f} computed", err=True)
+        except Exception as exc:  # one bad tick must not end the process
+            click.echo(f"tick failed: {type(exc).__name__}: {exc}", err=True)
+        await asyncio.sleep(interval)
+
+
+@click.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--record",
+    "record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append every input record (replay format, JSON Lines) to this file.",
+)
+@click.option(
+    "--inputs",
+    "inputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also feed records from a JSON Lines file, each once the clock reaches its t.",
+)
+@click.option("--listen", default=None, help="HOST:PORT for /metrics and the API (api.listen).")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file (store.path).",
+)
+@click.option(
+    "--settle-seconds",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="How long after a window's end to wait for late samples.",
+)
+def attributor(config: Path, record: Path | None, inputs: Path | None, listen: str | None,
+               store_path: Path | None, settle_seconds: float) -> None:  # fmt: skip
+    """Run the live attributor: scrape agents and sources, compute windows, serve metrics/API."""
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    replay_inputs: list[Record] = []
+    if inputs is not None:
+        from collector.attribution import topology_from_settings
+
+        with inputs.open(encoding="utf-8") as f:
+            replay_inputs = load_records(f, topology_from_settings(settings), str(inputs))
+    path = store_path or settings.store.path
+    try:
+        store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
+    except StoreLocked as exc:
+        raise click.ClickException(str(exc)) from None
+    recording = open_record(record)
+    live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
+                          replay_inputs=replay_inputs)  # fmt: skip
+    try:
+        asyncio.run(_serve(live, settings, listen or settings.api.listen))
+    finally:
+        store.close()
+        if recording is not None:
+            recording.close()
+    sys.exit(0)

@@ -1,0 +1,118 @@
+{{/* Chart name, truncated to the 63 characters DNS names allow. */}}
+{{- define "e2e-energy.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Resource name prefix: <release>-<chart> unless the release already contains the chart name. */}}
+{{- define "e2e-energy.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "e2e-energy.agentName" -}}
+{{- printf "%s-agent" (include "e2e-energy.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "e2e-energy.attributorName" -}}
+{{- printf "%s-attributor" (include "e2e-energy.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "e2e-energy.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "e2e-energy.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: e2e-energy
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels of one component (agent or attributor); pass (dict "ctx" $ "component" "agent"). */}}
+{{- define "e2e-energy.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "e2e-energy.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "e2e-energy.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "e2e-energy.agentServiceAccountName" -}}
+{{- if .Values.agent.serviceAccount.create }}
+{{- default (include "e2e-energy.agentName" .) .Values.agent.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.agent.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "e2e-energy.attributorServiceAccountName" -}}
+{{- if .Values.attributor.serviceAccount.create }}
+{{- default (include "e2e-energy.attributorName" .) .Values.attributor.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.attributor.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret mounted into the attributor, empty when none. */}}
+{{- define "e2e-energy.secretName" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- .Values.secrets.existingSecret }}
+{{- else if .Values.secrets.create }}
+{{- printf "%s-credentials" (include "e2e-energy.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The agent's settings file: only the `agent` block matters to `e2e-energy agent`. */}}
+{{- define "e2e-energy.agentSettings" -}}
+{{- $a := .Values.agent }}
+{{- $agent := dict
+  "listen" (printf "%s:%d" $a.bindAddress (int $a.port))
+  "interfaces" $a.interfaces
+  "trace_ids" $a.traceIds
+  "max_flows" $a.maxFlows
+  "max_trace_ids" $a.maxTraceIds
+  "workers" $a.workers
+  "sample" $a.sample
+  "idle_timeout_seconds" $a.idleTimeoutSeconds
+  "ring_block_size" $a.ringBlockSize
+  "ring_block_count" $a.ringBlockCount
+  "snaplen" $a.snaplen
+  "promiscuous" $a.promiscuous }}
+{{- toYaml (dict "agent" $agent) }}
+{{- end }}
+
+{{/* The attributor's settings file: the user's `config` plus what the chart owns. */}}
+{{- define "e2e-energy.attributorSettings" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- if not $cfg.shares }}{{ $_ := unset $cfg "shares" }}{{ end }}
+{{- if not $cfg.apps_kubernetes }}{{ $_ := unset $cfg "apps_kubernetes" }}{{ end }}
+{{- $k8s := dict "namespace" .Release.Namespace "service" (include "e2e-energy.agentName" .) "port" (int .Values.agent.port) }}
+{{- $_ := set $cfg "agents" (dict "kubernetes" $k8s) }}
+{{- $_ := set $cfg.store "path" "/var/lib/e2e-energy/store.sqlite" }}
+{{- $_ := set $cfg.api "listen" (printf "0.0.0.0:%d" (int .Values.attributor.port)) }}
+{{- if not $cfg.api.token_file }}{{ $_ := unset $cfg.api "token_file" }}{{ end }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/* Fails the render when a settings document holds an inline credential (use *_file keys). */}}
+{{- define "e2e-energy.noInlineSecrets" -}}
+{{- if regexMatch "(?m)^\\s*(-\\s+)?(token|password|community|auth_key|priv_key)\\s*:\\s*\\S" . }}
+{{- fail "config holds an inline credential (token, password, community, auth_key or priv_key): put it in a Secret (secrets.existingSecret or secrets.data) and point the matching *_file key under secrets.mountPath" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,45 @@
+"""The metric names dashboards and rules may use: shared/DESIGN.md section 5 (attributor) and
+issue 3 (agent). A name outside this set in a query is a typo that would show an empty panel."""
+
+from __future__ import annotations
+
+ATTRIBUTOR_METRICS = frozenset(
+    {
+        "e2e_energy_app_joules_total",
+        "e2e_energy_app_co2_grams_total",
+        "e2e_energy_app_requests_total",
+        "e2e_energy_nf_joules_total",
+        "e2e_energy_nf_unattributed_joules_total",
+        "e2e_energy_nf_unmeasured_seconds_total",
+        "e2e_energy_nf_info",
+        "e2e_energy_conservation_error_ratio",
+        "e2e_energy_co2_missing_joules_total",
+        "e2e_energy_grid_intensity_grams_per_kwh",
+        "e2e_energy_grid_intensity_age_seconds",
+        "e2e_energy_grid_signal_index",
+        "e2e_energy_source_up",
+        "e2e_energy_source_scrape_duration_seconds",
+        "e2e_energy_source_errors_total",
+        "e2e_energy_attributor_windows_total",
+        "e2e_energy_attributor_last_window_end_timestamp_seconds",
+    }
+)
+AGENT_METRICS = frozenset(
+    {
+        "e2e_energy_ioam_packets_total",
+        "e2e_energy_ioam_bytes_total",
+        "e2e_energy_ioam_outer_bytes_total",
+        "e2e_energy_agent_packets_total",
+        "e2e_energy_agent_sampling_ratio",
+        "e2e_energy_agent_kernel_drops_total",
+        "e2e_energy_agent_kernel_packets_total",
+        "e2e_energy_agent_trace_id_overflow_packets_total",
+        "e2e_energy_agent_flows",
+        "e2e_energy_agent_flow_evictions_total",
+        "e2e_energy_interface_packets_total",
+        "e2e_energy_interface_bytes_total",
+    }
+)
+KNOWN_METRICS = ATTRIBUTOR_METRICS | AGENT_METRICS | {"e2e_energy_build_info"}
+# Recording rules of deploy/prometheus/rules.yaml: level:metric:operation.
+RECORDED_PREFIXES = ("app", "nf", "k8s_node")

@@ -1,0 +1,121 @@
+"""Renders the settings reference tables from collector/settings.py (models + docstrings).
+
+`python -m tests.settings_doc --write` rewrites the generated block of
+docs/reference/settings.md; tests/test_settings_doc.py fails when the block is out of date.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+import collector.settings as settings_mod
+from collector.settings import Settings
+
+
+def field_docs() -> dict[tuple[str, str], str]:
+    """(class name, field) -> the docstring written under the field in settings.py."""
+    tree = ast.parse(inspect.getsource(settings_mod))
+    out: dict[tuple[str, str], str] = {}
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        body = cls.body
+        for a, b in itertools.pairwise(body):
+            if (
+                isinstance(a, ast.AnnAssign)
+                and isinstance(a.target, ast.Name)
+                and isinstance(b, ast.Expr)
+                and isinstance(b.value, ast.Constant)
+                and isinstance(b.value.value, str)
+            ):
+                out[(cls.name, a.target.id)] = " ".join(b.value.value.split())
+    return out
+
+
+def _models(tp: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        yield tp
+    for arg in get_args(tp):
+        yield from _models(arg)
+
+
+def walk(
+    model: type[BaseModel], path: str, seen: set[str]
+) -> Iterator[tuple[str, type[BaseModel]]]:
+    """(dotted path, model) for the tree below `model`, each model class once per path."""
+    yield path, model
+    for name, f in model.model_fields.items():
+        for sub in _models(f.annotation):
+            key = f"{path}.{name}:{sub.__name__}"
+            if key in seen:
+                continue
+            seen.add(key)
+            child = f"{path}.{name}" if path else name
+            if "sources" in child or "providers" in child:
+                child = (
+                    f"{child}[kind={sub.model_fields['kind'].annotation.__args__[0]}]"
+                    if ("kind" in sub.model_fields)
+                    else child
+                )
+            yield from walk(sub, child, seen)
+
+
+def default_text(f: Any) -> str:
+    if f.default is PydanticUndefined and f.default_factory is None:
+        return "required"
+    value = f.default_factory() if f.default_factory is not None else f.default
+    if isinstance(value, BaseModel):
+        return "(section defaults)"
+    return f"`{value!r}`" if value not in ({}, [], None) else f"`{value}`"
+
+
+def render() -> str:
+    docs = field_docs()
+    lines = []
+    for path, model in walk(Settings, "", set()):
+        title = path or "top level"
+        lines += [
+            "",
+            f"### `{title}` ({model.__name__})",
+            "",
+            "| key | default | meaning |",
+            "|---|---|---|",
+        ]
+        for name, f in model.model_fields.items():
+            doc = ""
+            for klass in model.__mro__:
+                doc = docs.get((klass.__name__, name), "")
+                if doc:
+                    break
+            lines.append(f"| `{name}` | {default_text(f)} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "reference" / "settings.md"
+BEGIN = "<!-- BEGIN GENERATED: python -m tests.settings_doc --write -->"
+END = "<!-- END GENERATED -->"
+
+
+def generated_block(text: str) -> str:
+    return text.split(BEGIN, 1)[1].split(END, 1)[0]
+
+
+def write() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(head + BEGIN + "\n" + render() + END + tail, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write()
+    else:
+        print(render(), end="")
