@@ -204,29 +204,46 @@ def test_default_dataset_keeps_eu_online_classes_in_eu_regions() -> None:
                 assert sol.flow[k, o, ~eu_regions].sum() == 0.0
 
 
-def test_settings_option_without_carbon_module_fails_clearly(tmp_path: Path) -> None:
+def test_settings_option_takes_live_intensities_from_the_carbon_providers(tmp_path: Path) -> None:
+    """A real CarbonService (static provider) sets the average intensity of the zone's region."""
+    import json
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
     settings = tmp_path / "s.yaml"
-    settings.write_text("carbon: {zones: {FR: {providers: [{kind: static, grams_per_kwh: 50}]}}}\n")
+    settings.write_text(
+        "carbon: {zones: {FR: {providers: [{kind: static, grams_per_kwh: 12.5}]}}}\n"
+    )
+    placement = tmp_path / "p.yaml"
+    placement.write_text(
+        "classes: [{name: c, latency_budget_ms: 1000, energy_per_request_joules: 1,"
+        " demand: {paris: 1}}]\n"
+        "origins: [{name: paris, lat: 48.86, lon: 2.35}]\n"
+        "regions: [{name: fr, lat: 48.86, lon: 2.35, price_per_kwh: 0.2, carbon_zone: FR,"
+        " grams_per_kwh_average: 56, grams_per_kwh_marginal: 435}]\n"
+    )
     res = subprocess.run(
-        [sys.executable, "-m", "collector", "placement", "solve", "--settings", str(settings)],
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "placement",
+            "solve",
+            "--format",
+            "json",
+            "--config",
+            str(placement),
+            "--settings",
+            str(settings),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    try:
-        import collector.carbon as carbon
-
-        has_carbon = hasattr(carbon, "build_carbon")
-    except ImportError:
-        has_carbon = False
-    if has_carbon:
-        assert res.returncode == 0, res.stderr
-    else:
-        assert res.returncode != 0
-        assert "collector.carbon.build_carbon" in res.stderr
+    assert res.returncode == 0, res.stderr
+    region_out = json.loads(res.stdout)["regions"][0]
+    assert region_out["grams_per_kwh_average"] == 12.5
+    assert region_out["grams_per_kwh_marginal"] == 435

@@ -37,7 +37,14 @@ def solution_report(sol: Solution) -> dict[str, Any]:
         "relocatable_share": overall,
         "classes": [asdict(c) for c in class_summaries(sol)],
         "regions": [
-            {"name": r.name, "it_kw": float(it_kw[j]), "capacity_kw": r.capacity_kw}
+            {
+                "name": r.name,
+                "it_kw": float(it_kw[j]),
+                "capacity_kw": r.capacity_kw,
+                "price_per_kwh": r.price_per_kwh,
+                "grams_per_kwh_average": r.grams_per_kwh_average,
+                "grams_per_kwh_marginal": r.grams_per_kwh_marginal,
+            }
             for j, r in enumerate(cfg.regions)
         ],
         "flows_rps": flows,
