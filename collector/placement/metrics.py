@@ -238,7 +238,7 @@ def frontier(
         problem = build_problem(cfg, budgets_ms=dict.fromkeys(names, b))
         try:
             sol = solve(problem)
-        except InfeasibleError as exc:
+        except (InfeasibleError, RuntimeError) as exc:  # a solver failure is reported too
             points.append(FrontierPoint(budget_ms=b, feasible=False, reason=str(exc)))
             continue
         point = _point(sol, b, prev, [problem.classes.index(n) for n in names])

@@ -91,7 +91,7 @@ def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) ->
     try:
         problem = build_problem(cfg)
         sol = solve(problem)
-    except InfeasibleError as exc:
+    except (InfeasibleError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
@@ -171,7 +171,7 @@ def simulate_cmd(
     try:
         problem = build_problem(cfg)
         sol = solve(problem)
-    except InfeasibleError as exc:
+    except (InfeasibleError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     fronts = class_frontiers(cfg)
     plot_frontiers(cfg, fronts, plot_path)
