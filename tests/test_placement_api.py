@@ -119,3 +119,11 @@ def test_schemathesis_on_the_placement_endpoints() -> None:
         except Exception as exc:  # collect every operation's failure, then report
             failures.append(f"{operation.path}: {exc}")
     assert not failures, "\n".join(failures)
+
+
+def test_oversized_problem_is_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collector.outputs.placement_api as api
+
+    monkeypatch.setattr(api, "MAX_TRIPLES", 1)
+    r = client.post("/v1/placement/solve", json=_problem())
+    assert r.status_code == 400 and "too large" in r.json()["detail"]
