@@ -61,7 +61,7 @@ def problems(draw: st.DrawFn, *, capacities: bool, max_regions: int = 4) -> Plac
     origins = [{"name": f"o{i}", "lat": draw(coord)[0], "lon": draw(coord)[1]} for i in range(n_o)]
     classes = []
     for k in range(n_k):
-        demand = {f"o{i}": draw(st.floats(0.0, 20.0)) for i in range(n_o)}
+        demand = {f"o{i}": draw(st.just(0.0) | st.floats(0.01, 20.0)) for i in range(n_o)}
         classes.append(
             {
                 "name": f"c{k}",

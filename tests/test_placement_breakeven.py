@@ -142,3 +142,42 @@ def test_break_even_payload_is_where_the_margin_crosses_zero() -> None:
         frictions=frictions,
     )
     assert abs(break_even(build_problem(at), 0, 0, 1).margin) < 1e-9
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_energy_break_even_is_pue_savings_against_extra_transport(data: st.DataObject) -> None:
+    """Objective `energy`: relocate iff E × (PUE_home − PUE_target) > bytes × τ × Δkm."""
+    d = data.draw
+    coord = st.tuples(st.floats(-60, 60), st.floats(-170, 170))
+    (la, loa), (lb, lob), (lo, loo) = d(coord), d(coord), d(coord)
+    pue_a, pue_b = d(st.floats(1.0, 2.0)), d(st.floats(1.0, 2.0))
+    e, payload, tau = d(st.floats(1, 5000)), d(st.floats(0, 1e7)), d(st.floats(0, 1e-7))
+    cfg = config(
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 10_000,
+                "energy_per_request_joules": e,
+                "payload_bytes": payload,
+                "demand": {"o": 1.0},
+            }
+        ],
+        origins=[{"name": "o", "lat": lo, "lon": loo, "home": "A"}],
+        regions=[region("A", la, loa, pue=pue_a), region("B", lb, lob, pue=pue_b)],
+        frictions={
+            "egress_per_gb": 0.05,
+            "migration_per_request": 1e-5,
+            "transport_joules_per_byte_km": tau,
+        },
+        objective={"kind": "energy"},
+    )
+    saved = e * (pue_a - pue_b)
+    extra = payload * tau * (haversine_km(lo, loo, lb, lob) - haversine_km(lo, loo, la, loa))
+    margin = saved - extra
+    assume(abs(margin) > 1e-9 * max(abs(saved), abs(extra), 1e-12))
+    problem = build_problem(cfg)
+    assert (solve(problem).flow[0, 0, 1] > 0.5) == (margin > 0)
+    be = break_even(problem, 0, 0, 1)
+    assert be.relocate == (margin > 0)
+    assert np.isclose(be.extra_transport_joules_per_request, extra, rtol=1e-6, atol=1e-9)

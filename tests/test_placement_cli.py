@@ -60,3 +60,27 @@ def test_frontier_budgets_for_one_class() -> None:
     points = json.loads(res.stdout)["batch"]
     objectives = [p["objective_per_million"] for p in points if p["feasible"]]
     assert objectives == sorted(objectives, reverse=True)
+
+
+def test_frontier_budget_sweep_plot_for_several_classes(tmp_path: Path) -> None:
+    png = tmp_path / "sweep.png"
+    res = _run(
+        "frontier",
+        "--class",
+        "batch",
+        "--class",
+        "weakly-real-time",
+        "--budgets",
+        "60100,60300,3600000",
+        "--plot",
+        str(png),
+    )
+    assert res.returncode == 0, res.stderr
+    assert "batch+weakly-real-time" in res.stdout
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unknown_class_is_a_usage_error() -> None:
+    res = _run("frontier", "--class", "nope")
+    assert res.returncode == 2
+    assert "no class named 'nope'" in res.stderr

@@ -120,6 +120,19 @@ def test_unknown_csv_column_names_column_and_file(tmp_path: Path) -> None:
         load_config(f)
 
 
+def test_bad_csv_value_names_the_csv_file_and_row(tmp_path: Path) -> None:
+    (tmp_path / "regions.csv").write_text(
+        "name,lat,lon,price_per_kwh,grams_per_kwh_average,grams_per_kwh_marginal\na,1,2,cheap,1,1\n"
+    )
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "csv: {regions: regions.csv}\n"
+        "classes: [{name: c, latency_budget_ms: 1, energy_per_request_joules: 1}]\n"
+    )
+    with pytest.raises(PlacementInputError, match=r"regions\.csv: row 1: price_per_kwh"):
+        load_config(f)
+
+
 def test_dangling_reference_is_rejected() -> None:
     data = _two_regions()
     data["origins"] = [{**ORIGINS[0], "home": "mars"}]
@@ -151,3 +164,86 @@ def test_live_intensities_replace_static_values_by_zone() -> None:
         33.0,
     )
     assert live.regions[1] == cfg.regions[1]
+
+
+def test_frontier_erl_in_a_hand_computed_case() -> None:
+    """Home A is dear; B (about 2 000 km away, RTT ≈ 84 ms) opens between 60 and 100 ms."""
+    from collector.placement.metrics import frontier
+
+    cfg = config(
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 100,
+                "energy_per_request_joules": 3600,
+                "demand": {"o": 1},
+            }
+        ],
+        origins=[{"name": "o", "lat": 0, "lon": 0, "home": "A"}],
+        regions=[
+            region("A", 0, 0, price_per_kwh=0.3, pue=1.0),
+            region("B", 0, 17.99, price_per_kwh=0.1, pue=1.0),
+        ],
+        objective={"kind": "cost"},
+    )
+    p60, p100 = frontier(cfg, [60, 100])
+    # 3600 J = 1e-3 kWh: 0.3 -> 0.1 USD/kWh saves 2e-4 USD per request = 200 USD per million
+    assert p60.cost_per_million == pytest.approx(300.0)
+    assert p100.cost_per_million == pytest.approx(100.0)
+    assert p100.erl_cost_per_million_per_ms == pytest.approx(200.0 / 40.0)
+    assert p100.relocated_share == pytest.approx(1.0)
+
+
+def test_default_dataset_keeps_eu_online_classes_in_eu_regions() -> None:
+    cfg = load_default()
+    sol = solve(build_problem(cfg))
+    eu_regions = np.array(["eu" in r.tags for r in cfg.regions])
+    for k, cls in enumerate(cfg.classes):
+        for o, origin in enumerate(cfg.origins):
+            if "eu" in origin.tags and cls.name in ("interactive", "standard"):
+                assert sol.flow[k, o, ~eu_regions].sum() == 0.0
+
+
+def test_settings_option_takes_live_intensities_from_the_carbon_providers(tmp_path: Path) -> None:
+    """A real CarbonService (static provider) sets the average intensity of the zone's region."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    settings = tmp_path / "s.yaml"
+    settings.write_text(
+        "carbon: {zones: {FR: {providers: [{kind: static, grams_per_kwh: 12.5}]}}}\n"
+    )
+    placement = tmp_path / "p.yaml"
+    placement.write_text(
+        "classes: [{name: c, latency_budget_ms: 1000, energy_per_request_joules: 1,"
+        " demand: {paris: 1}}]\n"
+        "origins: [{name: paris, lat: 48.86, lon: 2.35}]\n"
+        "regions: [{name: fr, lat: 48.86, lon: 2.35, price_per_kwh: 0.2, carbon_zone: FR,"
+        " grams_per_kwh_average: 56, grams_per_kwh_marginal: 435}]\n"
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "placement",
+            "solve",
+            "--format",
+            "json",
+            "--config",
+            str(placement),
+            "--settings",
+            str(settings),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    region_out = json.loads(res.stdout)["regions"][0]
+    assert region_out["grams_per_kwh_average"] == 12.5
+    assert region_out["grams_per_kwh_marginal"] == 435

@@ -175,3 +175,69 @@ def test_solutions_meet_demand_respect_capacity_and_masks(cfg: PlacementConfig) 
     for j, reg in enumerate(cfg.regions):
         if reg.capacity_kw is not None:
             assert watts[j] <= reg.capacity_kw * 1000 * (1 + 1e-7) + 1e-7
+
+
+@SETTINGS
+@given(problems(capacities=True))
+def test_column_generation_reaches_the_full_lp_optimum(cfg: PlacementConfig) -> None:
+    full = _solve_or_reject(cfg)
+    generated = solve(full.problem, full_lp_max_variables=0)
+    assert generated.objective_per_second == pytest.approx(
+        full.objective_per_second, rel=1e-7, abs=1e-12
+    )
+    demand = full.problem.demand
+    np.testing.assert_allclose(generated.flow.sum(axis=2), demand, rtol=1e-7, atol=1e-7)
+
+
+def test_column_generation_reports_short_capacity() -> None:
+    cfg = config(
+        classes=[
+            {
+                "name": "c",
+                "latency_budget_ms": 10_000,
+                "energy_per_request_joules": 1000,
+                "demand": {"o": 5},
+            }
+        ],
+        origins=[{"name": "o", "lat": 0, "lon": 0}],
+        regions=[region("a", 0, 1, capacity_kw=1.0), region("b", 0, 0, capacity_kw=1.0)],
+    )
+    with pytest.raises(InfeasibleError, match="capacity is short"):
+        solve(build_problem(cfg), full_lp_max_variables=0)
+
+
+def test_column_generation_with_sampled_capacity_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sampled price guess only chooses the first columns: the optimum stays the full LP's."""
+    import collector.placement.solve as solve_module
+
+    rng = np.random.default_rng(3)
+    n_o, n_r = 80, 12
+    regions = [
+        region(
+            f"r{j}",
+            float(rng.uniform(-50, 60)),
+            float(rng.uniform(-170, 170)),
+            price_per_kwh=float(rng.uniform(0.05, 0.3)),
+            capacity_kw=3.0,
+        )
+        for j in range(n_r)
+    ]
+    origins = [
+        {"name": f"o{i}", "lat": float(rng.uniform(-50, 60)), "lon": float(rng.uniform(-170, 170))}
+        for i in range(n_o)
+    ]
+    classes = [
+        {
+            "name": "batch",
+            "latency_budget_ms": 10_000,
+            "energy_per_request_joules": 500,
+            "payload_bytes": 1e5,
+            "demand": {f"o{i}": float(rng.uniform(0, 1)) for i in range(n_o)},
+        }
+    ]
+    problem = build_problem(config(classes=classes, origins=origins, regions=regions))
+    full = solve(problem)
+    monkeypatch.setattr(solve_module, "SAMPLE_ORIGINS", 10)
+    generated = solve(problem, full_lp_max_variables=0)
+    assert generated.objective_per_second == pytest.approx(full.objective_per_second, rel=1e-7)
+    assert np.all(generated.it_power_watts() <= 3000.0 * (1 + 1e-7))

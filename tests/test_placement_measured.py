@@ -95,3 +95,46 @@ def test_missing_app_and_missing_inference_nf_are_named(tmp_path: Path) -> None:
 def test_not_a_replay_output(tmp_path: Path) -> None:
     with pytest.raises(PlacementInputError, match="apps: missing"):
         apply_measured(load_config(_write(tmp_path, {"windows": []})))
+
+
+def test_real_replay_output_feeds_the_advisor(tmp_path: Path) -> None:
+    """`e2e-energy replay` on the attribution branch's hand-checked scenario, then placement."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    data = ROOT / "tests" / "data" / "attribution"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "replay",
+            "--inputs",
+            str(data / "inputs.jsonl"),
+            "--config",
+            str(data / "config.yaml"),
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "replay.json").write_text(out.stdout)
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "classes: [{name: vision, latency_budget_ms: 1500, energy_per_request_joules: 1,"
+        " demand: {o: 1}}]\n"
+        "origins: [{name: o, lat: 0, lon: 0}]\n"
+        "regions: [{name: r, lat: 0, lon: 0, price_per_kwh: 0.1, grams_per_kwh_average: 1,"
+        " grams_per_kwh_marginal: 1}]\n"
+        "measured: {replay: replay.json, classes: {vision: {app: factory-vision}}}\n"
+    )
+    c = apply_measured(load_config(f)).classes[0]
+    # hand-checked in tests/test_replay.py: 638 J over 12 requests, 450 J of it at the VLM
+    assert c.energy_per_request_joules == pytest.approx(450 / 12)
+    assert c.access_joules_per_request == pytest.approx((638 - 450) / 12)

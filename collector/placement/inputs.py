@@ -23,7 +23,7 @@ class PlacementInputError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WorkloadClass(Strict):
@@ -227,8 +227,10 @@ def parse_config(data: dict[str, Any], origin: str = "<placement>") -> Placement
         raise PlacementInputError(f"{origin}: {exc}") from None
 
 
-def _read_csv(path: Path, fields: set[str], what: str) -> list[dict[str, Any]]:
-    """Rows of a CSV table; an unknown column is rejected naming the column and the file."""
+def _read_csv(
+    path: Path, fields: set[str], what: str, model: type[BaseModel] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a CSV table; an unknown column or a bad value is rejected naming the file."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(row for row in fh if not row.lstrip().startswith("#"))
@@ -236,9 +238,16 @@ def _read_csv(path: Path, fields: set[str], what: str) -> list[dict[str, Any]]:
             for col in header:
                 if col not in fields:
                     raise PlacementInputError(f"{path}: column {col!r}: unknown key for {what}")
-            return [_csv_row(row) for row in reader]
+            rows = [_csv_row(row) for row in reader]
     except OSError as exc:
         raise PlacementInputError(f"{path}: cannot read {what} table: {exc.strerror}") from None
+    if model is not None:
+        for i, row in enumerate(rows, start=1):
+            try:
+                model(**row)
+            except ValidationError as exc:
+                raise PlacementInputError(_format(exc, f"{path}: row {i}")) from None
+    return rows
 
 
 def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
@@ -257,12 +266,12 @@ def _merge_csv(data: dict[str, Any], base: Path) -> None:
     if refs.get("regions"):
         path = base / str(refs["regions"])
         data["regions"] = list(data.get("regions", [])) + _read_csv(
-            path, set(Region.model_fields), "regions"
+            path, set(Region.model_fields), "regions", Region
         )
     if refs.get("origins"):
         path = base / str(refs["origins"])
         data["origins"] = list(data.get("origins", [])) + _read_csv(
-            path, set(Origin.model_fields), "origins"
+            path, set(Origin.model_fields), "origins", Origin
         )
     if refs.get("demand"):
         _merge_demand(data, base / str(refs["demand"]))

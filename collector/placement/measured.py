@@ -2,9 +2,10 @@
 attributor's output, replacing the assumed figures of a dataset.
 
 The replay JSON (`e2e-energy replay --format json`, issue 5) holds `apps` keyed by name with
-`joules`, `requests`, `joules_per_request` and `nfs` keyed by NF name with `joules` each. The
-model's share is the energy of the NFs named as inference (or whose entry says role
-`inference`); the rest of the app's NFs are the access network, which stays with the user.
+`joules`, `requests`, `joules_per_request` and `nfs` keyed by NF name with `joules` each, and a
+top-level `nfs` with each NF's `role`. The model's share is the energy of the NFs whose role is
+`inference` or that are named in `inference_nfs`; the rest of the app's NFs are the access
+network, which stays with the user.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from collector.placement.inputs import (
 class MeasuredSource(Protocol):
     """Where measured per-app energy comes from (a replay output now; the store later)."""
 
+    roles: dict[str, str]
+    """NF name -> role, where the source knows it."""
+
     def app(self, name: str) -> dict[str, Any]: ...
 
 
@@ -38,6 +42,12 @@ class ReplayOutput:
             )
         self._apps: dict[str, Any] = apps
         self.origin = origin
+        nfs = document.get("nfs")
+        self.roles: dict[str, str] = {
+            name: v["role"]
+            for name, v in (nfs.items() if isinstance(nfs, dict) else ())
+            if isinstance(v, dict) and isinstance(v.get("role"), str)
+        }
 
     @classmethod
     def read(cls, path: Path) -> ReplayOutput:
@@ -86,9 +96,9 @@ def split_per_request(
             f"{origin}: apps.{spec.app}.requests: no requests, so energy per request is undefined"
         )
     nfs = _nf_joules(entry, origin, spec.app)
-    model_nfs = {nf for nf, (_, role) in nfs.items() if role == "inference"} | set(
-        spec.inference_nfs
-    )
+    roles = {nf: role for nf, (_, role) in nfs.items() if role} | source.roles
+    model_nfs = {nf for nf, role in roles.items() if role == "inference"}
+    model_nfs |= set(spec.inference_nfs)
     if not model_nfs & set(nfs):
         raise PlacementInputError(
             f"{origin}: apps.{spec.app}: no inference NF among {sorted(nfs)}; "

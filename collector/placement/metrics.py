@@ -119,8 +119,12 @@ def break_even(problem: Problem, k: int, o: int, r: int) -> BreakEven:
     transport = total_delta + meter - (fixed + per_byte * payload)
     extra_j = payload * fr.transport_joules_per_byte_km * (problem.km[o, r] - problem.km[o, h])
     margin = -total_delta
-    denom = per_byte + (transport / payload if payload > 0 else 0.0)
-    bytes_at = (meter - fixed) / denom if denom > 0 and e_it > 0 else None
+    denom = per_byte + _transport_value_per_byte(problem, o, h, r)
+    bytes_at = None
+    if denom > 0 and e_it > 0:
+        with np.errstate(over="ignore"):
+            value = float(np.float64(meter - fixed) / np.float64(denom))
+        bytes_at = value if np.isfinite(value) else None  # a vanishing per-byte friction
     return BreakEven(
         cls=problem.classes[k],
         home=problem.regions[h],
@@ -134,6 +138,23 @@ def break_even(problem: Problem, k: int, o: int, r: int) -> BreakEven:
         relocate=bool(margin > 0),
         break_even_payload_bytes=None if bytes_at is None else float(bytes_at),
     )
+
+
+def _transport_value_per_byte(problem: Problem, o: int, h: int, r: int) -> float:
+    """Objective value of the extra transport of one byte served in r instead of home h."""
+    cfg = problem.config
+    tau = cfg.frictions.transport_joules_per_byte_km
+    km_h, km_r = float(problem.km[o, h]), float(problem.km[o, r])
+    kind = cfg.objective.kind
+    if kind == "energy":
+        return tau * (km_r - km_h)
+    sig = cfg.objective.signal
+    i_h, i_r = (
+        (reg.grams_per_kwh_marginal if sig == "marginal" else reg.grams_per_kwh_average)
+        for reg in (cfg.regions[h], cfg.regions[r])
+    )
+    grams = tau / JOULES_PER_KWH * (km_r * (i_h + i_r) / 2.0 - km_h * i_h)
+    return grams if kind == "carbon" else _lambda(cfg) * grams
 
 
 def _lambda(cfg: PlacementConfig) -> float:
@@ -217,7 +238,7 @@ def frontier(
         problem = build_problem(cfg, budgets_ms=dict.fromkeys(names, b))
         try:
             sol = solve(problem)
-        except InfeasibleError as exc:
+        except (InfeasibleError, RuntimeError) as exc:  # a solver failure is reported too
             points.append(FrontierPoint(budget_ms=b, feasible=False, reason=str(exc)))
             continue
         point = _point(sol, b, prev, [problem.classes.index(n) for n in names])

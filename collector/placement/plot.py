@@ -21,7 +21,7 @@ def plot_frontiers(
     """Write a two-panel PNG: cost saving and CO2 saving (%) vs network allowance (ms)."""
     proc = {c.name: c.processing_ms for c in cfg.classes}
     own = {c.name: c.latency_budget_ms for c in cfg.classes}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True)
     panels = [
         ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
         ("carbon_saving_share", "gCO2e saved, %"),
@@ -34,14 +34,15 @@ def plot_frontiers(
         ax.set_xlim(40, 430)
         ax.grid(True, alpha=0.3)
         ax.axhline(0.0, color="black", linewidth=0.8)
-    axes[0].legend(loc="upper left", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(
         "Energy-latency frontier vs. home-only placement "
         f"(objective {cfg.objective.kind}, {cfg.objective.signal} intensity; "
         "circle = class's own budget; ▶ = own budget beyond 400 ms)",
         fontsize=11,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -71,6 +72,7 @@ def _plot_class(
         if pt.budget_ms - proc_ms <= 400:
             xs.append(pt.budget_ms - proc_ms)
             ys.append(y)
+    flat = all(abs(y) < 0.05 for y in ys)
     (line,) = ax.plot(
         xs,
         ys,
@@ -78,7 +80,7 @@ def _plot_class(
         marker=style[1],
         markersize=4,
         fillstyle="none",
-        label=f"{name} (processing {proc_ms:g} ms)",
+        label=f"{name} (processing {proc_ms:g} ms)" + (": stays local" if flat else ""),
     )
     if own_y is None:
         return
@@ -93,3 +95,37 @@ def _plot_class(
         )
     else:
         ax.plot(420, own_y, marker=">", markersize=9, color=line.get_color())
+
+
+def plot_budget_sweep(
+    cfg: PlacementConfig, frontiers: dict[str, list[FrontierPoint]], path: Path
+) -> None:
+    """Savings (%) against the raw latency budget on a log axis, for explicit --budgets sweeps."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True)
+    fields = [
+        ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
+        ("carbon_saving_share", "gCO2e saved, %"),
+    ]
+    for ax, (field, label) in zip(axes, fields, strict=True):
+        for i, (name, pts) in enumerate(frontiers.items()):
+            ok = [pt for pt in pts if pt.feasible]
+            style = _STYLES[i % len(_STYLES)]
+            ax.plot(
+                [pt.budget_ms for pt in ok],
+                [100.0 * (getattr(pt, field) or 0.0) for pt in ok],
+                linestyle=style[0],
+                marker=style[1],
+                label=name,
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("latency budget (ms, log scale)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.suptitle(
+        "Savings vs. home-only placement over the swept budgets (infeasible points omitted)"
+    )
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from collector.placement.metrics import BreakEven, FrontierPoint, class_summaries, relocatable_share
 from collector.placement.solve import Solution, per_hour
 from collector.units import JOULES_PER_KWH
@@ -39,7 +37,14 @@ def solution_report(sol: Solution) -> dict[str, Any]:
         "relocatable_share": overall,
         "classes": [asdict(c) for c in class_summaries(sol)],
         "regions": [
-            {"name": r.name, "it_kw": float(it_kw[j]), "capacity_kw": r.capacity_kw}
+            {
+                "name": r.name,
+                "it_kw": float(it_kw[j]),
+                "capacity_kw": r.capacity_kw,
+                "price_per_kwh": r.price_per_kwh,
+                "grams_per_kwh_average": r.grams_per_kwh_average,
+                "grams_per_kwh_marginal": r.grams_per_kwh_marginal,
+            }
             for j, r in enumerate(cfg.regions)
         ],
         "flows_rps": flows,
@@ -195,7 +200,3 @@ def break_even_table_text(rows: list[BreakEven], limit: int = 20) -> str:
             for r in best
         ],
     )
-
-
-def finite(x: float) -> bool:
-    return bool(np.isfinite(x))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import click
 
+from collector.models import IntensitySample
 from collector.placement.inputs import (
     PlacementConfig,
     PlacementInputError,
@@ -60,23 +60,16 @@ def _load(config_path: Path | None, settings_path: Path | None) -> PlacementConf
     return cfg
 
 
-def _live_samples(settings_path: Path) -> list[Any]:
-    """Intensities from collector.carbon (sources branch) when it is part of this build."""
+def _live_samples(settings_path: Path) -> list[IntensitySample]:
+    """Intensities from the collector's carbon providers, one per zone that answered."""
+    from collector.carbon.service import build_carbon
     from collector.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(settings_path)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        carbon = importlib.import_module("collector.carbon")
-        build = carbon.build_carbon
-    except (ImportError, AttributeError):
-        raise click.ClickException(
-            "--settings needs collector.carbon.build_carbon, which this build lacks"
-        ) from None
-    service = build(settings)
-    return list(asyncio.run(service.refresh(time.time())))
+    return asyncio.run(build_carbon(settings).refresh(time.time()))
 
 
 def _emit(fmt: str, data: Any, text: str) -> None:
@@ -98,7 +91,7 @@ def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) ->
     try:
         problem = build_problem(cfg)
         sol = solve(problem)
-    except InfeasibleError as exc:
+    except (InfeasibleError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
@@ -150,9 +143,10 @@ def frontier_cmd(
         if classes:
             fronts = {n: fronts[n] for n in classes}
     if plot_path is not None:
-        from collector.placement.plot import plot_frontiers
+        from collector.placement.plot import plot_budget_sweep, plot_frontiers
 
-        plot_frontiers(cfg, fronts, plot_path)
+        draw = plot_frontiers if budgets is None else plot_budget_sweep
+        draw(cfg, fronts, plot_path)
     _emit(fmt, frontier_report(fronts), frontier_table(fronts, cfg.currency))
 
 
@@ -177,7 +171,7 @@ def simulate_cmd(
     try:
         problem = build_problem(cfg)
         sol = solve(problem)
-    except InfeasibleError as exc:
+    except (InfeasibleError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     fronts = class_frontiers(cfg)
     plot_frontiers(cfg, fronts, plot_path)
