@@ -694,7 +694,8 @@ class Settings(BaseSettings):
         return self.shares.get(role) or self.shares.get("default") or ShareSettings()
 
 
-def _format_errors(exc: ValidationError, origin: str) -> str:
+def format_validation_errors(exc: ValidationError, origin: str) -> str:
+    """One line per error: `origin: dotted.key: message` (`unknown key` for extra keys)."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -708,7 +709,7 @@ def parse_settings(data: dict[str, Any], origin: str = "<settings>") -> Settings
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise SettingsError(_format_errors(exc, origin)) from None
+        raise SettingsError(format_validation_errors(exc, origin)) from None
 
 
 def load_settings(path: str | Path) -> Settings:

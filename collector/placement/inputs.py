@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from collector.settings import format_validation_errors
+
 
 class PlacementInputError(ValueError):
     """A placement input could not be used; the message names the file and the key."""
@@ -208,21 +210,12 @@ def _check_references(cfg: PlacementConfig) -> None:
 # --- loading -----------------------------------------------------------------------------
 
 
-def _format(exc: ValidationError, origin: str) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{origin}: {key}: {msg}")
-    return "\n".join(lines)
-
-
 def parse_config(data: dict[str, Any], origin: str = "<placement>") -> PlacementConfig:
     """Validate a parsed mapping; errors name `origin` (the file) and each dotted key."""
     try:
         return PlacementConfig(**data)
     except ValidationError as exc:
-        raise PlacementInputError(_format(exc, origin)) from None
+        raise PlacementInputError(format_validation_errors(exc, origin)) from None
     except ValueError as exc:
         raise PlacementInputError(f"{origin}: {exc}") from None
 
@@ -246,7 +239,8 @@ def _read_csv(
             try:
                 model(**row)
             except ValidationError as exc:
-                raise PlacementInputError(_format(exc, f"{path}: row {i}")) from None
+                message = format_validation_errors(exc, f"{path}: row {i}")
+                raise PlacementInputError(message) from None
     return rows
 
 
