@@ -93,3 +93,18 @@ def test_missing_file_and_truncated_record(tmp_path: Path) -> None:
     assert next(packets)[2] == FRAMES[0][1]  # what precedes the damage is still delivered
     with pytest.raises(PcapError, match="truncated at offset"):
         next(packets)
+
+
+@pytest.mark.parametrize(
+    "idb_body",
+    [
+        b"",  # no linktype at all
+        struct.pack("<HHI", 1, 0, 0) + struct.pack("<HH", 9, 1),  # if_tsresol without its byte
+    ],
+)
+def test_broken_interface_block_is_a_pcap_error(tmp_path: Path, idb_body: bytes) -> None:
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    path = tmp_path / "bad.pcapng"
+    path.write_bytes(shb + _block(1, idb_body))
+    with pytest.raises(PcapError, match="interface description block"):
+        list(read_packets(path))

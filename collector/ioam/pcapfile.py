@@ -87,13 +87,16 @@ def _pcapng(data: bytes, name: str) -> Iterator[tuple[float, int, bytes]]:
             raise PcapError(f"{name}: pcapng block of length {length} at offset {pos} is broken")
         body = data[pos + 8 : pos + length - 4]
         if block_type == 1:
-            interfaces.append(_interface(body, order))
+            interfaces.append(_interface(body, order, name, pos))
         elif block_type in (6, 3, 2):
             yield _packet_block(block_type, body, order, interfaces, name, pos)
         pos += length
 
 
-def _interface(body: bytes, order: str) -> tuple[int, float]:
+def _interface(body: bytes, order: str, name: str, offset: int) -> tuple[int, float]:
+    broken = f"{name}: interface description block at offset {offset} is truncated"
+    if len(body) < 8:
+        raise PcapError(broken)
     linktype = struct.unpack_from(order + "H", body)[0]
     ticks = 1e6
     pos = 8
@@ -101,6 +104,8 @@ def _interface(body: bytes, order: str) -> tuple[int, float]:
         code, size = struct.unpack_from(order + "HH", body, pos)
         if code == 0:
             break
+        if pos + 4 + size > len(body):
+            raise PcapError(broken)
         if code == 9 and size >= 1:
             value = body[pos + 4]
             ticks = float(2 ** (value & 0x7F)) if value & 0x80 else float(10**value)
