@@ -17,6 +17,7 @@ from collector.ioam.fastparse import (
     decode_frame,
     hot_parse,
 )
+from collector.ioam.scapy_walk import scapy_decode_frame
 
 
 def hexbytes(text: str) -> bytes:
@@ -256,3 +257,27 @@ def test_hot_parse_accepts_memoryview_and_bytearray() -> None:
     assert hot_parse(memoryview(frame)) == expected == hot_parse(bytearray(frame))
     assert isinstance(hot_parse(memoryview(frame)).src, bytes)
     assert decode_frame(memoryview(frame)) == decode_frame(frame)
+
+
+GTPU_SEQ_ONLY = hexbytes(
+    """
+    32          # GTP-U flags: version 1, PT 1, S (sequence number) set, E clear
+    ff          # message type 255: G-PDU
+    0000        # length (not relied upon)
+    00000001    # TEID 1
+    0007        # sequence number 7
+    00          # N-PDU number
+    85          # next extension header type: not to be interpreted, E is clear (TS 29.281 5.1)
+    """
+)
+
+
+def test_gtpu_next_extension_type_ignored_without_e_flag() -> None:
+    inner = _trace_frame()
+    outer = build.ipv4(upper=build.udp(2152, 2152, GTPU_SEQ_ONLY + inner))
+    frame = build.ethernet(outer, ethertype=0x0800)
+    result = hot_parse(frame)
+    assert result.status == RESULT_PARSED and result.node_ids == (10, 11, 12)
+    [record] = decode_frame(frame)
+    assert record["gtpu"] is True and record["nodes"][2]["node_id"] == 12
+    assert scapy_decode_frame(frame) == [record]

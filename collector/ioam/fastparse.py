@@ -158,7 +158,7 @@ def _gtpu(frame: bytes, g: int, n: int, wide: frozenset[int], outer_len: int) ->
     if frame[g] & 0x07:
         if n < q + 4:
             return _malformed(0, outer_len)
-        next_type = frame[q + 3]
+        next_type = frame[q + 3] if frame[g] & 0x04 else 0  # read only when E is set
         q += 4
         while next_type:
             if q >= n or frame[q] == 0 or q + frame[q] * 4 > n:

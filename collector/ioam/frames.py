@@ -172,7 +172,7 @@ def _gtpu_payload(frame: bytes, g: int, errors: list[str]) -> int:
         if n < q + 4:
             errors.append(checks.GTPU_OPTIONAL_TRUNCATED)
             return -1
-        next_type, q = frame[q + 3], q + 4
+        next_type, q = (frame[q + 3] if frame[g] & 0x04 else 0), q + 4  # only with E
         while next_type:
             if q >= n or frame[q] == 0 or q + frame[q] * 4 > n:
                 errors.append(checks.GTPU_EXTENSION_TRUNCATED)

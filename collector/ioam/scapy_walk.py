@@ -155,7 +155,7 @@ def _gtpu(data: bytes, g: int, errors: list[str]) -> int:
         if n < q + 4:
             errors.append(checks.GTPU_OPTIONAL_TRUNCATED)
             return -1
-        next_type, q = header.next_ex, q + 4
+        next_type, q = (header.next_ex if header.E else 0), q + 4  # only with E
         while next_type:
             if q >= n or data[q] == 0 or q + data[q] * 4 > n:
                 errors.append(checks.GTPU_EXTENSION_TRUNCATED)
