@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.agent.state import AgentState
-from collector.agent.tally import Tally
+from collector.agent.tally import ROUTE_CACHE_MAX, Tally
 from collector.agent.traceid import TraceIdResolver
 from collector.ioam import build
 from collector.ioam.fastparse import LINKTYPE_RAW
@@ -108,3 +108,14 @@ def test_packet_cut_by_the_snap_length_counts_its_full_length() -> None:
     t = count([big[:512]])
     assert t.delta.results == [1, 0, 0, 0]
     assert t.delta.flows[(5, 5, 1, "uplink")][1] == len(big)
+
+
+def test_route_cache_stays_bounded_when_node_orders_vary() -> None:
+    """Hostile traces can repeat four node ids in endless orders: few flows, many routes. The
+    per-trace cache must not grow with them (replay flushes only when flows pile up)."""
+    orders = [[1 + (i >> (2 * k)) % 4 for k in range(7)] for i in range(3 * ROUTE_CACHE_MAX)]
+    tally = count([packet(1, nodes) for nodes in orders])
+    assert len(tally._routes) <= ROUTE_CACHE_MAX
+    for node in (1, 2, 3, 4):
+        expected = sum(node in nodes for nodes in orders)
+        assert tally.delta.flows[(1, 1, node, "uplink")][0] == expected

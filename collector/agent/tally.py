@@ -22,6 +22,9 @@ from collector.ioam.fastparse import (
 )
 
 RESULT_OVERFLOW = 3
+ROUTE_CACHE_MAX = 4096
+"""Distinct traces remembered between flushes; the cache starts afresh beyond this, so traces
+that reorder a few node ids cannot grow memory while the flow count stays small."""
 RESULT_NAMES = {
     RESULT_PARSED: "parsed",
     RESULT_NO_IOAM: "no_ioam",
@@ -89,6 +92,8 @@ class Tally:
             route = (ns, resolve(r) if ns in custom else ns, nodes, direction)
             entries = routes.get(route)
             if entries is None:
+                if len(routes) >= ROUTE_CACHE_MAX:
+                    routes.clear()  # only a cache: the entries live on in delta.flows
                 entries = routes[route] = self._entries(route, now)
             size *= step
             outer *= step
