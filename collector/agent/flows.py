@@ -32,7 +32,8 @@ class FlowTable:
         """Entries removed because the table was full (idle expiry is not counted here)."""
         self.expired = 0
         self.folded_packets = 0.0
-        """Packets whose TraceID went to `other` because max_trace_ids was reached."""
+        """Per-node packet counts whose TraceID went to `other` because max_trace_ids was reached
+        (the table sees (trace, node) entries, so a packet with N distinct NodeIDs adds N)."""
 
     def __len__(self) -> int:
         return len(self._flows)

@@ -115,7 +115,8 @@ class AgentCollector(Collector):
         yield evictions
         folded = CounterMetricFamily(
             "e2e_energy_agent_trace_id_overflow_packets",
-            "Packets counted under trace_id=other because max_trace_ids was reached.",
+            "Per-node packet counts moved to trace_id=other because max_trace_ids was reached "
+            "(a packet with N distinct NodeIDs adds N).",
             labels=["k8s_node"],
         )
         folded.add_metric([node], snap.folded_packets)
