@@ -114,3 +114,57 @@ def test_unknown_trace_ids_go_to_unknown_app() -> None:
     assert topo.app_for(100, 100) == "factory-vision"
     assert topo.app_for(100, "999") == "unknown"
     assert topo.app_for(7, "other") == "unknown"
+
+
+GOOD_LINE = '{"t": 0, "kind": "energy", "nf": "ru1", "joules_total": 1}\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('{"t": 5, "kind": "energy", "nf": "du1", "watts": -3}', "watts"),
+        ('{"t": 5, "kind": "energy", "nf": "ru1", "joules_total": -1}', "joules_total"),
+        (
+            '{"t": 5, "kind": "traffic", "nf": "du1", "app": "chat", "direction": "uplink",'
+            ' "packets_total": -1, "bytes_total": 10}',
+            "packets_total",
+        ),
+        (
+            '{"t": 5, "kind": "traffic_total", "nf": "du1", "packets_total": 1,'
+            ' "bytes_total": 100, "link_header_bytes": -14}',
+            "link_header_bytes",
+        ),
+        ('{"t": 5, "kind": "requests", "app": "chat", "requests_total": -2}', "requests_total"),
+    ],
+)
+def test_negative_amounts_are_reported_with_the_line_number(
+    tmp_path: Path, line: str, field: str
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(GOOD_LINE + line + "\n")
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode != 0
+    assert "line 2" in out.stderr and field in out.stderr and "negative" in out.stderr
+
+
+def test_invalid_utf8_is_reported_with_the_line_number(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_bytes(GOOD_LINE.encode() + GOOD_LINE.encode() + b'{"t": 1, "nf": "\xff"}\n')
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "line 3" in out.stderr and "UTF-8" in out.stderr
+
+
+def test_absurd_time_span_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(GOOD_LINE + GOOD_LINE.replace('"t": 0', '"t": 1e300'))
+    config = str(DATA / "config.yaml")
+    out = subprocess.run(
+        [sys.executable, "-m", "collector", "replay", "--inputs", str(inputs), "--config", config],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "line 1" in out.stderr and "line 2" in out.stderr and "windows" in out.stderr
