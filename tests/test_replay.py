@@ -168,3 +168,23 @@ def test_absurd_time_span_is_an_error_not_a_hang(tmp_path: Path) -> None:
     )
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "line 1" in out.stderr and "line 2" in out.stderr and "windows" in out.stderr
+
+
+def test_missing_co2_is_never_reported_as_zero(tmp_path: Path) -> None:
+    lines = (DATA / "inputs.jsonl").read_text().splitlines()
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("\n".join(x for x in lines if '"datacentre"' not in x) + "\n")
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    fv = json.loads(out.stdout)["apps"]["factory-vision"]
+    assert fv["co2_missing_joules"] == pytest.approx(450.0)
+    assert fv["nfs"]["vlm"]["co2_grams"] is None
+    assert fv["co2_grams"] == pytest.approx((128 + 60) / 3.6e6 * 400)
+    assert fv["sci_grams_per_request"] is None and fv["requests"] == 12.0
+    inputs.write_text("\n".join(x for x in lines if '"intensity"' not in x) + "\n")
+    out = replay(
+        "--inputs", str(inputs), "--config", str(DATA / "config.yaml"), "--format", "table"
+    )
+    assert out.returncode == 0, out.stderr
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    fv = json.loads(out.stdout)["apps"]["factory-vision"]
+    assert fv["co2_grams"] is None and fv["co2_missing_joules"] == pytest.approx(638.0)
