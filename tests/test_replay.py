@@ -188,3 +188,13 @@ def test_missing_co2_is_never_reported_as_zero(tmp_path: Path) -> None:
     out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
     fv = json.loads(out.stdout)["apps"]["factory-vision"]
     assert fv["co2_grams"] is None and fv["co2_missing_joules"] == pytest.approx(638.0)
+
+
+def test_idle_or_gpu_mode_on_a_power_gauge_is_an_error(tmp_path: Path) -> None:
+    """`mode` applies to counters only; a gauge marked idle was silently taken as total power."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        GOOD_LINE + '{"t": 1, "kind": "energy", "nf": "du1", "watts": 5, "mode": "idle"}\n'
+    )
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode == 1 and "line 2" in out.stderr and "mode" in out.stderr

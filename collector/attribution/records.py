@@ -152,6 +152,8 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
             raise ValueError("an energy record needs exactly one of `joules_total` or `watts`")
         if record.mode not in ("total", "idle", "gpu"):
             raise ValueError("`mode` must be total, idle or gpu")
+        if record.watts is not None and record.mode != "total":
+            raise ValueError("`mode` idle or gpu applies to `joules_total` counters, not `watts`")
         if record.energy_basis not in (None, "measured", "modelled"):
             raise ValueError("`energy_basis` must be measured or modelled")
     if isinstance(record, TrafficRecord) and record.direction not in DIRECTIONS:
