@@ -394,3 +394,30 @@ def test_live_mapper_drops_and_counts_non_finite_or_negative_samples() -> None:
     assert mapper.bad_values == 4
     for rec in good:
         assert record_from_dict(json.loads(record_to_json(rec))) == rec
+
+
+def test_configuring_one_role_keeps_the_inference_default_of_requests() -> None:
+    """DESIGN.md section 4: defaults static=packets, dynamic=bytes; inference both requests.
+    Setting `shares` for the DU alone must not turn the inference server to packets/bytes."""
+    from collector.attribution.topology import topology_from_settings
+    from collector.settings import parse_settings
+
+    nfs = [{"name": "du1", "role": "du"}, {"name": "vlm", "role": "inference"}]
+    nfs.append({"name": "ru1", "role": "ru"})
+    topo = topology_from_settings(
+        parse_settings({"nfs": nfs, "shares": {"du": {"static": "equal", "dynamic": "equal"}}})
+    )
+    keys = {n.name: (n.static_key, n.dynamic_key) for n in topo.nfs}
+    assert keys == {
+        "du1": ("equal", "equal"),
+        "vlm": ("requests", "requests"),
+        "ru1": ("packets", "bytes"),
+    }
+    topo = topology_from_settings(
+        parse_settings({"nfs": nfs, "shares": {"default": {"static": "equal", "dynamic": "bytes"}}})
+    )
+    assert {n.name: n.static_key for n in topo.nfs} == {
+        "du1": "equal",
+        "vlm": "equal",
+        "ru1": "equal",
+    }
