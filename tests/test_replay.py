@@ -198,3 +198,21 @@ def test_idle_or_gpu_mode_on_a_power_gauge_is_an_error(tmp_path: Path) -> None:
     )
     out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
     assert out.returncode == 1 and "line 2" in out.stderr and "mode" in out.stderr
+
+
+def test_a_window_that_is_not_a_binary_fraction_replays(tmp_path: Path) -> None:
+    """k × 7.3 and floor(t / 7.3) × 7.3 differ in the last bit for some k; that must not crash
+    replay with "already computed" or "not a multiple"."""
+    config = tmp_path / "config.yaml"
+    text = (DATA / "config.yaml").read_text()
+    config.write_text(text.replace("window_seconds: 15", "window_seconds: 7.3"))
+    inputs = tmp_path / "in.jsonl"
+    lines = [json.loads(x) for x in (DATA / "inputs.jsonl").read_text().splitlines()]
+    inputs.write_text("".join(json.dumps({**x, "t": x["t"] * 30}) + "\n" for x in lines))
+    out = replay("--inputs", str(inputs), "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    totals = json.loads(out.stdout)["totals"]
+    assert totals["windows"] == 246
+    assert totals["measured_joules"] == pytest.approx(
+        totals["attributed_joules"] + totals["unattributed_joules"], rel=1e-9
+    )
