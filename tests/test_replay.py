@@ -216,3 +216,18 @@ def test_a_window_that_is_not_a_binary_fraction_replays(tmp_path: Path) -> None:
     assert totals["measured_joules"] == pytest.approx(
         totals["attributed_joules"] + totals["unattributed_joules"], rel=1e-9
     )
+
+
+def test_record_order_in_the_file_does_not_matter(tmp_path: Path) -> None:
+    """The engine takes records in any order; energy samples older than an NF's latest one
+    were silently dropped, so a file not sorted by time gave other numbers."""
+    import random
+
+    lines = (DATA / "inputs.jsonl").read_text().splitlines(keepends=True)
+    random.Random(7).shuffle(lines)
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(lines))
+    config = str(DATA / "config.yaml")
+    shuffled = json.loads(replay("--inputs", str(inputs), "--config", config).stdout)
+    ordered = json.loads(replay("--inputs", str(DATA / "inputs.jsonl"), "--config", config).stdout)
+    assert shuffled == ordered

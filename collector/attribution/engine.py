@@ -54,11 +54,12 @@ class Engine:
             self.next_window = totals.last_window_start + topology.window_seconds
 
     def ingest(self, records: Iterable[Record]) -> None:
-        """Add records (any order); unknown NF names raise UnknownNf."""
+        """Add records (any order: they are sorted by time here, since an energy line ignores a
+        sample older than its latest); unknown NF names raise UnknownNf."""
         traffic: list[tuple[int, float, float, float]] = []
         totals: list[tuple[int, float, float, float]] = []
         requests: list[tuple[int, float, float, float]] = []
-        for rec in records:
+        for rec in sorted(records, key=lambda r: r.t):
             if isinstance(rec, IntensityRecord):
                 self._zone(rec.zone).add(rec)
                 continue
