@@ -691,7 +691,14 @@ class Settings(BaseSettings):
         return self
 
     def share_for(self, role: str) -> ShareSettings:
-        return self.shares.get(role) or self.shares.get("default") or ShareSettings()
+        """The role's own entry, else the configured `default`, else the built-in per-role
+        default (inference: requests/requests), so configuring one role keeps the others'."""
+        return (
+            self.shares.get(role)
+            or self.shares.get("default")
+            or _default_shares().get(role)
+            or ShareSettings()
+        )
 
 
 def format_validation_errors(exc: ValidationError, origin: str) -> str:

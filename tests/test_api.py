@@ -82,6 +82,27 @@ def test_per_request_and_nfs(client: TestClient) -> None:
     assert du["energy_basis"] == "modelled" and du["unmeasured_seconds"] == 0.0
 
 
+def test_per_request_co2_is_undefined_when_intensity_is_missing(tmp_path: Path) -> None:
+    topo = topology_from_settings(load_settings(DATA / "config.yaml"))
+    lines = (DATA / "inputs.jsonl").read_text().splitlines(keepends=True)
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(x for x in lines if '"datacentre"' not in x))
+    with inputs.open() as f:
+        snaps = replay_run(topo, load_records(f, topo, "inputs"))
+    writer = Store(tmp_path / "s.sqlite", writer=True, clock=lambda: 60.0)
+    for s in snaps:
+        write_snapshot(writer, s)
+    writer.close()
+    store = Store(tmp_path / "s.sqlite")
+    app = create_app(store, max_range_seconds=86_400.0, page_size=50, clock=lambda: 60.0)
+    with TestClient(app) as c:
+        path = "/v1/apps/factory-vision/per-request"
+        pr = c.get(path, params={"start": 0, "end": 60}).json()
+    store.close()
+    assert pr["requests"] == 12.0 and pr["joules_per_request"] == pytest.approx(638 / 12)
+    assert pr["co2_grams_per_request"] is None and pr["sci_grams_per_request"] is None
+
+
 def test_bad_parameters_get_4xx_with_a_message(client: TestClient) -> None:
     r = client.get("/v1/apps", params={"start": 50, "end": 10})
     assert r.status_code == 400 and "after start" in r.json()["detail"]

@@ -366,3 +366,58 @@ def test_traffic_total_counts_only_where_it_has_samples() -> None:
     assert [s.nfs[0].denominator for s in snaps] == ["tagged_only", "tagged_only", "all", "all"]
     assert snaps[0].nfs[0].untagged_clamps == 0
     assert snaps[3].nfs[0].untagged_joules == pytest.approx(15.0)
+
+
+def test_live_mapper_drops_and_counts_non_finite_or_negative_samples() -> None:
+    """A source exposing NaN or a negative value must not poison the NF's counter (NaN energy
+    in every later window) nor make the --record file unreplayable."""
+    import json
+
+    from collector.attribution.mapping import InputMapper
+    from collector.attribution.records import record_from_dict, record_to_json
+    from collector.attribution.topology import topology_from_settings
+    from collector.models import EnergySample, RequestSample
+    from collector.settings import load_settings
+    from tests.conftest import ROOT
+
+    settings = load_settings(ROOT / "tests" / "data" / "attribution" / "config.yaml")
+    mapper = InputMapper(settings, topology_from_settings(settings))
+
+    def energy(t: float, value: float) -> EnergySample:
+        return EnergySample(source="pdu", target="1", t=t, kind="counter", value=value)
+
+    bad = [energy(5.0, math.nan), energy(6.0, math.inf), energy(7.0, -1.0)]
+    bad_req = RequestSample(source="requests", app="chat", t=5.0, requests_total=math.nan)
+    good = mapper.all(energy=[energy(0.0, 10.0), energy(15.0, 40.0)])
+    assert len(good) == 2 and mapper.bad_values == 0
+    assert mapper.all(energy=bad, requests=[bad_req]) == []
+    assert mapper.bad_values == 4
+    for rec in good:
+        assert record_from_dict(json.loads(record_to_json(rec))) == rec
+
+
+def test_configuring_one_role_keeps_the_inference_default_of_requests() -> None:
+    """DESIGN.md section 4: defaults static=packets, dynamic=bytes; inference both requests.
+    Setting `shares` for the DU alone must not turn the inference server to packets/bytes."""
+    from collector.attribution.topology import topology_from_settings
+    from collector.settings import parse_settings
+
+    nfs = [{"name": "du1", "role": "du"}, {"name": "vlm", "role": "inference"}]
+    nfs.append({"name": "ru1", "role": "ru"})
+    topo = topology_from_settings(
+        parse_settings({"nfs": nfs, "shares": {"du": {"static": "equal", "dynamic": "equal"}}})
+    )
+    keys = {n.name: (n.static_key, n.dynamic_key) for n in topo.nfs}
+    assert keys == {
+        "du1": ("equal", "equal"),
+        "vlm": ("requests", "requests"),
+        "ru1": ("packets", "bytes"),
+    }
+    topo = topology_from_settings(
+        parse_settings({"nfs": nfs, "shares": {"default": {"static": "equal", "dynamic": "bytes"}}})
+    )
+    assert {n.name: n.static_key for n in topo.nfs} == {
+        "du1": "equal",
+        "vlm": "equal",
+        "ru1": "equal",
+    }

@@ -224,3 +224,14 @@ def test_split_matches_reference_and_conserves(inp: WindowInputs) -> None:
         n = key[0]
         assert st_ <= s.static_nf_joules[n] * (1 + 1e-9) + 1e-9  # share <= 1
         assert dy <= s.dynamic_nf_joules[n] * (1 + 1e-9) + 1e-9
+
+
+def test_embodied_share_is_kept_in_a_window_with_no_energy() -> None:
+    """M is shared like static energy whatever the window's energy: a held counter (0 J) must
+    not drop the apps' rows and with them their share of M (3.6 g/h x 15 s = 0.015 g)."""
+    spec = NfSpec("ru1", "ru", embodied_grams_per_hour=3.6)
+    nf = NfInput(spec, 0.0, intensity=400)
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **traffic([(0, "a", 0, 3, 300)])))
+    assert s.embodied_nf_grams[0] == pytest.approx(0.015)
+    assert float(s.embodied_grams[s.entry_app == "a"].sum()) == pytest.approx(0.015)
+    assert app_joules(s, "a") == 0.0

@@ -114,3 +114,120 @@ def test_unknown_trace_ids_go_to_unknown_app() -> None:
     assert topo.app_for(100, 100) == "factory-vision"
     assert topo.app_for(100, "999") == "unknown"
     assert topo.app_for(7, "other") == "unknown"
+
+
+GOOD_LINE = '{"t": 0, "kind": "energy", "nf": "ru1", "joules_total": 1}\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('{"t": 5, "kind": "energy", "nf": "du1", "watts": -3}', "watts"),
+        ('{"t": 5, "kind": "energy", "nf": "ru1", "joules_total": -1}', "joules_total"),
+        (
+            '{"t": 5, "kind": "traffic", "nf": "du1", "app": "chat", "direction": "uplink",'
+            ' "packets_total": -1, "bytes_total": 10}',
+            "packets_total",
+        ),
+        (
+            '{"t": 5, "kind": "traffic_total", "nf": "du1", "packets_total": 1,'
+            ' "bytes_total": 100, "link_header_bytes": -14}',
+            "link_header_bytes",
+        ),
+        ('{"t": 5, "kind": "requests", "app": "chat", "requests_total": -2}', "requests_total"),
+    ],
+)
+def test_negative_amounts_are_reported_with_the_line_number(
+    tmp_path: Path, line: str, field: str
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(GOOD_LINE + line + "\n")
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode != 0
+    assert "line 2" in out.stderr and field in out.stderr and "negative" in out.stderr
+
+
+def test_invalid_utf8_is_reported_with_the_line_number(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_bytes(GOOD_LINE.encode() + GOOD_LINE.encode() + b'{"t": 1, "nf": "\xff"}\n')
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "line 3" in out.stderr and "UTF-8" in out.stderr
+
+
+def test_absurd_time_span_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(GOOD_LINE + GOOD_LINE.replace('"t": 0', '"t": 1e300'))
+    config = str(DATA / "config.yaml")
+    out = subprocess.run(
+        [sys.executable, "-m", "collector", "replay", "--inputs", str(inputs), "--config", config],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "line 1" in out.stderr and "line 2" in out.stderr and "windows" in out.stderr
+
+
+def test_missing_co2_is_never_reported_as_zero(tmp_path: Path) -> None:
+    lines = (DATA / "inputs.jsonl").read_text().splitlines()
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("\n".join(x for x in lines if '"datacentre"' not in x) + "\n")
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    fv = json.loads(out.stdout)["apps"]["factory-vision"]
+    assert fv["co2_missing_joules"] == pytest.approx(450.0)
+    assert fv["nfs"]["vlm"]["co2_grams"] is None
+    assert fv["co2_grams"] == pytest.approx((128 + 60) / 3.6e6 * 400)
+    assert fv["sci_grams_per_request"] is None and fv["requests"] == 12.0
+    inputs.write_text("\n".join(x for x in lines if '"intensity"' not in x) + "\n")
+    out = replay(
+        "--inputs", str(inputs), "--config", str(DATA / "config.yaml"), "--format", "table"
+    )
+    assert out.returncode == 0, out.stderr
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    fv = json.loads(out.stdout)["apps"]["factory-vision"]
+    assert fv["co2_grams"] is None and fv["co2_missing_joules"] == pytest.approx(638.0)
+
+
+def test_idle_or_gpu_mode_on_a_power_gauge_is_an_error(tmp_path: Path) -> None:
+    """`mode` applies to counters only; a gauge marked idle was silently taken as total power."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        GOOD_LINE + '{"t": 1, "kind": "energy", "nf": "du1", "watts": 5, "mode": "idle"}\n'
+    )
+    out = replay("--inputs", str(inputs), "--config", str(DATA / "config.yaml"))
+    assert out.returncode == 1 and "line 2" in out.stderr and "mode" in out.stderr
+
+
+def test_a_window_that_is_not_a_binary_fraction_replays(tmp_path: Path) -> None:
+    """k × 7.3 and floor(t / 7.3) × 7.3 differ in the last bit for some k; that must not crash
+    replay with "already computed" or "not a multiple"."""
+    config = tmp_path / "config.yaml"
+    text = (DATA / "config.yaml").read_text()
+    config.write_text(text.replace("window_seconds: 15", "window_seconds: 7.3"))
+    inputs = tmp_path / "in.jsonl"
+    lines = [json.loads(x) for x in (DATA / "inputs.jsonl").read_text().splitlines()]
+    inputs.write_text("".join(json.dumps({**x, "t": x["t"] * 30}) + "\n" for x in lines))
+    out = replay("--inputs", str(inputs), "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    totals = json.loads(out.stdout)["totals"]
+    assert totals["windows"] == 246
+    assert totals["measured_joules"] == pytest.approx(
+        totals["attributed_joules"] + totals["unattributed_joules"], rel=1e-9
+    )
+
+
+def test_record_order_in_the_file_does_not_matter(tmp_path: Path) -> None:
+    """The engine takes records in any order; energy samples older than an NF's latest one
+    were silently dropped, so a file not sorted by time gave other numbers."""
+    import random
+
+    lines = (DATA / "inputs.jsonl").read_text().splitlines(keepends=True)
+    random.Random(7).shuffle(lines)
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(lines))
+    config = str(DATA / "config.yaml")
+    shuffled = json.loads(replay("--inputs", str(inputs), "--config", config).stdout)
+    ordered = json.loads(replay("--inputs", str(DATA / "inputs.jsonl"), "--config", config).stdout)
+    assert shuffled == ordered

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 import numpy as np
 
 from collector.attribution.energy import EnergyState, NfEnergy
-from collector.attribution.grid import window_start
 from collector.attribution.inputs import NfInput, WindowInputs
 from collector.attribution.intensity import IntensitySeries
 from collector.attribution.records import (
@@ -27,6 +26,9 @@ from collector.attribution.snapshot import IntensityStatus, Snapshot, Totals
 from collector.attribution.split import split_window
 from collector.attribution.topology import Topology, ZoneSpec
 from collector.attribution.totals import Accumulator, make_snapshot
+
+_ALIGN_TOLERANCE = 1e-6
+"""Fraction of a window by which a start may miss the grid (float rounding, not a real offset)."""
 
 
 class UnknownNf(KeyError):
@@ -52,11 +54,12 @@ class Engine:
             self.next_window = totals.last_window_start + topology.window_seconds
 
     def ingest(self, records: Iterable[Record]) -> None:
-        """Add records (any order); unknown NF names raise UnknownNf."""
+        """Add records (any order: they are sorted by time here, since an energy line ignores a
+        sample older than its latest); unknown NF names raise UnknownNf."""
         traffic: list[tuple[int, float, float, float]] = []
         totals: list[tuple[int, float, float, float]] = []
         requests: list[tuple[int, float, float, float]] = []
-        for rec in records:
+        for rec in sorted(records, key=lambda r: r.t):
             if isinstance(rec, IntensityRecord):
                 self._zone(rec.zone).add(rec)
                 continue
@@ -93,9 +96,11 @@ class Engine:
     def compute(self, start: float) -> Snapshot:
         """Compute the window starting at `start` (aligned); windows go strictly in order."""
         w = self.topology.window_seconds
-        if start != window_start(start, w):
+        # k × W, floor(t / W) × W and start + W can differ in the last bit when W is not a
+        # binary fraction (7.3 s), so alignment and order are checked to a tolerance.
+        if abs(start / w - round(start / w)) > _ALIGN_TOLERANCE:
             raise ValueError(f"window start {start} is not a multiple of {w}")
-        if self.next_window is not None and start < self.next_window:
+        if self.next_window is not None and start < self.next_window - _ALIGN_TOLERANCE * w:
             raise ValueError(f"window {start} was already computed")
         end = start + w
         energies = {n: s.window(start, end, self.max_gap) for n, s in self._energy.items()}

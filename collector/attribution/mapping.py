@@ -7,6 +7,7 @@ stamps cannot be attributed anywhere and is counted in `unmapped_nodes`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal
 
@@ -52,6 +53,7 @@ class InputMapper:
                 self._requests[nf.requests.source] = nf.name
         self.unmapped_nodes = 0
         self.bad_annotations = 0
+        self.bad_values = 0
         self._discovered: dict[tuple[int | None, str], str] = {}
 
     def set_discovered(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -163,10 +165,31 @@ class InputMapper:
         requests: Iterable[RequestSample] = (),
         intensity: Iterable[IntensitySample] = (),
     ) -> list[Record]:
-        """Map a batch; samples that belong to no NF are left out (they have nowhere to go)."""
+        """Map a batch; samples that belong to no NF are left out (they have nowhere to go), and
+        samples with non-finite or negative values are dropped and counted in `bad_values`."""
         out: list[Record | None] = [self.energy(s) for s in energy]
         out += [self.traffic(c) for c in traffic]
         out += [self.traffic_total(s, host) for host, s in totals]
         out += [self.requests(s) for s in requests]
         out += [self.intensity(s) for s in intensity]
-        return [r for r in out if r is not None]
+        kept = [r for r in out if r is not None and _sane(r)]
+        self.bad_values += sum(r is not None for r in out) - len(kept)
+        return kept
+
+
+_AMOUNTS = ("joules_total", "watts", "packets_total", "bytes_total", "requests_total")
+
+
+def _sane(r: Record) -> bool:
+    """False for a non-finite time or amount, or a negative amount: such a sample would poison a
+    counter (NaN from then on) and make the recording unreplayable, so it is dropped and
+    counted in `bad_values` (the replay reader rejects the same values)."""
+    if not math.isfinite(r.t):
+        return False
+    for name in _AMOUNTS:
+        value = getattr(r, name, None)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            return False
+    if isinstance(r, IntensityRecord):
+        return math.isfinite(r.grams_per_kwh) and r.grams_per_kwh >= 0
+    return True

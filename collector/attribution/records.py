@@ -94,6 +94,18 @@ _STR_FIELDS = {
     "energy_basis",
     "direction",
 }
+_NON_NEGATIVE = {
+    "joules_total",
+    "watts",
+    "resolution_joules",
+    "counter_width_joules",
+    "packets_total",
+    "bytes_total",
+    "link_header_bytes",
+    "counter_width",
+    "requests_total",
+}
+"""Amounts that cannot be negative: a negative power or count is garbage, not a reset."""
 
 
 def _number(value: Any, key: str) -> float:
@@ -124,6 +136,8 @@ def record_from_dict(data: Any) -> Record:
             values[key] = value
         else:
             values[key] = _number(value, key)
+            if key in _NON_NEGATIVE and values[key] < 0:
+                raise ValueError(f"`{key}` must not be negative, got {value!r}")
     return _checked(cls, values)
 
 
@@ -138,6 +152,8 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
             raise ValueError("an energy record needs exactly one of `joules_total` or `watts`")
         if record.mode not in ("total", "idle", "gpu"):
             raise ValueError("`mode` must be total, idle or gpu")
+        if record.watts is not None and record.mode != "total":
+            raise ValueError("`mode` idle or gpu applies to `joules_total` counters, not `watts`")
         if record.energy_basis not in (None, "measured", "modelled"):
             raise ValueError("`energy_basis` must be measured or modelled")
     if isinstance(record, TrafficRecord) and record.direction not in DIRECTIONS:
@@ -152,10 +168,15 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
 
 def read_records(stream: TextIO) -> Iterator[tuple[int, Record]]:
     """Yield (line number, record) from JSON Lines; blank lines are skipped, errors name the
-    line number."""
+    line number. Open files with errors="surrogateescape" so that bytes which are not UTF-8
+    reach this check with their line instead of failing inside the decoder."""
     for lineno, line in enumerate(stream, start=1):
         if not line.strip():
             continue
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError(f"line {lineno}: not valid UTF-8") from None
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:

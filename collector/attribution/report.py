@@ -19,6 +19,11 @@ def _num(x: float) -> float:
     return round(float(x), 9)
 
 
+def _co2(x: float) -> float | None:
+    """Grams, or None where the intensity was missing for all of it (DESIGN.md section 4)."""
+    return None if math.isnan(x) else _num(x)
+
+
 def _rows_frame(snaps: Sequence[Snapshot]) -> pd.DataFrame:
     frames = []
     for s in snaps:
@@ -41,27 +46,32 @@ def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
             requests[app] = requests.get(app, 0.0) + n
     out: dict[str, Any] = {}
     per_nf = df.groupby(["app", "nf"], sort=True).sum(numeric_only=True, min_count=0)
+    # CO2 stays nan where every row of an (app, nf) had missing intensity: never zero.
+    per_nf["co2_grams"] = df.groupby(["app", "nf"], sort=True)["co2_grams"].sum(min_count=1)
     for app in sorted(set(df["app"]) | set(requests)):
         sub = per_nf.loc[app] if app in per_nf.index.get_level_values(0) else per_nf.iloc[0:0]
         joules = float(sub["joules"].sum())
-        co2 = float(sub["co2_grams"].sum())
+        co2 = float(sub["co2_grams"].sum(min_count=1)) if joules > 0 else 0.0
         embodied = float(sub["embodied_grams"].sum())
+        missing = float(sub["co2_missing_joules"].sum())
         n_req = requests.get(app, 0.0)
-        entry: dict[str, Any] = {"joules": _num(joules), "co2_grams": _num(co2)}
+        entry: dict[str, Any] = {"joules": _num(joules), "co2_grams": _co2(co2)}
         if market:
             entry["co2_grams_market"] = _num(float(sub["co2_market_grams"].sum()))
         entry.update(
-            co2_missing_joules=_num(float(sub["co2_missing_joules"].sum())),
+            co2_missing_joules=_num(missing),
             embodied_grams=_num(embodied),
             requests=_num(n_req),
             joules_per_request=_num(joules / n_req) if n_req > 0 else None,
-            sci_grams_per_request=_num((co2 + embodied) / n_req) if n_req > 0 else None,
+            sci_grams_per_request=_num((co2 + embodied) / n_req)
+            if n_req > 0 and missing == 0
+            else None,
             nfs={
                 str(nf): {
                     "static_joules": _num(row["static_joules"]),
                     "dynamic_joules": _num(row["dynamic_joules"]),
                     "joules": _num(row["joules"]),
-                    "co2_grams": _num(row["co2_grams"]),
+                    "co2_grams": _co2(row["co2_grams"]),
                 }
                 for nf, row in sub.iterrows()
             },
@@ -128,7 +138,7 @@ def build_report(
         "attributed_joules": _num(sum(d["attributed_joules"] for d in nfs.values())),
         "unattributed_joules": _num(sum(d["unattributed_joules"] for d in nfs.values())),
         "unmeasured_seconds": _num(sum(d["unmeasured_seconds"] for d in nfs.values())),
-        "co2_grams": _num(sum(a["co2_grams"] for a in apps.values())),
+        "co2_grams": _num(sum(a["co2_grams"] or 0.0 for a in apps.values())),
         "co2_missing_joules": {z: _num(v) for z, v in sorted(missing.items())},
         "requests": _num(sum(a["requests"] for a in apps.values())),
     }
@@ -152,9 +162,8 @@ def format_table(report: dict[str, Any]) -> str:
     for app, a in report["apps"].items():
         jpr = a["joules_per_request"]
         jpr_s = "-" if jpr is None or math.isnan(jpr) else f"{jpr:.3f}"
-        lines.append(
-            f"{app:<24}{a['joules']:>14.3f}{a['co2_grams']:>12.4f}{a['requests']:>10.0f}{jpr_s:>12}"
-        )
+        co2_s = "-" if a["co2_grams"] is None else f"{a['co2_grams']:.4f}"
+        lines.append(f"{app:<24}{a['joules']:>14.3f}{co2_s:>12}{a['requests']:>10.0f}{jpr_s:>12}")
     lines.append("")
     lines.append(
         f"{'nf':<16}{'basis':<10}{'denominator':<13}{'measured J':>14}{'attributed J':>14}"

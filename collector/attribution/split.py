@@ -196,12 +196,14 @@ def _direction_rows(
     intensity: F,
     market: F,
 ) -> dict[str, Any]:
-    """Expand each (app, NF) entry into uplink and downlink rows; rows with no energy (a zero
-    direction fraction, or no share at all) are dropped. CO2 on both bases."""
+    """Expand each (app, NF) entry into uplink and downlink rows; rows with neither energy nor
+    embodied emissions (a zero direction fraction, or no share at all) are dropped. CO2 on both
+    bases."""
     n = len(up)
     fracs = np.concatenate([up, 1.0 - up])
     energy = np.concatenate([app_static + app_dynamic] * 2) * fracs
-    rows = np.flatnonzero((fracs > 0) & (energy > 0))
+    emb = np.concatenate([embodied] * 2) * fracs
+    rows = np.flatnonzero((fracs > 0) & ((energy > 0) | (emb > 0)))
     entry = rows % n if n else rows
     frac = fracs[rows]
     nf = nf_idx[entry]

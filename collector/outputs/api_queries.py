@@ -116,6 +116,9 @@ class Reader:
         n = t.requests if t else 0.0
         co2 = t.co2_grams if t else 0.0
         emb = t.embodied_grams if t else 0.0
+        # Missing CO2 is never zero (DESIGN.md section 4): with any of it missing, per-request
+        # CO2 and SCI are undefined rather than understated.
+        known = n > 0 and not (t and t.co2_missing_joules > 0)
         return m.PerRequest(
             app=app,
             start=start,
@@ -123,8 +126,8 @@ class Reader:
             joules=joules,
             requests=n,
             joules_per_request=joules / n if n > 0 else None,
-            co2_grams_per_request=co2 / n if n > 0 else None,
-            sci_grams_per_request=(co2 + emb) / n if n > 0 else None,
+            co2_grams_per_request=co2 / n if known else None,
+            sci_grams_per_request=(co2 + emb) / n if known else None,
         )
 
     def nf_totals(self, start: float, end: float) -> list[m.NfTotal]:

@@ -105,7 +105,7 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     if inputs is not None:
         from collector.attribution import topology_from_settings
 
-        with inputs.open(encoding="utf-8") as f:
+        with inputs.open(encoding="utf-8", errors="surrogateescape") as f:
             replay_inputs = load_records(f, topology_from_settings(settings), str(inputs))
     path = store_path or settings.store.path
     try:

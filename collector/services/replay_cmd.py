@@ -15,11 +15,15 @@ from collector.attribution.records import Record, RecordError, read_records
 from collector.attribution.report import build_report, format_table
 from collector.settings import SettingsError, load_settings
 
+MAX_REPLAY_WINDOWS = 1_000_000
+"""About 174 days of 15 s windows; a wider span is a bad timestamp (ms, not s), not a run."""
+
 
 def load_records(stream: TextIO, topology: Topology, origin: str) -> list[Record]:
     """Read every record; a malformed line or an unknown NF is reported with its line number."""
     known = set(topology.nf_names())
     records: list[Record] = []
+    lines: list[int] = []
     try:
         for lineno, rec in read_records(stream):
             nf = getattr(rec, "nf", None)
@@ -28,9 +32,26 @@ def load_records(stream: TextIO, topology: Topology, origin: str) -> list[Record
                     f"line {lineno}: unknown nf {nf!r} (configured: {', '.join(sorted(known))})"
                 )
             records.append(rec)
+            lines.append(lineno)
+        _check_span(records, lines, topology.window_seconds)
     except RecordError as exc:
         raise click.ClickException(f"{origin}: {exc}") from None
     return records
+
+
+def _check_span(records: list[Record], lines: list[int], window_seconds: float) -> None:
+    """Refuse a time span of more than MAX_REPLAY_WINDOWS windows, naming the two lines."""
+    if not records:
+        return
+    lo = min(range(len(records)), key=lambda i: records[i].t)
+    hi = max(range(len(records)), key=lambda i: records[i].t)
+    windows = (records[hi].t - records[lo].t) / window_seconds
+    if windows > MAX_REPLAY_WINDOWS:
+        raise RecordError(
+            f"line {lines[lo]} (t={records[lo].t:g}) and line {lines[hi]} (t={records[hi].t:g})"
+            f" span {windows:.3g} windows, more than {MAX_REPLAY_WINDOWS}: is a `t` in"
+            " milliseconds?"
+        )
 
 
 def replay_run(topology: Topology, records: list[Record]) -> list[Snapshot]:
@@ -69,7 +90,7 @@ def replay(inputs: Path, config: Path, per_window: bool, fmt: str) -> None:
         raise click.ClickException(str(exc)) from None
     topology = topology_from_settings(settings)
     try:
-        with inputs.open(encoding="utf-8") as stream:
+        with inputs.open(encoding="utf-8", errors="surrogateescape") as stream:
             records = load_records(stream, topology, str(inputs))
     except OSError as exc:
         raise click.ClickException(f"{inputs}: cannot read: {exc.strerror}") from None
