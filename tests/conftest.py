@@ -7,10 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# No per-example deadline: these machines are shared and noisy, and speed belongs in bench/, not
+# in tests. print_blob lets a failure found in CI be replayed exactly.
+hypothesis_settings.register_profile("e2e", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("e2e")
 
 
 def need(condition: bool, reason: str) -> None:
