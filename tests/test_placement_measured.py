@@ -138,3 +138,53 @@ def test_real_replay_output_feeds_the_advisor(tmp_path: Path) -> None:
     # hand-checked in tests/test_replay.py: 638 J over 12 requests, 450 J of it at the VLM
     assert c.energy_per_request_joules == pytest.approx(450 / 12)
     assert c.access_joules_per_request == pytest.approx((638 - 450) / 12)
+
+
+def test_transport_uses_the_bytes_at_the_segments_nfs(tmp_path: Path) -> None:
+    replay = json.loads(json.dumps(REPLAY))
+    replay["apps"]["factory-vision"]["nfs"]["upf1"]["bytes"] = 5e5
+    cfg = apply_measured(load_config(_write(tmp_path, replay)))
+    assert cfg.frictions.transport_joules_per_byte_km == pytest.approx(100.0 / (5e5 * 50))
+    del replay["apps"]["factory-vision"]["nfs"]["upf1"]["bytes"]
+    del replay["apps"]["factory-vision"]["bytes"]
+    with pytest.raises(PlacementInputError, match=r"apps\.factory-vision\.bytes: needed"):
+        apply_measured(load_config(_write(tmp_path, replay)))
+
+
+def test_real_replay_bytes_give_the_transport_energy(tmp_path: Path) -> None:
+    """A real `e2e-energy replay --format json` output through the measured transport path."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    data = ROOT / "tests" / "data" / "attribution"
+    out = subprocess.run(
+        [sys.executable, "-m", "collector", "replay", "--inputs", str(data / "inputs.jsonl"),
+         "--config", str(data / "config.yaml"), "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    head = (
+        "classes: [{name: vision, latency_budget_ms: 1500, energy_per_request_joules: 1,"
+        " demand: {o: 1}}]\n"
+        "origins: [{name: o, lat: 0, lon: 0}]\n"
+        "regions: [{name: r, lat: 0, lon: 0, price_per_kwh: 0.1, grams_per_kwh_average: 1,"
+        " grams_per_kwh_marginal: 1}]\n"
+        "measured: {replay: replay.json, classes: {vision: {app: factory-vision}},"
+    )
+    (tmp_path / "replay.json").write_text(out.stdout)
+    f = tmp_path / "p.yaml"
+    # factory-vision at du1: 60 J (45 J/window by bytes 3000 of 4500+1500, 4 windows) over
+    # 12 000 B (2 pkt/s × 100 B × 60 s) and 50 km
+    f.write_text(head + " transport: {app: factory-vision, nfs: [du1], path_km: 50}}\n")
+    cfg = apply_measured(load_config(f))
+    assert cfg.frictions.transport_joules_per_byte_km == pytest.approx(60.0 / (12000 * 50))
+    # RU and DU together: 128 J + 60 J over the same 12 000 B (both NFs see every byte)
+    f.write_text(head + " transport: {app: factory-vision, nfs: [ru1, du1], path_km: 50}}\n")
+    cfg = apply_measured(load_config(f))
+    assert cfg.frictions.transport_joules_per_byte_km == pytest.approx(188.0 / (12000 * 50))
+    # the VLM saw none of the app's bytes: the app-level figure (the busiest NF's) is used
+    f.write_text(head + " transport: {app: factory-vision, nfs: [vlm], path_km: 50}}\n")
+    cfg = apply_measured(load_config(f))
+    assert cfg.frictions.transport_joules_per_byte_km == pytest.approx(450.0 / (12000 * 50))

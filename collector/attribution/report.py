@@ -38,17 +38,58 @@ def _rows_frame(snaps: Sequence[Snapshot]) -> pd.DataFrame:
     return df
 
 
-def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
+def _traffic_frame(snaps: Sequence[Snapshot]) -> pd.DataFrame:
+    """Tagged packets and bytes per (app, NF), summed over the run's windows."""
+    frames = [
+        pd.DataFrame({"app": t.app, "nf": t.nf, "packets": t.packets, "bytes": t.bytes})
+        for t in (s.traffic for s in snaps)
+        if len(t)
+    ]
+    if not frames:
+        empty = pd.MultiIndex.from_arrays([[], []], names=["app", "nf"])
+        return pd.DataFrame({"packets": [], "bytes": []}, index=empty)
+    df = pd.concat(frames, ignore_index=True)
+    return df.groupby(["app", "nf"], sort=True)[["packets", "bytes"]].sum()
+
+
+def _per_nf(snaps: Sequence[Snapshot]) -> pd.DataFrame:
+    """Energy, CO2 and traffic per (app, NF); an NF where the app had traffic but no energy
+    (a stale NF, say) has zero joules and zero CO2."""
     df = _rows_frame(snaps)
+    per_nf = df.groupby(["app", "nf"], sort=True).sum(numeric_only=True, min_count=0)
+    # CO2 stays nan where every row of an (app, nf) had missing intensity: never zero.
+    for c in ("co2_grams", "co2_market_grams"):
+        per_nf[c] = df.groupby(["app", "nf"], sort=True)[c].sum(min_count=1)
+    traffic = _traffic_frame(snaps)
+    out = per_nf.join(traffic, how="outer")
+    energy_only = out.index.isin(per_nf.index)
+    for c in ("packets", "bytes"):
+        out[c] = out[c].fillna(0.0)
+    for c in out.columns.difference(["packets", "bytes"]):
+        out.loc[~energy_only, c] = 0.0
+    return out.sort_index()
+
+
+def _nf_entry(row: pd.Series) -> dict[str, Any]:
+    return {
+        "static_joules": _num(row["static_joules"]),
+        "dynamic_joules": _num(row["dynamic_joules"]),
+        "joules": _num(row["joules"]),
+        "co2_grams": _co2(row["co2_grams"]),
+        "packets": _num(row["packets"]),
+        "bytes": _num(row["bytes"]),
+    }
+
+
+def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
     requests: dict[str, float] = {}
     for s in snaps:
         for app, n in s.requests.items():
             requests[app] = requests.get(app, 0.0) + n
     out: dict[str, Any] = {}
-    per_nf = df.groupby(["app", "nf"], sort=True).sum(numeric_only=True, min_count=0)
-    # CO2 stays nan where every row of an (app, nf) had missing intensity: never zero.
-    per_nf["co2_grams"] = df.groupby(["app", "nf"], sort=True)["co2_grams"].sum(min_count=1)
-    for app in sorted(set(df["app"]) | set(requests)):
+    per_nf = _per_nf(snaps)
+    apps = set(per_nf.index.get_level_values(0)) | set(requests)
+    for app in sorted(apps):
         sub = per_nf.loc[app] if app in per_nf.index.get_level_values(0) else per_nf.iloc[0:0]
         joules = float(sub["joules"].sum())
         co2 = float(sub["co2_grams"].sum(min_count=1)) if joules > 0 else 0.0
@@ -57,7 +98,8 @@ def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
         n_req = requests.get(app, 0.0)
         entry: dict[str, Any] = {"joules": _num(joules), "co2_grams": _co2(co2)}
         if market:
-            entry["co2_grams_market"] = _num(float(sub["co2_market_grams"].sum()))
+            co2_m = float(sub["co2_market_grams"].sum(min_count=1)) if joules > 0 else 0.0
+            entry["co2_grams_market"] = _co2(co2_m)
         entry.update(
             co2_missing_joules=_num(missing),
             embodied_grams=_num(embodied),
@@ -66,15 +108,10 @@ def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
             sci_grams_per_request=_num((co2 + embodied) / n_req)
             if n_req > 0 and missing == 0
             else None,
-            nfs={
-                str(nf): {
-                    "static_joules": _num(row["static_joules"]),
-                    "dynamic_joules": _num(row["dynamic_joules"]),
-                    "joules": _num(row["joules"]),
-                    "co2_grams": _co2(row["co2_grams"]),
-                }
-                for nf, row in sub.iterrows()
-            },
+            # every packet is counted at each NF on its path: the busiest NF sees all of it
+            packets=_num(sub["packets"].max()) if len(sub) else 0.0,
+            bytes=_num(sub["bytes"].max()) if len(sub) else 0.0,
+            nfs={str(nf): _nf_entry(row) for nf, row in sub.iterrows()},
         )
         out[app] = entry
     return out

@@ -66,6 +66,38 @@ class AppRows:
 
 
 @dataclass(frozen=True, slots=True)
+class AppTraffic:
+    """One row per (app, NF) with tagged traffic in a window: the packets and bytes the agent
+    counted for the app at that NF, both directions summed (the packets/bytes share keys' x).
+
+    Kept apart from AppRows (one row per direction, only rows carrying energy) so that the store
+    and the exporter, which serialise AppRows, stay as they are; the replay report reads it."""
+
+    app: npt.NDArray[np.object_]
+    nf: npt.NDArray[np.object_]
+    packets: npt.NDArray[np.float64]
+    bytes: npt.NDArray[np.float64]
+
+    @classmethod
+    def build(
+        cls, *, app: npt.ArrayLike, nf: npt.ArrayLike, packets: npt.ArrayLike, bytes: npt.ArrayLike
+    ) -> AppTraffic:
+        return cls(
+            _frozen(app, object),
+            _frozen(nf, object),
+            _frozen(packets, float),
+            _frozen(bytes, float),
+        )
+
+    @classmethod
+    def empty(cls) -> AppTraffic:
+        return cls.build(app=[], nf=[], packets=[], bytes=[])
+
+    def __len__(self) -> int:
+        return len(self.app)
+
+
+@dataclass(frozen=True, slots=True)
 class NfWindow:
     """One NF in one window: measured E_n = attributed + untagged + idle_no_traffic + catch_up."""
 
@@ -161,6 +193,7 @@ class Snapshot:
     indices: tuple[tuple[str, str, float], ...] = ()
     sources: tuple[SourceStatus, ...] = ()
     market_configured: bool = False
+    traffic: AppTraffic = field(default_factory=AppTraffic.empty)
 
     @property
     def window_end(self) -> float:

@@ -48,6 +48,10 @@ class WindowSplit:
     clamps: I
     co2_missing_joules: F
     embodied_nf_grams: F
+    traffic_nf: I
+    traffic_app: npt.NDArray[np.object_]
+    traffic_packets: F
+    traffic_bytes: F
 
 
 def _entries(inp: WindowInputs, needs_requests: npt.NDArray[np.bool_]) -> pd.DataFrame:
@@ -183,7 +187,20 @@ def split_window(inp: WindowInputs) -> WindowSplit:
         clamps=clamps,
         co2_missing_joules=np.where(np.isnan(intensity) & ~stale, measured, 0.0),
         embodied_nf_grams=embodied_nf,
+        **_traffic(e, nf_idx, x),
     )
+
+
+def _traffic(e: pd.DataFrame, nf_idx: I, x: F) -> dict[str, Any]:
+    """The tagged packets and bytes of each (app, NF) entry that had any, both directions summed:
+    the x amounts of the packets and bytes keys, kept so that outputs can report traffic."""
+    has = (x[:, 0] > 0) | (x[:, 1] > 0)
+    return {
+        "traffic_nf": nf_idx[has],
+        "traffic_app": e["app"].to_numpy()[has],
+        "traffic_packets": x[has, 0],
+        "traffic_bytes": x[has, 1],
+    }
 
 
 def _direction_rows(

@@ -14,6 +14,7 @@ from collector.attribution.inputs import WindowInputs
 from collector.attribution.snapshot import (
     APP_COLUMNS,
     AppRows,
+    AppTraffic,
     IntensityStatus,
     NfTotals,
     NfWindow,
@@ -160,4 +161,10 @@ def make_snapshot(
         totals=acc.totals(),
         intensity=intensity,
         market_configured=acc.topology.market_configured,
+        traffic=AppTraffic.build(
+            app=s.traffic_app,
+            nf=names[s.traffic_nf],
+            packets=s.traffic_packets,
+            bytes=s.traffic_bytes,
+        ),
     )

@@ -2,10 +2,10 @@
 attributor's output, replacing the assumed figures of a dataset.
 
 The replay JSON (`e2e-energy replay --format json`, issue 5) holds `apps` keyed by name with
-`joules`, `requests`, `joules_per_request` and `nfs` keyed by NF name with `joules` each, and a
-top-level `nfs` with each NF's `role`. The model's share is the energy of the NFs whose role is
-`inference` or that are named in `inference_nfs`; the rest of the app's NFs are the access
-network, which stays with the user.
+`joules`, `requests`, `joules_per_request`, `bytes` and `nfs` keyed by NF name with `joules` and
+`bytes` each, and a top-level `nfs` with each NF's `role`. The model's share is the energy of the
+NFs whose role is `inference` or that are named in `inference_nfs`; the rest of the app's NFs are
+the access network, which stays with the user.
 """
 
 from __future__ import annotations
@@ -109,17 +109,35 @@ def split_per_request(
     return model / requests, access / requests
 
 
-def transport_per_byte_km(source: MeasuredSource, ref: MeasuredRef, origin: str) -> float | None:
-    """J per byte and km of a measured wide-area segment: its NFs' joules / (app bytes × km).
+def _segment_bytes(entry: dict[str, Any], nfs: list[str]) -> float | None:
+    """The app's bytes at the segment's NFs (the largest: each NF on the path counts the same
+    packets), else its end-to-end `bytes`; None where the replay output has neither."""
+    per_nf = entry.get("nfs")
+    found = [
+        float(v["bytes"])
+        for n, v in (per_nf.items() if isinstance(per_nf, dict) else ())
+        if n in nfs and isinstance(v, dict) and isinstance(v.get("bytes"), int | float)
+    ]
+    if found and max(found) > 0:
+        return max(found)
+    total = entry.get("bytes")
+    if isinstance(total, int | float) and total > 0:
+        return float(total)
+    return None
 
-    Needs a `bytes` figure for the app in the replay output; returns None without a transport ref.
+
+def transport_per_byte_km(source: MeasuredSource, ref: MeasuredRef, origin: str) -> float | None:
+    """J per byte and km of a measured wide-area segment: its NFs' joules / (bytes × km).
+
+    The bytes are those the app carried through the segment's NFs (replay `apps.<app>.nfs.<nf>.
+    bytes`), falling back to the app's `bytes`; returns None without a transport ref.
     """
     t = ref.transport
     if t is None:
         return None
     entry = source.app(t.app)
-    total_bytes = entry.get("bytes")
-    if not isinstance(total_bytes, int | float) or total_bytes <= 0:
+    total_bytes = _segment_bytes(entry, t.nfs)
+    if total_bytes is None:
         raise PlacementInputError(
             f"{origin}: apps.{t.app}.bytes: needed for measured transport energy"
         )
