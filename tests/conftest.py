@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -25,7 +27,7 @@ def need(condition: bool, reason: str) -> None:
         return
     if IN_CI:
         pytest.fail(f"required component missing under CI: {reason}")
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def need_binary(name: str) -> str:
@@ -33,6 +35,15 @@ def need_binary(name: str) -> str:
     need(path is not None, f"`{name}` is not installed (make deps installs it)")
     assert path is not None
     return path
+
+
+def need_module(name: str) -> ModuleType:
+    """Import `name`; when it is missing, skip (fail under CI=true) like every other component."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        need(False, f"Python module `{name}` is not installed ({exc}); make venv installs it")
+        raise  # need() has skipped or failed; this line is never reached
 
 
 def need_root() -> None:

@@ -18,7 +18,7 @@ from collector.outputs.api import create_app
 from collector.services.replay_cmd import load_records, replay_run
 from collector.settings import load_settings
 from collector.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, need_module
 
 DATA = ROOT / "tests" / "data" / "attribution"
 
@@ -162,7 +162,7 @@ def test_schemathesis_no_server_errors_no_schema_violations(tmp_path: Path) -> N
 
 
 def test_placement_router_is_mounted_behind_the_token(tmp_path: Path) -> None:
-    pytest.importorskip("collector.outputs.placement_api")
+    need_module("collector.outputs.placement_api")
     store = filled_store(tmp_path / "p.sqlite")
     with TestClient(create_app(store, token="t")) as c:
         assert "/v1/placement/dataset" in c.get("/openapi.json").json()["paths"]

@@ -4,8 +4,6 @@ emulator (no API server runs here; kmock is the closest honest substitute, INFRA
 from __future__ import annotations
 
 import asyncio
-import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,57 +14,20 @@ from collector.models import TrafficCount
 from collector.services.attributor_live import LiveAttributor
 from collector.settings import parse_settings
 from collector.store import Store
+from tests.kmockapi import kmock_api
 
-kmock = pytest.importorskip("kmock")
-client = pytest.importorskip("kubernetes.client")
+PODS = (
+    ("ai", "vlm-0", {"app": "factory-vision"}, {"e2e-energy.io/trace-id": "100:100"}),
+    ("ai", "chat-0", {"app": "chat"}, {"e2e-energy.io/trace-id": "200"}),
+    ("ai", "odd-0", {"app": "odd"}, {"e2e-energy.io/trace-id": "not-a-number"}),
+    ("ran", "du-0", {"app": "du"}, {}),
+)
 
 
 @pytest.fixture
 def api() -> Iterator[Any]:
-    ready, box = threading.Event(), {}
-
-    async def run() -> None:
-        emu = kmock.KubernetesEmulator()
-        try:
-            async with emu, kmock.Server(emu) as srv:
-                with warnings.catch_warnings():  # kmock 0.8 uses a deprecated importlib API
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    emu.resources.load_bundled()
-                box["url"] = str(srv.url)
-                ready.set()
-                while not box.get("stop"):
-                    await asyncio.sleep(0.02)
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
-    thread.start()
-    assert ready.wait(15) and "url" in box, "kmock did not start"
-    cfg = client.Configuration()
-    cfg.host = box["url"].rstrip("/")
-    api_client = client.ApiClient(cfg)
-    core = client.CoreV1Api(api_client)
-    for ns, name, labels, ann in (
-        ("ai", "vlm-0", {"app": "factory-vision"}, {"e2e-energy.io/trace-id": "100:100"}),
-        ("ai", "chat-0", {"app": "chat"}, {"e2e-energy.io/trace-id": "200"}),
-        ("ai", "odd-0", {"app": "odd"}, {"e2e-energy.io/trace-id": "not-a-number"}),
-        ("ran", "du-0", {"app": "du"}, {}),
-    ):
-        core.create_namespaced_pod(
-            ns,
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": ann},
-                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
-            },
-        )
-    try:
+    with kmock_api(PODS) as api_client:
         yield api_client
-    finally:
-        box["stop"] = True
-        thread.join(5)
-        api_client.close()
 
 
 def test_apps_from_pod_annotations(api: Any, tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import need_module
 
-pytest.importorskip("helm_python")
+need_module("helm_python")
 
 
 def test_derived_files_are_current(repo_root: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import need_module
 from tests.helmchart import (
     CRD_KINDS,
     NAMESPACE,
@@ -20,8 +21,8 @@ from tests.helmchart import (
     settings_of,
 )
 
-helm = pytest.importorskip("helm_python")
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
+helm = need_module("helm_python")
+kubernetes_validate = need_module("kubernetes_validate")
 
 KUBE_VERSIONS = ["1.28.0", "1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0"]
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import need_binary
+from tests.conftest import need_binary, need_module
 from tests.helmchart import TOGGLES, documents, of_kind
 
-pytest.importorskip("helm_python")
+need_module("helm_python")
 
 DURATION = re.compile(
     r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import need_module
 from tests.helmchart import TOGGLES, containers, documents, of_kind, one, render, settings_of
 
-helm = pytest.importorskip("helm_python")
+helm = need_module("helm_python")
 
 WORKLOADS = ("DaemonSet", "Deployment")
 SECRET_KEYS = ("token", "password", "community", "auth_key", "priv_key")

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from collector.settings import parse_settings
-from tests.conftest import SHARED
+from tests.conftest import SHARED, need_module
 from tests.helmchart import TOGGLES, chart_path, documents, render, settings_of
 
-helm = pytest.importorskip("helm_python")
+helm = need_module("helm_python")
 
 BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     (

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from collector.placement.inputs import PlacementConfig
 from collector.placement.model import InfeasibleError, Problem, build_problem
 from collector.placement.solve import Solution, solve
+from tests.conftest import need_module
 from tests.placement_helpers import config, problems, region
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,7 +52,7 @@ def _min_cost_flow_optimum(p: Problem) -> float:
     Valid when every class has the same energy per request, so capacity is a request count.
     Demands and capacities are integers; costs scaled to integers (networkx needs them).
     """
-    nx = pytest.importorskip("networkx")
+    nx = need_module("networkx")
     scale = 1e12 / max(float(np.max(np.abs(p.coef.objective))), 1e-30)
     e = p.config.classes[0].energy_per_request_joules
     g = nx.DiGraph()
