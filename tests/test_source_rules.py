@@ -131,16 +131,16 @@ def test_poller_run_on_intervals() -> None:
 
 
 def test_health_metrics_pass_promtool(tmp_path: Path) -> None:
-    from prometheus_client import CollectorRegistry, generate_latest
+    from dataclasses import replace
 
-    from collector.services.poller import SourceHealthCollector
+    from collector.services.attributor_live import source_statuses
+    from tests.test_exporter import render, replay_snapshot
 
     promtool = need_binary("promtool")
     poller = Poller([_Broken(), _Fine()])
     asyncio.run(poller.poll_once())
-    registry = CollectorRegistry()
-    registry.register(SourceHealthCollector(poller))
-    text = generate_latest(registry).decode()
+    # the live path: poller health -> snapshot -> the attributor's exporter
+    text = render(replace(replay_snapshot(), sources=source_statuses(poller.health())))
     assert 'e2e_energy_source_up{source="fine"} 1.0' in text
     assert 'e2e_energy_source_up{source="broken"} 0.0' in text
     assert 'e2e_energy_source_errors_total{kind="internal",source="broken"} 1.0' in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -26,7 +26,7 @@ from collector.attribution.records import Record, record_to_json
 from collector.attribution.snapshot import SourceStatus
 from collector.carbon.service import build_carbon
 from collector.outputs.exporter import SnapshotCollector
-from collector.services.poller import build_poller
+from collector.services.poller import SourceHealth, build_poller
 from collector.settings import Settings
 from collector.store import Store
 
@@ -183,16 +183,19 @@ class LiveAttributor:
         return out
 
     def _statuses(self) -> tuple[SourceStatus, ...]:
-        polled = [
-            SourceStatus(
-                name, h.up, h.last_duration_seconds, MappingProxyType(dict(h.errors_total))
-            )
-            for name, h in sorted(self.poller.health().items())
-        ]
+        polled = source_statuses(self.poller.health())
         return (*polled, *(self.agent_status[k] for k in sorted(self.agent_status)))
 
     def _indices(self) -> tuple[tuple[str, str, float], ...]:
         return tuple((i.zone, i.provider, i.value) for i in self.carbon.indices)
+
+
+def source_statuses(health: Mapping[str, SourceHealth]) -> tuple[SourceStatus, ...]:
+    """The poller's health as the snapshot carries it, for e2e_energy_source_* on /metrics."""
+    return tuple(
+        SourceStatus(name, h.up, h.last_duration_seconds, MappingProxyType(dict(h.errors_total)))
+        for name, h in sorted(health.items())
+    )
 
 
 def poll_interval(settings: Settings) -> float:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from collector.models import ReadResult, SourceError
 from collector.power.base import Source
@@ -133,38 +131,3 @@ def _attempts(s: object) -> int:
     """SNMP's timeout is per request try; the whole read gets all tries plus a margin."""
     retries = getattr(s, "retries", None)
     return 1 if retries is None else int(retries) + 2
-
-
-class SourceHealthCollector:
-    """A prometheus_client collector over Poller.health(): e2e_energy_source_up,
-    _scrape_duration_seconds and _errors_total{source,kind}. It only reads; register it with
-    the attributor's registry."""
-
-    def __init__(self, poller: Poller) -> None:
-        self._poller = poller
-
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "e2e_energy_source_up",
-            "1 when the source's last read returned data.",
-            labels=["source"],
-        )
-        dur = GaugeMetricFamily(
-            "e2e_energy_source_scrape_duration_seconds",
-            "Duration of the source's last read.",
-            labels=["source"],
-        )
-        errs = CounterMetricFamily(
-            "e2e_energy_source_errors",
-            "Failed or partial reads by kind.",
-            labels=["source", "kind"],
-        )
-        for name, h in sorted(self._poller.health().items()):
-            up.add_metric([name], 1.0 if h.up else 0.0)
-            dur.add_metric([name], h.last_duration_seconds)
-            for kind, n in sorted(h.errors_total.items()):
-                errs.add_metric([name, kind], float(n))
-        yield from (up, dur, errs)
