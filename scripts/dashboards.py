@@ -1,8 +1,8 @@
 """The Grafana dashboards as code: scripts/render-deploy.py writes them to deploy/grafana/*.json.
 
 Panels are laid out left to right in a 24-column grid. Every query templates `datasource` and the
-project's labels (`app`, `nf`, `k8s_node`); tests/test_dashboards.py checks the JSON and runs each
-query through promtool, tests/test_dashboards_live.py against a live Prometheus.
+project's labels (`app`, `nf`, `k8s_node`); tests/deploy/test_dashboards.py checks the JSON and
+runs each query through promtool, tests/deploy/test_dashboards_live.py against a live Prometheus.
 """
 
 from __future__ import annotations

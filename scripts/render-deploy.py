@@ -9,7 +9,7 @@
 - The values table of docs/reference/helm-values.md comes from the `# --` comments of values.yaml,
   the defaults and the types in values.schema.json.
 
-Without flags it writes nothing and exits 1 listing the stale files (tests/test_deploy_sync.py
+Without flags it writes nothing and exits 1 listing the stale files (tests/deploy/test_sync.py
 runs it); `--update-golden` rewrites them, as for the project's other golden files.
 """
 

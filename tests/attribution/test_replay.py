@@ -35,7 +35,7 @@ def test_replay_json_matches_hand_computed_numbers() -> None:
         "dynamic_joules": 48.0,
         "joules": 128.0,
         "co2_grams": pytest.approx(128 / 3.6e6 * 400),
-        "packets": 120.0,  # 2 pkt/s × 60 s, tests/test_replay_traffic.py checks the rest
+        "packets": 120.0,  # 2 pkt/s × 60 s; tests/attribution/test_replay_traffic.py checks more
         "bytes": 12000.0,
     }
     # DU 45 J/window by bytes 3000:4500 with 1500 B untagged; VLM 150 J/window by requests 3:1

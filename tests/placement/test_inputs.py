@@ -12,7 +12,7 @@ from collector.placement.inputs import PlacementInputError, load_config, load_de
 from collector.placement.live import apply_intensities
 from collector.placement.model import InfeasibleError, build_problem, rtt_model_ms
 from collector.placement.solve import solve
-from tests.placement_helpers import config, region
+from tests.placement.helpers import config, region
 
 ORIGINS = [{"name": "paris", "lat": 48.86, "lon": 2.35, "tags": ["eu"]}]
 

@@ -19,7 +19,7 @@ from tests.conftest import need, need_binary, need_root
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = f"e2tb{os.getpid() % 100000}"
 SEND_SECONDS = 4.0
 

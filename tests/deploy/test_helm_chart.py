@@ -63,7 +63,7 @@ def distinct_objects(
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for toggle, docs in rendered.items():
         for doc in docs:
-            if doc["kind"] not in CRD_KINDS:  # no schema here: tests/test_helm_crds.py checks them
+            if doc["kind"] not in CRD_KINDS:  # no schema here: tests/deploy/test_helm_crds.py checks them
                 out.setdefault(yaml.safe_dump(doc, sort_keys=True), (toggle, doc))
     return out
 

@@ -16,7 +16,7 @@ from tests.conftest import need, need_binary, need_root
 
 pytestmark = [pytest.mark.netns]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -135,7 +135,7 @@ def test_real_replay_output_feeds_the_advisor(tmp_path: Path) -> None:
         "measured: {replay: replay.json, classes: {vision: {app: factory-vision}}}\n"
     )
     c = apply_measured(load_config(f)).classes[0]
-    # hand-checked in tests/test_replay.py: 638 J over 12 requests, 450 J of it at the VLM
+    # hand-checked in tests/attribution/test_replay.py: 638 J over 12 requests, 450 J at the VLM
     assert c.energy_per_request_joules == pytest.approx(450 / 12)
     assert c.access_joules_per_request == pytest.approx((638 - 450) / 12)
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.test_replay import DATA, replay
+from tests.attribution.test_replay import DATA, replay
 
 
 def _report(inputs: Path = DATA / "inputs.jsonl", *args: str) -> dict[str, Any]:

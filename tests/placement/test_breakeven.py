@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from collector.placement.metrics import break_even
 from collector.placement.model import build_problem
 from collector.placement.solve import solve
-from tests.placement_helpers import config, region
+from tests.placement.helpers import config, region
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

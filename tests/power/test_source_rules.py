@@ -134,7 +134,7 @@ def test_health_metrics_pass_promtool(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from collector.services.attributor_live import source_statuses
-    from tests.test_exporter import render, replay_snapshot
+    from tests.outputs.test_exporter import render, replay_snapshot
 
     promtool = need_binary("promtool")
     poller = Poller([_Broken(), _Fine()])

@@ -18,7 +18,7 @@ from collector.ioam.fastparse import (
     hot_parse,
 )
 from collector.ioam.scapy_walk import scapy_decode_frame
-from tests.test_ioam_fastparse import hexbytes
+from tests.ioam.test_fastparse import hexbytes
 
 NODES = [{"hop_limit": 64 - i, "node_id": i + 1} for i in range(3)]
 

@@ -11,7 +11,7 @@ from collector.placement.inputs import PlacementConfig
 from collector.placement.model import InfeasibleError, Problem, build_problem
 from collector.placement.solve import Solution, solve
 from tests.conftest import need_module
-from tests.placement_helpers import config, problems, region
+from tests.placement.helpers import config, problems, region
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

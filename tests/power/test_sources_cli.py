@@ -13,7 +13,7 @@ from tests.conftest import ROOT, shared_fixture
 from tests.http_fixture import serve_files
 from tests.snmp_agents import free_udp_port, snmpd, snmpsim
 
-KEPLER = Path(__file__).parent / "fixtures" / "kepler" / "v0.10-a.prom"
+KEPLER = Path(__file__).resolve().parent.parent / "fixtures" / "kepler" / "v0.10-a.prom"
 
 
 def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:

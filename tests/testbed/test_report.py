@@ -11,7 +11,7 @@ from collector.settings import load_settings
 from testbed.report import app_rows, change, per_request_all
 from testbed.report_write import write_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _run(server_joules: float, ru_joules: float) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from testbed.plan import TUN_NAME, make_plan
 from testbed.power_models import Interval, cpu_power, radio_power, traffic_power
 from testbed.powerd import NfMeter, render_kepler
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 TOPOLOGY = ROOT / "testbed" / "topology.yaml"
 
 

@@ -14,7 +14,7 @@ from collector.settings import KeplerSource
 from collector.units import counter_delta
 from tests.http_fixture import serve_files
 
-FIX = Path(__file__).parent / "fixtures" / "kepler"
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "kepler"
 
 
 def _reader(**kw: object) -> KeplerReader:

@@ -27,7 +27,7 @@ from tests.conftest import need, need_binary, need_root
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = f"e2te{os.getpid() % 100000}"
 SEND_SECONDS = 8.0
 

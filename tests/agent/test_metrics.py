@@ -14,7 +14,7 @@ from collector.agent.scrape import AgentScrapeError, parse_agent_metrics
 from collector.agent.state import AgentSnapshot
 from tests.conftest import need_binary
 
-SYSFS = Path(__file__).parent / "fixtures" / "agent" / "sysfs"
+SYSFS = Path(__file__).resolve().parent.parent / "fixtures" / "agent" / "sysfs"
 
 
 def snapshot() -> AgentSnapshot:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from collector.outputs.placement_api import router
-from tests.placement_helpers import region
+from tests.placement.helpers import region
 
 
 @pytest.fixture(scope="module")

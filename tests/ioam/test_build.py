@@ -8,7 +8,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from collector.ioam import build
-from tests.test_ioam_fastparse import hexbytes
+from tests.ioam.test_fastparse import hexbytes
 
 
 def test_hopopts_for_socket_bytes() -> None:

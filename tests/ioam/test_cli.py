@@ -12,7 +12,7 @@ import pytest
 from collector.ioam import build
 from collector.ioam.pcapfile import write_pcap
 from tests.conftest import ROOT, need_binary
-from tests.test_ioam_fuzz import seed_frames
+from tests.ioam.test_fuzz import seed_frames
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
