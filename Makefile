@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LINT_DIRS := $(wildcard collector tests bench testbed)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help demo test check lint typecheck imports unit bench deps venv clean
+.PHONY: help demo test check lint typecheck imports unit bench deps venv clean mutation mutation-ci
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,17 @@ check: venv ## ruff, mypy strict and the import-linter contracts
 unit: venv ## the pytest suite only
 	$(BIN)/python -m pytest -q
 
-test: deps venv check unit ## everything: install what is missing, lint, type-check, test
+test: deps venv check unit mutation-ci ## everything: install what is missing, lint, type-check, test
+
+MUTATION_JOBS ?= 1
+mutation: venv ## mutation testing of the accounting core; report in build/mutation/full/report.md
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py --profile full
+
+mutation-ci: venv ## the fast mutation subset (units, tally) that CI runs; any survivor fails
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py --profile ci
 
 bench: venv ## all benchmarks (prints ratios, never asserts timings)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --json || exit 1; done
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mutation

@@ -45,3 +45,102 @@ def test_counter_delta_never_negative(values: list[float], width: float | None) 
     for v in values:
         assert units.counter_delta(prev, v, width).delta >= 0
         prev = v
+
+
+# --- every conversion, with its size written out by hand ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "joules"),
+    [
+        (2.0, "J", 2.0),
+        (1500.0, "mJ", 1.5),
+        (2_000_000.0, "uJ", 2.0),
+        (2_000_000.0, "µJ", 2.0),
+        (3.0, "Wh", 10_800.0),
+        (0.5, "kWh", 1_800_000.0),
+        (0.5, "kW.h", 1_800_000.0),
+        (3.0, "0.1kWh", 1_080_000.0),  # APC rPDU2: one step is 360 kJ
+        (0.002, "MWh", 7_200_000.0),
+    ],
+)
+def test_energy_units_in_joules(value: float, unit: str, joules: float) -> None:
+    assert units.to_joules(value, unit) == pytest.approx(joules, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "watts"),
+    [
+        (7.0, "W", 7.0),
+        (2500.0, "mW", 2.5),
+        (1.5, "kW", 1500.0),
+        (123.0, "0.01kW", 1230.0),
+        (456.0, "0.1W", 45.6),
+    ],
+)
+def test_power_units_in_watts(value: float, unit: str, watts: float) -> None:
+    assert units.to_watts(value, unit) == pytest.approx(watts, rel=1e-15)
+
+
+def test_unknown_units_are_named_with_the_known_ones() -> None:
+    energy = "0.1kWh, J, MWh, Wh, kW.h, kWh, mJ, uJ, µJ"
+    with pytest.raises(ValueError) as exc:
+        units.energy_unit_joules("furlong")
+    assert str(exc.value) == f"unknown energy unit 'furlong' (known: {energy})"
+    with pytest.raises(ValueError) as exc:
+        units.to_watts(1, "hp")
+    assert str(exc.value) == "unknown power unit 'hp' (known: 0.01kW, 0.1W, W, kW, mW)"
+
+
+def test_kwh_and_wh_both_ways() -> None:
+    assert units.kwh_from_joules(9_000_000.0) == 2.5
+    assert units.joules_from_kwh(2.5) == 9_000_000.0
+    assert units.joules_from_wh(0.25) == 900.0
+
+
+# --- counter steps: the wrap/reset boundary and equal readings (DESIGN.md section 4) --------
+
+
+def step(previous: float | None, current: float, width: float | None = None) -> tuple[float, str]:
+    s = units.counter_delta(previous, current, width)
+    return s.delta, s.kind
+
+
+def test_first_reading_has_no_increase() -> None:
+    assert step(None, 5.0) == (0.0, "first")
+    assert step(None, 5.0, width=1000.0) == (0.0, "first")
+
+
+def test_an_equal_reading_is_no_increase_not_a_reset() -> None:
+    assert step(5.0, 5.0) == (0.0, "normal")
+    assert step(995.0, 995.0, width=1000.0) == (0.0, "normal")
+    assert step(5.0, 8.0) == (3.0, "normal")
+
+
+@pytest.mark.parametrize(
+    ("previous", "kind", "delta"),
+    [
+        (890.0, "reset", 10.0),  # 0.89 of the width: a reset, counting from zero
+        (899.0, "reset", 10.0),
+        (900.0, "wrap", 110.0),  # exactly the top 10 %: a wrap, (10 - 900) mod 1000
+        (910.0, "wrap", 100.0),  # 0.91 of the width
+        (600.0, "reset", 10.0),  # a PDU counter reset from 60 %: never a phantom 410 J wrap
+        (999.0, "wrap", 11.0),
+    ],
+)
+def test_wrap_only_from_the_top_tenth_of_the_width(previous: float, kind: str, delta: float) -> None:
+    assert step(previous, 10.0, width=1000.0) == (delta, kind)
+
+
+def test_tiny_and_zero_widths() -> None:
+    """A width of 1 (J) still wraps; a width of 0 declares nothing, so a decrease is a reset."""
+    delta, kind = step(0.95, 0.05, width=1.0)
+    assert kind == "wrap" and delta == pytest.approx(0.1)
+    assert step(5.0, 3.0, width=0.0) == (3.0, "reset")
+    assert step(5.0, 3.0, width=None) == (3.0, "reset")
+
+
+def test_a_reset_counts_from_zero_and_never_below() -> None:
+    assert step(100.0, 0.5) == (0.5, "reset")
+    assert step(100.0, 0.0) == (0.0, "reset")
+    assert step(100.0, -5.0) == (0.0, "reset")  # a negative reading adds nothing
