@@ -55,6 +55,9 @@ def test_gtpu_inner_bytes_and_outer_bytes() -> None:
 def test_empty_trace_counts_as_parsed_but_adds_no_flow() -> None:
     t = count([packet(5, [])])
     assert t.delta.flows == {} and t.delta.results == [1, 0, 0, 0]
+    t = count([packet(5, []), packet(6, [2])])  # and the packets after it still count
+    assert t.delta.flows == {(6, 6, 2, "uplink"): [1, len(packet(6, [2])), 0, 5.0]}
+    assert t.delta.results == [2, 0, 0, 0]
 
 
 def gtpu(ns: int, nodes: list[int], size: int = 10) -> tuple[bytes, bytes]:
