@@ -71,6 +71,9 @@ def stage(work: Path, mods: dict[str, list[str]]) -> None:
         "pytest_add_cli_args_test_selection": sorted({t for ts in mods.values() for t in ts}),
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         "use_git_change_detection": False,
+        # CPU seconds a mutant may take: (its tests' time + 1) x 3 x 2. mutmut's default of
+        # x 15 x 2 lets each looping mutant burn minutes; 6 x is still far above the noise.
+        "timeout_multiplier": 3.0,
     }
     pyproject = (ROOT / "pyproject.toml").read_text()
     pyproject = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", pyproject, flags=re.S)
