@@ -128,7 +128,9 @@ def test_an_equal_reading_is_no_increase_not_a_reset() -> None:
         (999.0, "wrap", 11.0),
     ],
 )
-def test_wrap_only_from_the_top_tenth_of_the_width(previous: float, kind: str, delta: float) -> None:
+def test_wrap_only_from_the_top_tenth_of_the_width(
+    previous: float, kind: str, delta: float
+) -> None:
     assert step(previous, 10.0, width=1000.0) == (delta, kind)
 
 

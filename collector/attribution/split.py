@@ -196,9 +196,7 @@ def split_window(inp: WindowInputs) -> WindowSplit:
     )
 
 
-def conservation_error_ratio(
-    measured: F, entry_nf: I, entry_joules: F, unattributed: F
-) -> F:
+def conservation_error_ratio(measured: F, entry_nf: I, entry_joules: F, unattributed: F) -> F:
     """Per NF, |Σ published app rows + unattributed − measured| / measured (/ 1 J when nothing
     was measured). Computed from the rows the outputs publish, so energy lost or created anywhere
     in the split, the direction split included, shows here and in E2EEnergyConservationError."""

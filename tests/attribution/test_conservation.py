@@ -93,7 +93,9 @@ def _exported_ratio(s: WindowSplit) -> float:
     return float(value)
 
 
-def _promtool_alerts(tmp_path: Path, ratio: float, expect_firing: bool) -> subprocess.CompletedProcess[str]:
+def _promtool_alerts(
+    tmp_path: Path, ratio: float, expect_firing: bool
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "rules.yaml").write_text(RULES.read_text())
     description = (
         f"Attributed plus unattributed energy differs from measured energy by a relative "
