@@ -235,3 +235,63 @@ def test_embodied_share_is_kept_in_a_window_with_no_energy() -> None:
     assert s.embodied_nf_grams[0] == pytest.approx(0.015)
     assert float(s.embodied_grams[s.entry_app == "a"].sum()) == pytest.approx(0.015)
     assert app_joules(s, "a") == 0.0
+
+
+# --- edges the properties above do not pin down (found by mutation testing) ----------------
+
+
+def test_a_window_without_nfs_is_empty_and_well_typed() -> None:
+    s = split_window(WindowInputs(0.0, 15.0, ()))
+    assert len(s.measured_joules) == 0 and len(s.entry_app) == 0
+    assert s.stale.dtype == np.bool_ and s.tagged_only.dtype == np.bool_
+    assert s.clamps.dtype == np.int64 and s.entry_nf.dtype == np.int64
+
+
+def test_a_stale_nf_has_no_catch_up_even_when_given_one() -> None:
+    """Catch-up belongs to the first fresh window; a stale NF's window measures nothing."""
+    stale = NfInput(NfSpec("ru1", "ru"), None, catch_up_joules=5.0)
+    fresh = NfInput(NfSpec("du1", "du"), 10.0, catch_up_joules=5.0)
+    s = split_window(WindowInputs(0.0, 15.0, (stale, fresh)))
+    assert s.catch_up_joules.tolist() == [0.0, 5.0]
+    assert s.measured_joules.tolist() == [0.0, 15.0]
+    assert s.conservation_error_ratio.tolist() == [0.0, 0.0]
+
+
+def test_clamps_count_only_a_total_below_the_tagged_amount() -> None:
+    """Tagged 2 pkt / 200 B. Total exactly 2 / 200: no clamp; 1 / 200: one (packets); no total
+    at all: tagged only, nothing to clamp."""
+    rows = traffic([(0, "a", 0, 2, 200)])
+    exact = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=2, total_bytes=200)
+    short = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=1, total_bytes=200)
+    short_bytes = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=2, total_bytes=150)
+    none = NfInput(NfSpec("ru1", "ru"), 10.0)
+    got = [
+        split_window(WindowInputs(0.0, 15.0, (nf,), **rows)).clamps[0]
+        for nf in (exact, short, short_bytes, none)
+    ]
+    assert got == [0, 1, 1, 0]
+    s = split_window(WindowInputs(0.0, 15.0, (exact,), **rows))
+    assert s.untagged_joules[0] == 0.0 and app_joules(s, "a") == pytest.approx(10.0)
+
+
+def test_equal_key_counts_an_app_with_any_packets_bytes_or_requests() -> None:
+    """equal/equal, 30 J, no total: a has 1 packet and no bytes, b 0.5 packets, c only requests
+    (as an app-level request count), d nothing: a, b and c get 10 J each."""
+    spec = NfSpec("du1", "du", static_key="equal", dynamic_key="equal")
+    nf = NfInput(spec, 30.0, idle_joules=12.0)
+    rows = traffic([(0, "a", 0, 1, 0), (0, "b", 1, 0.5, 0), (0, "d", 0, 0, 0)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows, **requests([(-1, "c", 2)])))
+    assert {a: app_joules(s, a) for a in "abcd"} == pytest.approx(
+        {"a": 10.0, "b": 10.0, "c": 10.0, "d": 0.0}
+    )
+
+
+def test_direction_falls_back_to_packets_when_a_byte_key_has_no_bytes() -> None:
+    """40 J, all static (idle 40 J) by packets; the dynamic key is bytes, but the app's bytes
+    are all 0: its packets (1 up, 3 down) give the direction split, 1:3."""
+    spec = NfSpec("du1", "du", static_key="packets", dynamic_key="bytes")
+    nf = NfInput(spec, 40.0, idle_joules=40.0)
+    rows = traffic([(0, "a", 0, 1, 0), (0, "a", 1, 3, 0)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows))
+    assert app_joules(s, "a", 0) == pytest.approx(10.0)
+    assert app_joules(s, "a", 1) == pytest.approx(30.0)
