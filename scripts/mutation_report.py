@@ -8,6 +8,7 @@ scripts/mutation.toml by module, function and changed line, so the list survives
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,7 @@ def collect(
             continue
         m = Mutant(name, status, function_of(name, module))
         if status not in DETECTED:
-            m.diff = cli("show", name).split("\n", 1)[1].strip()
+            m.diff = _diff(work, name, dotted[module])
             m.original, m.mutated = changed_lines(m.diff)
             m.why = next(
                 (
@@ -108,6 +109,18 @@ def collect(
             )
         results[dotted[module]].mutants.append(m)
     return list(results.values())
+
+
+def _diff(work: Path, name: str, path: str) -> str:
+    """What `mutmut show` prints, without a process per mutant (mutmut is pinned in pyproject)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = Path.cwd()
+    os.chdir(work)
+    try:
+        return get_diff_for_mutant(name, path=path).strip()
+    finally:
+        os.chdir(here)
 
 
 def unused_equivalents(

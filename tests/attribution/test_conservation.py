@@ -29,13 +29,14 @@ RULES = ROOT / "deploy" / "prometheus" / "rules.yaml"
 def test_ratio_of_an_inconsistent_split_is_its_relative_error() -> None:
     """NF 0: 100 J measured, rows 30 + 20 J, unattributed 40 J -> |90 - 100| / 100 = 0.1.
     NF 1: 50 J, one row of 50 J -> 0. NF 2: nothing measured, a 2 J row -> 2 J / 1 J = 2.
-    NF 3: 10 J measured, rows 4 + 4 J, unattributed 5 J -> 3 J too much: 0.3."""
-    measured = np.array([100.0, 50.0, 0.0, 10.0])
-    entry_nf = np.array([0, 0, 1, 2, 3, 3], dtype=np.int64)
-    joules = np.array([30.0, 20.0, 50.0, 2.0, 4.0, 4.0])
-    unattributed = np.array([40.0, 0.0, 0.0, 5.0])
+    NF 3: 10 J measured, rows 4 + 4 J, unattributed 5 J -> 3 J too much: 0.3.
+    NF 4: 0.5 J measured, a 0.4 J row -> 0.1 J / 0.5 J = 0.2 (relative, even below 1 J)."""
+    measured = np.array([100.0, 50.0, 0.0, 10.0, 0.5])
+    entry_nf = np.array([0, 0, 1, 2, 3, 3, 4], dtype=np.int64)
+    joules = np.array([30.0, 20.0, 50.0, 2.0, 4.0, 4.0, 0.4])
+    unattributed = np.array([40.0, 0.0, 0.0, 5.0, 0.0])
     ratio = conservation_error_ratio(measured, entry_nf, joules, unattributed)
-    assert ratio.tolist() == pytest.approx([0.1, 0.0, 2.0, 0.3], rel=1e-12)
+    assert ratio.tolist() == pytest.approx([0.1, 0.0, 2.0, 0.3, 0.2], rel=1e-12)
 
 
 def _window() -> tuple[Topology, WindowInputs]:
