@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-LINT_DIRS := $(wildcard collector tests bench testbed)
+LINT_DIRS := $(wildcard collector tests bench testbed scripts)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help demo test check lint typecheck imports unit bench deps venv clean mutation mutation-ci
