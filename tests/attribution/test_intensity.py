@@ -85,3 +85,23 @@ def test_prune_keeps_the_value_that_still_holds() -> None:
     assert s.mean(10.0, 20.0) is None  # older values are gone
     s.prune(0.0)  # nothing at or before 0 s any more: nothing to drop
     assert s.mean(25.0, 30.0) == pytest.approx(300.0)
+
+
+def test_a_late_value_replaces_the_right_one() -> None:
+    """A new reading for 0 s replaces the 0 s value, not the 10 s one: [0, 10) at 300, [10, 20)
+    at 200 -> 250."""
+    s = series(3600.0, (0.0, 100.0), (10.0, 200.0))
+    s.add(IntensityRecord(t=0.0, zone="z", grams_per_kwh=300.0))
+    assert s.mean(0.0, 20.0) == pytest.approx(250.0)
+
+
+def test_a_value_holds_only_until_the_window_end() -> None:
+    """100 from 0 s, 200 from 10 s, 999 from 20 s: [0, 15) is 10 s at 100 and 5 s at 200."""
+    s = series(3600.0, (0.0, 100.0), (10.0, 200.0), (20.0, 999.0))
+    assert s.mean(0.0, 15.0) == pytest.approx((1000.0 + 1000.0) / 15)
+
+
+def test_a_window_covered_for_half_a_second_has_that_value() -> None:
+    s = series(3600.0, (14.5, 320.0))
+    assert s.mean(0.0, 15.0) == pytest.approx(320.0)
+    assert series(0.5, (0.0, 80.0)).mean(0.0, 15.0) == pytest.approx(80.0)

@@ -234,3 +234,41 @@ def test_bank_empty_and_prune() -> None:
     bank.prune(20.0)
     assert bank.values_at(20.0).tolist() == [[20.0]] and math.isnan(bank.values_at(15.0)[0, 0])
     assert bank.values_at(100.0).tolist() == [[30.0]]
+
+
+def test_a_gauge_reading_of_zero_watts_integrates_to_zero() -> None:
+    g = gauge([(0.0, 0.0), (10.0, 0.0), (20.0, 4.0)])
+    assert g.integral(0.0, 10.0, 45.0) == 0.0
+    assert g.integral(0.0, 20.0, 45.0) == pytest.approx(20.0)  # 0 to 4 W over 10 s
+
+
+def test_bank_rejects_a_later_sample_at_the_same_time_as_the_last() -> None:
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 0.0, [0.0]), (s, 10.0, [10.0])])
+    add(bank, [(s, 10.0, [999.0]), (s, 20.0, [20.0])])
+    assert bank.values_at(10.0).tolist() == [[10.0]]
+    assert bank.values_at(20.0).tolist() == [[20.0]] and bank.resets == 0
+
+
+def test_bank_batches_with_several_series_keep_each_series_own_state() -> None:
+    """One batch with two series, each with a repeated time; then a second batch for each with
+    a sample older than its last one (ignored) and a newer one."""
+    bank = CounterBank(1, 45.0)
+    a = bank.series_id(("a",))
+    b = bank.series_id(("b",))
+    add(
+        bank,
+        [
+            (a, 0.0, [0.0]),
+            (a, 10.0, [10.0]),
+            (b, 0.0, [100.0]),
+            (b, 10.0, [110.0]),
+            (b, 10.0, [555.0]),  # the same time again within the batch: ignored
+        ],
+    )
+    add(bank, [(a, 5.0, [777.0]), (a, 20.0, [12.0]), (b, 5.0, [1.0]), (b, 20.0, [130.0])])
+    assert bank.values_at(10.0).tolist() == [[10.0], [10.0]]
+    assert bank.values_at(20.0).tolist() == [[12.0], [30.0]]
+    assert bank.values_at(15.0).tolist() == [[11.0], [20.0]]
+    assert bank.resets == 0

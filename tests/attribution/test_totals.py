@@ -228,3 +228,7 @@ def test_snapshot_arrays_are_read_only() -> None:
     with pytest.raises(ValueError, match="read-only"):
         traffic_.bytes[0] = 1.0
     assert len(AppRows.empty()) == 0 and len(AppTraffic.empty()) == 0
+    empty = AppTraffic.empty()
+    assert [getattr(empty, f).shape for f in ("app", "nf", "packets", "bytes")] == [(0,)] * 4
+    rows_ = AppRows.empty()
+    assert all(getattr(rows_, f).shape == (0,) for f in ("app", "nf", "role", "direction"))
