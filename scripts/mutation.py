@@ -56,7 +56,7 @@ def modules_for(cfg: dict[str, Any], profile: str, only: list[str]) -> dict[str,
     return mods
 
 
-def stage(work: Path, mods: dict[str, list[str]]) -> None:
+def stage(work: Path, mods: dict[str, list[str]], deselect: list[str]) -> None:
     """A fresh copy of the project with a [tool.mutmut] section for these modules."""
     if work.exists():
         shutil.rmtree(work)
@@ -68,7 +68,10 @@ def stage(work: Path, mods: dict[str, list[str]]) -> None:
         "source_paths": ["collector"],
         "only_mutate": sorted(mods),
         "also_copy": ["bench"],
-        "pytest_add_cli_args_test_selection": sorted({t for ts in mods.values() for t in ts}),
+        "pytest_add_cli_args_test_selection": [
+            *sorted({t for ts in mods.values() for t in ts}),
+            *(arg for test in deselect for arg in ("--deselect", test)),
+        ],
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         "use_git_change_detection": False,
         # CPU seconds a mutant may take: (its tests' time + 1) x 3 x 2. mutmut's default of
@@ -185,7 +188,7 @@ def main() -> int:
         cfg = tomllib.load(f)
     mods = modules_for(cfg, args.profile, args.module)
     work = args.out.resolve() / args.profile
-    stage(work, mods)
+    stage(work, mods, cfg.get("deselect", []))
     print(f"mutation: {len(mods)} module(s) in {work}, {args.jobs} worker(s)", flush=True)
     started = time.monotonic()
     rc = run_mutmut(work, args.jobs)
