@@ -221,3 +221,21 @@ def test_prune_keeps_what_the_next_window_needs() -> None:
     st.prune(15.0)
     assert st.window(15.0, 30.0, GAP).regular_joules == 45.0
     assert st.counter is not None and len(st.counter) == 10
+
+
+def test_an_idle_counter_wraps_with_its_declared_width() -> None:
+    """Idle counter of width 1000 J: 990 -> 10 is a wrap from the top 10 %: +20 J, not +10."""
+    spec = NfSpec("du", "du", idle_policy="source")
+    st = state(spec, counter(0.0, 0.0), counter(15.0, 60.0))
+    st.add(counter(0.0, 990.0, mode="idle", counter_width_joules=1000.0))
+    st.add(counter(15.0, 10.0, mode="idle", counter_width_joules=1000.0))
+    assert st.window(0.0, W, GAP).idle_joules == pytest.approx(20.0)
+
+
+def test_an_idle_gpu_adds_nothing_and_catches_up_nothing() -> None:
+    """The GPU counter never moves: 0 J from it, also after a gap."""
+    recs = [counter(float(t), 2.0 * t) for t in range(0, 91, 5)]
+    recs += [counter(float(t), 500.0, mode="gpu") for t in range(0, 91, 5) if not 20 < t < 75]
+    st = state(NfSpec("vlm", "inference"), *recs)
+    got = [(e.regular_joules, e.catch_up_joules) for e in windows(st, *range(0, 76, 15))]
+    assert got == [(30.0, 0.0)] * 6

@@ -272,3 +272,8 @@ def test_bank_batches_with_several_series_keep_each_series_own_state() -> None:
     assert bank.values_at(20.0).tolist() == [[12.0], [30.0]]
     assert bank.values_at(15.0).tolist() == [[11.0], [20.0]]
     assert bank.resets == 0
+
+
+def test_every_reset_and_wrap_is_counted() -> None:
+    line = counter([(0.0, 100.0), (5.0, 10.0), (10.0, 20.0), (15.0, 5.0), (20.0, 6.0)])
+    assert line.resets == 2 and line.at(20.0, 45.0) == 10.0 + 10.0 + 5.0 + 1.0
