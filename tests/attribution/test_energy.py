@@ -239,3 +239,46 @@ def test_an_idle_gpu_adds_nothing_and_catches_up_nothing() -> None:
     st = state(NfSpec("vlm", "inference"), *recs)
     got = [(e.regular_joules, e.catch_up_joules) for e in windows(st, *range(0, 76, 15))]
     assert got == [(30.0, 0.0)] * 6
+
+
+def test_a_gpu_counter_wraps_with_its_declared_width() -> None:
+    recs = [counter(t, 2.0 * t) for t in (0.0, 15.0)]
+    recs += [
+        counter(0.0, 995.0, mode="gpu", counter_width_joules=1000.0),
+        counter(15.0, 5.0, mode="gpu", counter_width_joules=1000.0),  # a wrap: +10 J
+    ]
+    (e,) = windows(state(NfSpec("vlm", "inference"), *recs), 0.0)
+    assert e.regular_joules == pytest.approx(30.0 + 10.0)
+
+
+def test_a_counter_that_does_not_move_measures_zero() -> None:
+    """0 W: no energy, and after a gap no catch-up either."""
+    st = state(None, *(counter(float(t), 500.0) for t in (0, 5, 10, 15, 20, 100, 105, 120)))
+    got = [(e.regular_joules, e.catch_up_joules) for e in windows(st, 0.0, 15.0, 60.0, 105.0)]
+    assert got == [(0.0, 0.0), (0.0, 0.0), (None, 0.0), (0.0, 0.0)]
+
+
+def test_a_late_sample_goes_to_the_next_window_not_to_catch_up() -> None:
+    """[0, 15) is computed when the last sample is at 10 s (held: 10 J at 15 s). The sample at
+    20 s (20 J) arrives later: [15, 30) gets F(30) - 10 J = 10 J as regular energy, no catch-up."""
+    st = state(None, counter(0.0, 0.0), counter(10.0, 10.0))
+    (a,) = windows(st, 0.0)
+    assert a.regular_joules == 10.0
+    st.add(counter(20.0, 20.0))
+    st.add(counter(30.0, 20.0))
+    (b,) = windows(st, 15.0)
+    assert (b.regular_joules, b.catch_up_joules) == (10.0, 0.0)
+
+
+def test_source_idle_without_an_idle_counter_is_zero() -> None:
+    st = state(NfSpec("du", "du", idle_policy="source"), counter(0.0, 0.0), counter(15.0, 60.0))
+    assert st.window(0.0, W, GAP).idle_joules == 0.0
+
+
+def test_source_idle_in_a_later_window_and_a_flat_idle_counter() -> None:
+    spec = NfSpec("du", "du", idle_policy="source")
+    recs = [counter(t, 4.0 * t) for t in range(0, 31, 5)]
+    rising = state(spec, *recs, *(counter(t, 50.0 + t, mode="idle") for t in range(0, 31, 5)))
+    assert [e.idle_joules for e in windows(rising, 0.0, 15.0)] == [15.0, 15.0]
+    flat = state(spec, *recs, *(counter(t, 50.0, mode="idle") for t in range(0, 31, 5)))
+    assert [e.idle_joules for e in windows(flat, 0.0, 15.0)] == [0.0, 0.0]

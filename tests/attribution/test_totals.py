@@ -109,6 +109,9 @@ def test_one_window_snapshot_by_hand() -> None:
         "counter",
     )
     assert (ru.measured_joules, ru.static_joules, ru.dynamic_joules) == (60.0, 30.0, 30.0)
+    assert [w.conservation_error_ratio for w in snap.nfs] == pytest.approx([0.0] * 3, abs=1e-12)
+    assert [w.embodied_grams for w in snap.nfs] == [0.0, 0.0, 0.0]
+    assert snap.rows.embodied_grams.tolist() == [0.0] * 6
     assert ru.attributed_joules == pytest.approx(42.0)
     assert ru.untagged_joules == pytest.approx(18.0) and ru.unattributed_joules == pytest.approx(18)
     assert (ru.denominator, ru.stale, ru.unmeasured_seconds) == ("all", False, 0.0)
