@@ -277,3 +277,11 @@ def test_bank_batches_with_several_series_keep_each_series_own_state() -> None:
 def test_every_reset_and_wrap_is_counted() -> None:
     line = counter([(0.0, 100.0), (5.0, 10.0), (10.0, 20.0), (15.0, 5.0), (20.0, 6.0)])
     assert line.resets == 2 and line.at(20.0, 45.0) == 10.0 + 10.0 + 5.0 + 1.0
+
+
+def test_bank_interpolates_late_in_time_too() -> None:
+    """Samples at 1000 s and 1010 s (10 s apart): the value at 1005 s is interpolated."""
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 1000.0, [0.0]), (s, 1010.0, [10.0])])
+    assert bank.values_at(1005.0).tolist() == [[5.0]]

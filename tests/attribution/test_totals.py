@@ -151,6 +151,11 @@ def test_totals_add_up_over_windows_and_a_stale_window_counts_unmeasured_time() 
     t = snap.totals
     assert t.windows == 2 and t.last_window_start == 15.0
     assert [n.nf for n in t.nfs] == ["du1", "ru1", "vlm"]  # sorted by name
+    assert [(n.role, n.denominator) for n in t.nfs] == [
+        ("du", "tagged_only"),
+        ("ru", "all"),
+        ("inference", "all"),
+    ]
     ru = next(n for n in t.nfs if n.nf == "ru1")
     assert (ru.measured_joules, ru.untagged_joules, ru.idle_no_traffic_joules) == pytest.approx(
         (120.0, 36.0, 0.0)
@@ -186,18 +191,62 @@ def test_totals_resume_after_a_restart() -> None:
     assert untouched.windows == 1 and untouched.last_window_start == 0.0
 
 
+def nf_window(**kw: Any) -> NfWindow:
+    base: dict[str, Any] = {
+        "nf": "ru1", "role": "ru", "zone": "site", "energy_basis": "measured",
+        "denominator": "all", "stale": False, "method": "counter", "measured_joules": 10.0,
+        "static_joules": 0.0, "dynamic_joules": 10.0, "attributed_joules": 10.0,
+        "untagged_joules": 0.0, "idle_no_traffic_joules": 0.0, "catch_up_joules": 0.0,
+        "unmeasured_seconds": 0.0, "conservation_error_ratio": 0.0, "co2_missing_joules": 0.0,
+        "untagged_clamps": 0, "embodied_grams": 0.0,
+    }  # fmt: skip
+    return NfWindow(**{**base, **kw})
+
+
+def test_nf_totals_sum_every_part_and_keep_the_latest_labels() -> None:
+    acc = Accumulator(TOPO)
+    first = nf_window(
+        measured_joules=10.0, attributed_joules=1.0, untagged_joules=2.0,
+        idle_no_traffic_joules=3.0, catch_up_joules=4.0, unmeasured_seconds=0.0,
+    )  # fmt: skip
+    second = nf_window(
+        energy_basis="modelled", denominator="tagged_only", measured_joules=100.0,
+        attributed_joules=10.0, untagged_joules=20.0, idle_no_traffic_joules=30.0,
+        catch_up_joules=40.0, unmeasured_seconds=15.0,
+    )  # fmt: skip
+    acc.add(AppRows.empty(), (first,), {})
+    acc.add(AppRows.empty(), (second,), {})
+    (n,) = acc.totals().nfs
+    assert (n.nf, n.role, n.energy_basis, n.denominator) == ("ru1", "ru", "modelled", "tagged_only")
+    assert (
+        n.measured_joules, n.attributed_joules, n.untagged_joules, n.idle_no_traffic_joules,
+        n.catch_up_joules, n.unmeasured_seconds,
+    ) == (110.0, 11.0, 22.0, 33.0, 44.0, 15.0)  # fmt: skip
+
+
 def test_missing_co2_of_a_zone_is_booked_under_the_zone() -> None:
     acc = Accumulator(TOPO)
-    w = NfWindow(
-        "ru1", "ru", "site", "measured", "all", False, "counter", 10.0, 0.0, 10.0, 10.0,
-        0.0, 0.0, 0.0, 0.0, 0.0, 10.0, 0, 0.0,
-    )  # fmt: skip
+    w = nf_window(co2_missing_joules=10.0)
     acc.add(AppRows.empty(), (w,), {})
     acc.add(AppRows.empty(), (w,), {"a": 1.0})
+    acc.add(AppRows.empty(), (nf_window(co2_missing_joules=0.5),), {})  # below 1 J counts too
+    acc.add(AppRows.empty(), (nf_window(zone=None, co2_missing_joules=2.0),), {})
     t = acc.totals()
-    assert dict(t.co2_missing_joules) == {"site": 20.0}
-    assert dict(t.requests) == {"a": 1.0} and t.windows == 2
+    assert dict(t.co2_missing_joules) == {"site": 20.5, NO_ZONE: 2.0}
+    assert dict(t.requests) == {"a": 1.0} and t.windows == 4
     assert len(t.apps) == 0
+
+
+def test_rows_of_an_nf_no_longer_configured_keep_an_empty_role() -> None:
+    """Totals resumed from a store can name an NF the topology dropped."""
+    rows = AppRows.build(
+        app=["a"], nf=["gone"], role=["ru"], direction=["uplink"], static_joules=[1.0],
+        dynamic_joules=[2.0], co2_grams=[0.0], co2_market_grams=[0.0], embodied_grams=[0.0],
+    )  # fmt: skip
+    acc = Accumulator(TOPO)
+    acc.add(rows, (), {})
+    t = acc.totals()
+    assert t.apps.role.tolist() == [""] and t.apps.nf.tolist() == ["gone"]
 
 
 def test_unattributed_is_the_sum_of_its_reasons() -> None:
@@ -227,7 +276,8 @@ def test_snapshot_arrays_are_read_only() -> None:
     with pytest.raises(ValueError, match="read-only"):
         rows.static_joules[0] = 5.0
     traffic_ = AppTraffic.build(app=["a"], nf=["ru1"], packets=[3], bytes=[300])
-    assert traffic_.packets.dtype == np.float64 and len(traffic_) == 1
+    assert traffic_.packets.dtype == np.float64 and traffic_.bytes.dtype == np.float64
+    assert traffic_.app.dtype == object and traffic_.nf.dtype == object and len(traffic_) == 1
     with pytest.raises(ValueError, match="read-only"):
         traffic_.bytes[0] = 1.0
     assert len(AppRows.empty()) == 0 and len(AppTraffic.empty()) == 0
