@@ -1,4 +1,4 @@
-"""Renders the settings reference tables from collector/settings.py (models + docstrings).
+"""Renders the settings reference tables from collector/settings/ (models + docstrings).
 
 `python -m tests.settings_doc --write` rewrites the generated block of
 docs/reference/settings.md; tests/test_settings_doc.py fails when the block is out of date.
@@ -7,7 +7,6 @@ docs/reference/settings.md; tests/test_settings_doc.py fails when the block is o
 from __future__ import annotations
 
 import ast
-import inspect
 import itertools
 import sys
 from collections.abc import Iterator
@@ -17,15 +16,20 @@ from typing import Any, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-import collector.settings as settings_mod
+import collector.settings as settings_pkg
 from collector.settings import Settings
 
 
 def field_docs() -> dict[tuple[str, str], str]:
-    """(class name, field) -> the docstring written under the field in settings.py."""
-    tree = ast.parse(inspect.getsource(settings_mod))
+    """(class name, field) -> the docstring written under the field in collector/settings/."""
     out: dict[tuple[str, str], str] = {}
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+    classes = (
+        n
+        for path in sorted(Path(settings_pkg.__file__).parent.glob("*.py"))
+        for n in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(n, ast.ClassDef)
+    )
+    for cls in classes:
         body = cls.body
         for a, b in itertools.pairwise(body):
             if (
