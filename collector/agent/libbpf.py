@@ -80,7 +80,11 @@ class _TestRunOpts(ctypes.Structure):
 
 
 class _BatchOpts(ctypes.Structure):
-    _fields_ = [("sz", ctypes.c_size_t), ("elem_flags", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("elem_flags", ctypes.c_uint64),
+        ("flags", ctypes.c_uint64),
+    ]
 
 
 _P = ctypes.c_void_p
@@ -238,7 +242,9 @@ def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
     return out.raw
 
 
-def drain(fd: int, key_size: int, value_size: int, chunk: int = 1024) -> Iterator[tuple[bytes, bytes]]:
+def drain(
+    fd: int, key_size: int, value_size: int, chunk: int = 1024
+) -> Iterator[tuple[bytes, bytes]]:
     """Look up and delete every entry of a hash map in batches; value_size covers all CPUs."""
     lib = library()
     keys = ctypes.create_string_buffer(key_size * chunk)
@@ -249,7 +255,13 @@ def drain(fd: int, key_size: int, value_size: int, chunk: int = 1024) -> Iterato
     while True:
         count = _U32(chunk)
         rc = lib.bpf_map_lookup_and_delete_batch(
-            fd, None if first else token, token, keys, values, ctypes.byref(count), ctypes.byref(opts)
+            fd,
+            None if first else token,
+            token,
+            keys,
+            values,
+            ctypes.byref(count),
+            ctypes.byref(opts),
         )
         first = False
         if rc and rc != -errno.ENOENT:
@@ -355,6 +367,8 @@ def tc_query(ifindex: int, handle: int, priority: int) -> int | None:
 
 
 def tc_detach(ifindex: int, handle: int, priority: int) -> None:
-    rc = library().bpf_tc_detach(ctypes.byref(_hook(ifindex)), ctypes.byref(_opts(handle, priority)))
+    rc = library().bpf_tc_detach(
+        ctypes.byref(_hook(ifindex)), ctypes.byref(_opts(handle, priority))
+    )
     if rc and rc != -errno.ENOENT:
         raise library().fail("bpf_tc_detach", rc, f"(ifindex {ifindex})")

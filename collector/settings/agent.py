@@ -36,6 +36,14 @@ class TraceIdCarrier(Strict):
 class AgentSettings(Strict):
     listen: str = "0.0.0.0:9470"
     interfaces: list[InterfaceSettings] = []
+    engine: Literal["auto", "ebpf", "afpacket"] = "auto"
+    """How packets are counted: `ebpf` (a TC program counts in the kernel; needs CAP_BPF,
+    CAP_NET_ADMIN, CAP_PERFMON and kernel 5.10+), `afpacket` (a ring of packets parsed in
+    Python; needs CAP_NET_RAW), or `auto`: eBPF when it loads and attaches, else AF_PACKET."""
+    ebpf_map_entries: int = Field(8192, ge=64, le=1 << 20)
+    """Distinct (interface, namespace, TraceID, NodeID) keys the eBPF engine can count between
+    two reads (4 a second); more are counted as kernel drops. Kernel memory: about 2 x this x
+    the number of possible CPUs x 40 bytes, reserved when the agent starts."""
     trace_ids: list[TraceIdCarrier] = []
     max_flows: int = Field(100_000, gt=0)
     """Hard cap on the flow table; the oldest idle entries are evicted past it (counted)."""

@@ -17,7 +17,7 @@
 #define MAX_POINTS 64      /* collection interfaces per agent */
 #define MAX_NODES 64       /* node ids in one trace: 255-byte option, >= 4 bytes a node */
 #define MAX_EXT 16         /* IPv6 extension headers walked (beyond: malformed, "limit") */
-#define MAX_OPTS 64        /* TLVs walked in one options header (beyond: "limit") */
+#define MAX_OPTS 256       /* TLVs walked in one options header (beyond: "limit") */
 #define MAX_GTP_EXT 8      /* GTP-U extension headers walked (beyond: "limit") */
 #define MAX_VLAN 8         /* VLAN tags still in the frame (the kernel strips the outer one) */
 #define WINDOW 2560        /* bytes pulled into the linear area: the longest header chain */
