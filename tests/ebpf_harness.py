@@ -72,7 +72,7 @@ class KernelRunner:
 
     def run(self, frame: bytes, repeat: int = 1) -> int:
         """Run the program on `frame`; returns its verdict (TC_ACT_UNSPEC, -1)."""
-        return libbpf.test_run(self.kernel.prog_fd, frame, repeat)[0]
+        return libbpf.prog_run(self.kernel.prog_fd, frame, repeat)[0]
 
     def outcome(self, frame: bytes) -> Outcome | None:
         """Run once and read back exactly what the run changed; None when BPF_PROG_TEST_RUN

@@ -276,16 +276,31 @@ def drain(
             return
 
 
-def test_run(prog_fd: int, data: bytes, repeat: int = 1) -> tuple[int, int]:
-    """BPF_PROG_TEST_RUN: the kernel runs the program on `data`; (return value, ns per run)."""
-    buf = ctypes.create_string_buffer(data, len(data))
-    opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), repeat=repeat)
-    opts.data_in = ctypes.cast(buf, _P)
-    opts.data_size_in = len(data)
-    rc = library().bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts))
-    if rc:
-        raise library().fail("bpf_prog_test_run_opts", rc)
-    return ctypes.c_int32(opts.retval).value, int(opts.duration)
+class ProgRun:
+    """BPF_PROG_TEST_RUN on one buffer: the kernel runs the program on it (no interface needed).
+    `buffer` may be edited in place between calls, which keeps loops of runs cheap."""
+
+    def __init__(self, prog_fd: int, data: bytes) -> None:
+        self.prog_fd = prog_fd
+        self.buffer = ctypes.create_string_buffer(data, len(data))
+        self._opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), repeat=1)
+        self._opts.data_in = ctypes.cast(self.buffer, _P)
+        self._opts.data_size_in = len(data)
+        self._ref = ctypes.byref(self._opts)
+        self._run = library().bpf_prog_test_run_opts
+
+    def __call__(self, repeat: int = 1) -> tuple[int, int]:
+        """(the program's return value, mean ns per run as the kernel measured it)."""
+        self._opts.repeat = repeat
+        rc = self._run(self.prog_fd, self._ref)
+        if rc:
+            raise library().fail("bpf_prog_test_run_opts", rc)
+        return ctypes.c_int32(self._opts.retval).value, int(self._opts.duration)
+
+
+def prog_run(prog_fd: int, data: bytes, repeat: int = 1) -> tuple[int, int]:
+    """Run the program once (or `repeat` times) on `data`: (return value, ns per run)."""
+    return ProgRun(prog_fd, data)(repeat)
 
 
 @dataclass(frozen=True, slots=True)
