@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from collector.agent import bpf, bpfvm, libbpf
 from collector.agent.ebpf import KernelCounters
-from collector.agent.ebpf_config import LINK_ETHERNET, LINK_RAW
+from collector.agent.ebpf_config import LINK_ETHERNET
 from collector.agent.ebpf_reader import CounterReader
 from collector.agent.replay import network_layer
 from collector.agent.tally import RESULT_OVERFLOW
@@ -64,7 +64,9 @@ class KernelRunner:
         self.kernel = KernelCounters(carriers, map_entries)
         self.resolver = TraceIdResolver(carriers)
         self.link(LINK_ETHERNET)
-        self.reader = CounterReader([("lo", "uplink")], self.kernel.config.rule_ids, self.kernel.cpus)
+        self.reader = CounterReader(
+            [("lo", "uplink")], self.kernel.config.rule_ids, self.kernel.cpus
+        )
 
     def link(self, link: int) -> None:
         self.linktype = LINKTYPE_ETHERNET if link == LINK_ETHERNET else LINKTYPE_RAW

@@ -25,6 +25,7 @@ REASONS: Final = {
     "load_failed": "engine: auto, and the kernel refused the eBPF program",
     "attach_failed": "engine: auto, and the program could not be attached",
     "unsupported_settings": "engine: auto, and the settings do not fit the eBPF maps",
+    "replay": "counted from a capture file (--pcap), with the AF_PACKET engine's rules",
 }
 """The values of e2e_energy_agent_info's `reason` label."""
 

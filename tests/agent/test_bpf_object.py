@@ -88,7 +88,7 @@ def test_a_verifier_rejection_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_missing_object_is_a_clear_error(tmp_path: Path) -> None:
     need_root()
-    with pytest.raises(EbpfError, match="could not be loaded.*No such file"):
+    with pytest.raises(EbpfError, match=r"could not be loaded.*No such file"):
         KernelCounters([], 64, object_path=tmp_path / "absent.o")
 
 

@@ -28,10 +28,25 @@ from collector.models import OTHER_TRACE
 from collector.settings import StaticTraceRule, TraceIdCarrier
 
 NS = 0x1234
-PREFIXES = [None, "2001:db8::/32", "2001:db8::/48", "2001:db8:0:1::/64", "2001:db8::1",
-            "2001:db8::/0", "10.0.0.0/8", "10.1.2.3"]  # fmt: skip
-ADDRESSES = ["2001:db8::1", "2001:db8::2", "2001:db8:0:1::5", "2001:db9::1", "::ffff:10.1.2.3",
-             "::ffff:10.9.9.9", "fe80::1"]  # fmt: skip
+PREFIXES = [
+    None,
+    "2001:db8::/32",
+    "2001:db8::/48",
+    "2001:db8:0:1::/64",
+    "2001:db8::1",
+    "2001:db8::/0",
+    "10.0.0.0/8",
+    "10.1.2.3",
+]
+ADDRESSES = [
+    "2001:db8::1",
+    "2001:db8::2",
+    "2001:db8:0:1::5",
+    "2001:db9::1",
+    "::ffff:10.1.2.3",
+    "::ffff:10.9.9.9",
+    "fe80::1",
+]
 PORTS = [None, 53, 2152, 4000]
 
 
@@ -49,10 +64,14 @@ def lpm(entries: list[tuple[bytes, bytes]], ns: int, address: bytes) -> int:
 
 
 def kernel_rule(config: KernelConfig, ns: int, r: HotResult) -> object:
-    any_src, any_dst = struct.unpack("=QQ", dict(config.entries["rules_any"])[struct.pack("=I", ns)])
+    any_src, any_dst = struct.unpack(
+        "=QQ", dict(config.entries["rules_any"])[struct.pack("=I", ns)]
+    )
     ports = {
-        side: {struct.unpack("=I", k)[0]: struct.unpack("=Q", v)[0]
-               for k, v in config.entries.get(f"{side}_rules", [])}  # fmt: skip
+        side: {
+            struct.unpack("=I", k)[0]: struct.unpack("=Q", v)[0]
+            for k, v in config.entries.get(f"{side}_rules", [])
+        }
         for side in ("sport", "dport")
     }
     mask = lpm(config.entries["src_rules"], ns, r.src) & lpm(config.entries["dst_rules"], ns, r.dst)
@@ -64,9 +83,22 @@ def kernel_rule(config: KernelConfig, ns: int, r: HotResult) -> object:
 
 
 def packet(src: str, dst: str, sport: int, dport: int) -> HotResult:
-    return HotResult(0, NS, 0, (1,), False, 100, 0, 0, None,
-                     ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed,
-                     17, sport, dport)  # fmt: skip
+    return HotResult(
+        0,
+        NS,
+        0,
+        (1,),
+        False,
+        100,
+        0,
+        0,
+        None,
+        ipaddress.ip_address(src).packed,
+        ipaddress.ip_address(dst).packed,
+        17,
+        sport,
+        dport,
+    )
 
 
 rules = st.lists(
@@ -104,7 +136,7 @@ def test_more_than_64_rules_are_refused_by_name() -> None:
     carrier = TraceIdCarrier(
         namespace_id=5, carrier="static", static=[StaticTraceRule(trace_id=i) for i in range(65)]
     )
-    with pytest.raises(ConfigError, match="namespace 5 has 65 static rules.*at most 64"):
+    with pytest.raises(ConfigError, match=r"namespace 5 has 65 static rules.*at most 64"):
         kernel_config([carrier])
 
 
@@ -116,7 +148,9 @@ def test_namespace_flags() -> None:
             TraceIdCarrier(namespace_id=3),
         ]
     )
-    flags = {struct.unpack("=I", k)[0]: struct.unpack("=I", v)[0] for k, v in config.entries["ns_cfg"]}
+    flags = {
+        struct.unpack("=I", k)[0]: struct.unpack("=I", v)[0] for k, v in config.entries["ns_cfg"]
+    }
     assert flags == {1: 2, 2: 1 | NS_WIDE, 3: 0}
     assert "rules_any" not in config.entries
 
@@ -128,7 +162,12 @@ def test_points_and_link_types() -> None:
         (struct.pack("=I", 7), struct.pack("=II", 0, 0)),
         (struct.pack("=I", 3), struct.pack("=II", 1, 1)),
     ]
-    expectations: dict[int, Any] = {1: LINK_ETHERNET, 772: LINK_ETHERNET, 65534: LINK_RAW,
-                                    519: LINK_RAW, 776: LINK_RAW}  # fmt: skip
+    expectations: dict[int, Any] = {
+        1: LINK_ETHERNET,
+        772: LINK_ETHERNET,
+        65534: LINK_RAW,
+        519: LINK_RAW,
+        776: LINK_RAW,
+    }
     for device_type, link in expectations.items():
         assert link_of(device_type) == link

@@ -48,15 +48,18 @@ def stats(*per_cpu: dict[int, int]) -> bytes:
 
 def test_key_layout_matches_the_c_struct() -> None:
     # struct flow_key { u32 trace; u16 ns; u8 point; u8 kind; u64 node; }, little endian
-    raw = bytes.fromhex("39300000" "6400" "01" "02" "1110000000000000")
+    raw = bytes.fromhex("39300000640001021110000000000000")
     assert decode_key(raw) == (1, 100, TRACE_RULE, 12345, 0x1011)
     assert encode_key(1, 100, TRACE_RULE, 12345, 0x1011) == raw
 
 
 def test_per_cpu_values_add_up() -> None:
     assert sum_cpus(value((1, 100, 0), (2, 300, 50)), struct.Struct("=QQQQ"), CPUS) == [
-        3, 400, 50, 3 * 12345,
-    ]  # fmt: skip
+        3,
+        400,
+        50,
+        3 * 12345,
+    ]
     with pytest.raises(ValueError, match="expected 3 x 32"):
         sum_cpus(b"\0" * 64, struct.Struct("=QQQQ"), CPUS)
 
@@ -90,8 +93,10 @@ def test_statistics_are_cumulative_in_the_kernel_and_per_flush_in_the_delta() ->
     first = reader.delta(
         [],
         [
-            stats({S_PARSED: 5, S_CANDIDATES: 7, S_MALFORMED: 2, S_LIMIT: 1}, {S_PARSED: 1,
-                  S_CANDIDATES: 1, S_MAP_FULL: 1}),  # fmt: skip
+            stats(
+                {S_PARSED: 5, S_CANDIDATES: 7, S_MALFORMED: 2, S_LIMIT: 1},
+                {S_PARSED: 1, S_CANDIDATES: 1, S_MAP_FULL: 1},
+            ),
             stats({S_NO_IOAM: 3, S_CANDIDATES: 3}),
         ],
         now=1.0,
@@ -102,8 +107,10 @@ def test_statistics_are_cumulative_in_the_kernel_and_per_flush_in_the_delta() ->
     second = reader.delta(
         [],
         [
-            stats({S_PARSED: 5, S_CANDIDATES: 9, S_MALFORMED: 2, S_LIMIT: 1, S_OVERFLOW: 2},
-                  {S_PARSED: 1, S_CANDIDATES: 1, S_MAP_FULL: 1}),  # fmt: skip
+            stats(
+                {S_PARSED: 5, S_CANDIDATES: 9, S_MALFORMED: 2, S_LIMIT: 1, S_OVERFLOW: 2},
+                {S_PARSED: 1, S_CANDIDATES: 1, S_MAP_FULL: 1},
+            ),
             stats({S_NO_IOAM: 3, S_CANDIDATES: 3}),
         ],
         now=2.0,
@@ -130,8 +137,10 @@ def test_the_state_reads_like_the_af_packet_tallys() -> None:
 
     sizes = [len(p) for p in packets]
     entries = [
-        (encode_key(0, 100, TRACE_VALUE, 100, node), value((2, sizes[0] + sizes[1], 0),
-                                                           (1, sizes[2], 0)))  # fmt: skip
+        (
+            encode_key(0, 100, TRACE_VALUE, 100, node),
+            value((2, sizes[0] + sizes[1], 0), (1, sizes[2], 0)),
+        )
         for node in (3, 2)
     ]
     reader = CounterReader([("eth0", "uplink")], {}, CPUS)
