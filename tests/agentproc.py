@@ -66,8 +66,11 @@ class Background:
 
 
 class Agent(Background):
-    def __init__(self, ns: str, *args: str) -> None:
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "collector", "agent", *args]
+    """`e2e-energy agent ARGS` in namespace `ns` behind `prefix` (setpriv), once it listens."""
+
+    def __init__(self, ns: str, *args: str, prefix: tuple[str, ...] = ()) -> None:
+        cmd = ["ip", "netns", "exec", ns, *prefix, sys.executable, "-m", "collector", "agent"]
+        cmd += args
         super().__init__([*cmd, "--listen", "127.0.0.1:0"])
         self.ns = ns
         m = self.wait_for(r"listening on http://([\d.]+):(\d+)/metrics")
@@ -117,11 +120,11 @@ def value(text: str, prefix: str) -> float:
     )
 
 
-def run_agent(ns: str, frames: list[bytes], *args: str) -> str:
+def run_agent(ns: str, frames: list[bytes], *args: str, prefix: tuple[str, ...] = ()) -> str:
     """Start the agent on vb (downlink), send `frames` from va, and scrape once it has read all.
 
     With `--engine X` it checks that X is the engine counting (no silent fallback)."""
-    agent = Agent(ns, "--interface", "vb:downlink", *args)
+    agent = Agent(ns, "--interface", "vb:downlink", *args, prefix=prefix)
     try:
         if "--engine" in args:
             engine = args[args.index("--engine") + 1]
