@@ -96,7 +96,7 @@ def agent(
 ) -> None:
     """Capture IOAM traffic and count it per application (TraceID) and network node (NodeID).
 
-    The eBPF engine needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (kernel 5.10 or later); the
+    The eBPF engine needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (Linux 5.11 or later); the
     AF_PACKET engine needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
     """
     try:

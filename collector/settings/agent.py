@@ -38,7 +38,7 @@ class AgentSettings(Strict):
     interfaces: list[InterfaceSettings] = []
     engine: Literal["auto", "ebpf", "afpacket"] = "auto"
     """How packets are counted: `ebpf` (a TC program counts in the kernel; needs CAP_BPF,
-    CAP_NET_ADMIN, CAP_PERFMON and kernel 5.10+), `afpacket` (a ring of packets parsed in
+    CAP_NET_ADMIN, CAP_PERFMON and Linux 5.11+), `afpacket` (a ring of packets parsed in
     Python; needs CAP_NET_RAW), or `auto`: eBPF when it loads and attaches, else AF_PACKET."""
     ebpf_map_entries: int = Field(8192, ge=64, le=1 << 20)
     """Distinct (interface, namespace, TraceID, NodeID) keys the eBPF engine can count between
