@@ -113,6 +113,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "bpf_tc_attach": (_I, [_P, _P]),
     "bpf_tc_detach": (_I, [_P, _P]),
     "bpf_tc_query": (_I, [_P, _P]),
+    "bpf_enable_stats": (_I, [_I]),
 }
 
 
@@ -324,6 +325,15 @@ def prog_info(fd: int) -> ProgInfo:
         raise library().fail("bpf_obj_get_info_by_fd", rc)
     prog_id, name, run_ns, run_cnt, verified = _INFO.unpack(buf.raw)
     return ProgInfo(prog_id, name.rstrip(b"\0").decode(), run_ns, run_cnt, verified)
+
+
+def enable_stats() -> int:
+    """BPF_ENABLE_STATS (run time): the kernel accounts every program's run time and count
+    while the returned fd is open, as kernel.bpf_stats_enabled=1 does. Needs CAP_SYS_ADMIN."""
+    fd = int(library().bpf_enable_stats(0))  # BPF_STATS_RUN_TIME
+    if fd < 0:
+        raise library().fail("bpf_enable_stats", fd)
+    return fd
 
 
 def prog_fd_by_id(prog_id: int) -> int:
