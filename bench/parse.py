@@ -155,7 +155,7 @@ def bench_ebpf(frames: list[tuple[int, bytes]], repeat: int = 200) -> dict[str, 
     except EbpfError as exc:
         return {"error": str(exc).splitlines()[0]}
     try:
-        kernel.set_points([1], [0])  # BPF_PROG_TEST_RUN runs TC programs on loopback
+        kernel.set_points([1], [0], 512)  # BPF_PROG_TEST_RUN runs TC programs on loopback
         pool = list(dict.fromkeys(frame for _, frame in frames))
         times = [libbpf.ProgRun(kernel.prog_fd, frame)(repeat)[1] for frame in pool]
         arp = build.ethernet(bytes(28), ethertype=0x0806)

@@ -1,7 +1,8 @@
 """Runs the committed eBPF program on buffers with BPF_PROG_TEST_RUN (no interface needed), and
 says what the AF_PACKET engine would count for the same frame, computed without the BPF code:
-the classic-BPF prefilter in the interpreter, `hot_parse` on the network-layer packet, the
-TraceID resolver and the counting rule of tally.py.
+the classic-BPF prefilter in the interpreter, `hot_parse` on the network-layer packet cut to the
+snap length, the TraceID resolver and the counting rule of tally.py. Like the program, the
+prefilter sees the frame's first snap length + 46 bytes (room for Ethernet and 8 VLAN tags).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from collector.settings import TraceIdCarrier
 from tests.conftest import need_root
 
 LOOPBACK = 1  # BPF_PROG_TEST_RUN runs TC programs as if on the loopback device
-FILTER = bpf.ioam_filter(65535)
+SNAPLEN = 512  # agent.snaplen's default
+MAX_L2 = 46
+FILTER = bpf.ioam_filter(SNAPLEN)
 Flows = dict[tuple[int, object, int, str], tuple[int, int, int]]
 
 
@@ -37,15 +40,19 @@ class Outcome:
     map_full: int = 0
 
 
-def expected(frame: bytes, linktype: int, resolver: TraceIdResolver) -> Outcome:
-    """The AF_PACKET engine's verdict: prefilter on the network layer, then the hot path."""
-    cut = network_layer(frame, linktype)
+def expected(
+    frame: bytes, linktype: int, resolver: TraceIdResolver, snaplen: int = SNAPLEN
+) -> Outcome:
+    """The AF_PACKET engine's verdict: prefilter on the network layer, then the hot path on the
+    `snaplen` bytes the ring would hold."""
+    cut = network_layer(frame[: snaplen + MAX_L2], linktype)
     if cut is None:
         return Outcome(None)
     packet, proto, _pkttype = cut
-    if not packet or bpfvm.run(FILTER, packet, protocol=proto) == 0:
+    snap = bpfvm.run(FILTER, packet, protocol=proto) if packet else 0
+    if snap == 0:
         return Outcome(None)
-    r = hot_parse(packet, LINKTYPE_RAW, resolver.wide_namespaces)
+    r = hot_parse(packet[:snap], LINKTYPE_RAW, resolver.wide_namespaces)
     if r.status != RESULT_PARSED:
         return Outcome(r.status)
     out = Outcome(RESULT_OVERFLOW if r.overflow else RESULT_PARSED)
@@ -70,15 +77,18 @@ class KernelRunner:
 
     def link(self, link: int) -> None:
         self.linktype = LINKTYPE_ETHERNET if link == LINK_ETHERNET else LINKTYPE_RAW
-        self.kernel.set_points([LOOPBACK], [link])
+        self.kernel.set_points([LOOPBACK], [link], SNAPLEN)
 
     def run(self, frame: bytes, repeat: int = 1) -> int:
         """Run the program on `frame`; returns its verdict (TC_ACT_UNSPEC, -1)."""
-        return libbpf.prog_run(self.kernel.prog_fd, frame, repeat)[0]
+        verdict = libbpf.prog_run(self.kernel.prog_fd, frame, repeat)[0]
+        self._runs += repeat
+        return verdict
 
     def outcome(self, frame: bytes) -> Outcome | None:
-        """Run once and read back exactly what the run changed; None when BPF_PROG_TEST_RUN
-        refuses the buffer (EINVAL: it wants the whole IPv4 or IPv6 header an EtherType names)."""
+        """Run once and read back exactly what the runs since the last outcome changed (the
+        last one's result); None when BPF_PROG_TEST_RUN refuses the buffer (EINVAL: it wants
+        the whole IPv4 or IPv6 header an EtherType names)."""
         try:
             self.run(frame)
         except libbpf.BpfError as exc:
@@ -90,16 +100,16 @@ class KernelRunner:
         candidates, map_full = delta.kernel["lo"]
         limits = delta.limits["lo"]
         out = Outcome(
-            results[0] if results else None,
+            results[-1] if results else None,
             {k: (int(v[0]), int(v[1]), int(v[2])) for k, v in delta.flows.items()},
         )
         out.limits, out.map_full = limits - self._limits, map_full - self._map_full
         self._limits, self._map_full = limits, map_full
-        assert len(results) <= 1 and candidates - self._candidates == len(results)
-        self._candidates = candidates
+        assert len(results) <= self._runs and candidates - self._candidates == len(results)
+        self._candidates, self._runs = candidates, 0
         return out
 
-    _limits = _map_full = _candidates = 0
+    _limits = _map_full = _candidates = _runs = 0
 
     def close(self) -> None:
         self.kernel.close()

@@ -93,7 +93,7 @@ class KernelCounters:
             for key, value in entries:
                 libbpf.map_update(fd, key, value)
 
-    def set_points(self, ifindexes: Sequence[int], links: Sequence[int]) -> None:
+    def set_points(self, ifindexes: Sequence[int], links: Sequence[int], snaplen: int) -> None:
         """Collection point i is ifindexes[i]; the program ignores every other interface."""
         if len(ifindexes) > MAX_POINTS:
             raise EbpfError(
@@ -101,7 +101,7 @@ class KernelCounters:
                 "unsupported_settings",
             )
         points = KernelConfig()
-        point_entries(points, ifindexes, links)
+        point_entries(points, ifindexes, links, snaplen)
         self._fill(points)
         self.points = len(ifindexes)
 
@@ -208,7 +208,8 @@ class EbpfEngine:
                     raise EbpfError(
                         f"interface {interface!r} does not exist on this host", "attach_failed"
                     ) from None
-            self.kernel.set_points(ifindexes, [link_of(device_type(i)) for i, _ in points])
+            links = [link_of(device_type(i)) for i, _ in points]
+            self.kernel.set_points(ifindexes, links, settings.snaplen)
             for interface, _direction in points:
                 self.attachments.append(TcAttachment(interface, self.kernel.prog_fd))
         except BaseException:

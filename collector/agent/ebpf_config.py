@@ -25,7 +25,10 @@ ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
 """Device types whose frames start with an Ethernet header at TC ingress."""
 U32: Final = struct.Struct("=I")
 U64: Final = struct.Struct("=Q")
-POINT: Final = struct.Struct("=II")  # struct point_cfg
+POINT: Final = struct.Struct("=III")  # struct point_cfg
+MAX_SNAPLEN: Final = 4096
+"""The program copies at most this many bytes of a packet (its snap length past the link
+header then stops at 4050 on Ethernet)."""
 RULES_ANY: Final = struct.Struct("=QQ")  # struct ns_rules
 LPM_KEY: Final = struct.Struct("=I20s")  # struct lpm_key
 
@@ -50,10 +53,13 @@ def link_of(device_type: int) -> int:
     return LINK_ETHERNET if device_type in (ARPHRD_ETHER, ARPHRD_LOOPBACK) else LINK_RAW
 
 
-def point_entries(config: KernelConfig, ifindexes: Sequence[int], links: Sequence[int]) -> None:
-    """Collection point i is the interface ifindexes[i]."""
+def point_entries(
+    config: KernelConfig, ifindexes: Sequence[int], links: Sequence[int], snaplen: int
+) -> None:
+    """Collection point i is the interface ifindexes[i]; `snaplen` bytes past the link header
+    are parsed, as the AF_PACKET engine's capture length."""
     for point, (ifindex, link) in enumerate(zip(ifindexes, links, strict=True)):
-        config.add("points", U32.pack(ifindex), POINT.pack(point, link))
+        config.add("points", U32.pack(ifindex), POINT.pack(point, link, min(snaplen, MAX_SNAPLEN)))
 
 
 def kernel_config(carriers: Sequence[TraceIdCarrier]) -> KernelConfig:

@@ -2,8 +2,10 @@
 
 Pure (no system calls), so it is tested on crafted entries. The layouts mirror
 collector/agent/bpf/ioam_tc.bpf.c: a counter entry is keyed by (TraceID, namespace, collection
-point, kind, NodeID) with one (packets, bytes, outer bytes, stamp) value per CPU; the statistics
-are one row of NSTAT cumulative counters per collection point and CPU.
+point, kind, NodeIDs) with one (packets, bytes, outer bytes, stamp) value per CPU. A key holds a
+whole trace's NodeIDs as carried (up to ROUTE_MAX, repeats included) or, for longer traces, one
+NodeID; every distinct NodeID of a key gets the key's counts, as the Tally counts a repeated
+NodeID once. The statistics are one row of NSTAT cumulative counters per point and CPU.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ S_PARSED, S_NO_IOAM, S_MALFORMED, S_OVERFLOW, S_CANDIDATES, S_MAP_FULL, S_LIMIT 
 TRACE_VALUE, TRACE_OTHER, TRACE_RULE = 0, 1, 2
 """flow_key.kind: the TraceID itself, `other` (carrier absent), or a static rule's index."""
 
-KEY: Final = struct.Struct("=IHBBQ")  # struct flow_key
+ROUTE_MAX: Final = 8
+KEY: Final = struct.Struct(f"=IHBBB7x{ROUTE_MAX}Q")  # struct flow_key
 VALUE: Final = struct.Struct("=QQQQ")  # struct flow_val, per CPU
 STAT_ROW: Final = struct.Struct(f"={NSTAT}Q")  # struct stat_row, per CPU
 
 
-def decode_key(raw: bytes) -> tuple[int, int, int, int, int]:
-    """(point, namespace, kind, trace, node) of a flow_key."""
-    trace, ns, point, kind, node = KEY.unpack(raw)
-    return point, ns, kind, trace, node
+def decode_key(raw: bytes) -> tuple[int, int, int, int, tuple[int, ...]]:
+    """(point, namespace, kind, trace, NodeIDs) of a flow_key."""
+    trace, ns, point, kind, count, *ids = KEY.unpack(raw)
+    return point, ns, kind, trace, tuple(ids[: min(count, ROUTE_MAX)])
 
 
-def encode_key(point: int, ns: int, kind: int, trace: int, node: int) -> bytes:
-    return KEY.pack(trace, ns, point, kind, node)
+def encode_key(point: int, ns: int, kind: int, trace: int, ids: tuple[int, ...]) -> bytes:
+    padded = list(ids) + [0] * (ROUTE_MAX - len(ids))
+    return KEY.pack(trace, ns, point, kind, len(ids), *padded)
 
 
 def sum_cpus(raw: bytes, row: struct.Struct, cpus: int) -> list[int]:
@@ -86,22 +90,24 @@ class CounterReader:
         out = Delta()
         flows = out.flows
         for raw_key, raw_value in entries:
-            point, ns, kind, trace, node = decode_key(raw_key)
+            point, ns, kind, trace, ids = decode_key(raw_key)
             trace_id = self.trace_id(ns, kind, trace)
-            if point >= len(self.points) or trace_id is None:
+            if point >= len(self.points) or trace_id is None or not ids:
                 self.unknown_entries += 1
                 continue
             packets, size, outer, _stamp = sum_cpus(raw_value, VALUE, self.cpus)
             if not packets:
                 continue
-            key: FlowKey = (ns, trace_id, node, self.points[point][1])
-            entry = flows.get(key)
-            if entry is None:
-                flows[key] = [packets, size, outer, now]
-            else:
-                entry[0] += packets
-                entry[1] += size
-                entry[2] += outer
+            direction = self.points[point][1]
+            for node in dict.fromkeys(ids):
+                key: FlowKey = (ns, trace_id, node, direction)
+                entry = flows.get(key)
+                if entry is None:
+                    flows[key] = [packets, size, outer, now]
+                else:
+                    entry[0] += packets
+                    entry[1] += size
+                    entry[2] += outer
         for point, raw in enumerate(stat_rows):
             totals = sum_cpus(raw, STAT_ROW, self.cpus)
             seen = self._seen[point]

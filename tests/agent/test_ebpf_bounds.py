@@ -118,3 +118,29 @@ def test_walks_beyond_the_bounds_are_malformed_and_counted(
         assert (got.result, got.flows, got.limits) == (RESULT_MALFORMED, {}, 1)
     else:
         assert (got.result, got.flows, got.limits) == (python.result, python.flows, 0)
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [5, 6, 5, 7, 6, 5, 8, 9],  # 8 NodeIDs: one key for the trace, repeats in it
+        list(range(1, 10)),  # 9: one key per NodeID
+        [*range(1, 13), 3, 5, 12, 3],  # 16 with repeats: each distinct NodeID once
+        [7] * 40,  # one node, 40 times
+    ],
+)
+def test_short_and_long_traces_count_each_distinct_node_once(
+    runner: KernelRunner, nodes: list[int]
+) -> None:
+    trace = build.trace_option(
+        namespace_id=42, trace_type=0x800000, nodes=[{"node_id": n} for n in nodes]
+    )
+    frame = build.ethernet(build.ipv6(upper=UDP, hop_by_hop=[trace]))
+    size = len(frame) - 14
+    first = runner.outcome(frame)
+    assert first is not None and first.flows == expected(frame, 1, runner.resolver).flows
+    runner.run(frame)
+    runner.run(frame)  # three packets in one map: each adds once per distinct NodeID
+    got = runner.outcome(frame)
+    assert got is not None
+    assert got.flows == {(42, 42, n, "uplink"): (3, 3 * size, 0) for n in set(nodes)}

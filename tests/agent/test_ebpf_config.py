@@ -157,10 +157,10 @@ def test_namespace_flags() -> None:
 
 def test_points_and_link_types() -> None:
     config = KernelConfig()
-    point_entries(config, [7, 3], [LINK_ETHERNET, LINK_RAW])
+    point_entries(config, [7, 3], [LINK_ETHERNET, LINK_RAW], 9000)
     assert config.entries["points"] == [
-        (struct.pack("=I", 7), struct.pack("=II", 0, 0)),
-        (struct.pack("=I", 3), struct.pack("=II", 1, 1)),
+        (struct.pack("=I", 7), struct.pack("=III", 0, 0, 4096)),  # the program's copy at most
+        (struct.pack("=I", 3), struct.pack("=III", 1, 1, 4096)),
     ]
     expectations: dict[int, Any] = {
         1: LINK_ETHERNET,

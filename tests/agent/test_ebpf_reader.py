@@ -47,10 +47,20 @@ def stats(*per_cpu: dict[int, int]) -> bytes:
 
 
 def test_key_layout_matches_the_c_struct() -> None:
-    # struct flow_key { u32 trace; u16 ns; u8 point; u8 kind; u64 node; }, little endian
-    raw = bytes.fromhex("39300000640001021110000000000000")
-    assert decode_key(raw) == (1, 100, TRACE_RULE, 12345, 0x1011)
-    assert encode_key(1, 100, TRACE_RULE, 12345, 0x1011) == raw
+    # struct flow_key { u32 trace; u16 ns; u8 point; u8 kind; u8 count; u8 pad[7];
+    #                   u64 ids[8]; }, little endian
+    raw = bytes.fromhex(
+        "39300000"  # trace 12345
+        "6400"  # namespace 100
+        "01"  # point 1
+        "02"  # kind: a static rule's index
+        "02"  # 2 NodeIDs
+        "00000000000000"
+        "1110000000000000"  # 0x1011
+        "0d00000000000000" + "00" * 48  # 13
+    )
+    assert decode_key(raw) == (1, 100, TRACE_RULE, 12345, (0x1011, 13))
+    assert encode_key(1, 100, TRACE_RULE, 12345, (0x1011, 13)) == raw
 
 
 def test_per_cpu_values_add_up() -> None:
@@ -69,14 +79,17 @@ def test_keys_become_flow_keys_with_the_points_direction() -> None:
         [("eth0", "uplink"), ("eth1", "uplink"), ("eth2", "downlink")], {9: [900, 901]}, CPUS
     )
     entries = [
-        (encode_key(0, 100, TRACE_VALUE, 100, 7), value((1, 100, 0), (1, 100, 0))),
-        (encode_key(1, 100, TRACE_VALUE, 100, 7), value((0, 0, 0), (3, 300, 60))),  # same key
-        (encode_key(2, 100, TRACE_VALUE, 100, 7), value((4, 400, 0))),
-        (encode_key(0, 7, TRACE_OTHER, 0, 8), value((1, 90, 0))),
-        (encode_key(0, 9, TRACE_RULE, 1, 8), value((1, 80, 0))),
-        (encode_key(0, 9, TRACE_RULE, 5, 8), value((1, 80, 0))),  # no rule 5: dropped
-        (encode_key(7, 100, TRACE_VALUE, 100, 8), value((1, 80, 0))),  # no point 7: dropped
-        (encode_key(0, 100, TRACE_VALUE, 100, 9), value()),  # nothing counted: no flow
+        (encode_key(0, 100, TRACE_VALUE, 100, (7,)), value((1, 100, 0), (1, 100, 0))),
+        (encode_key(1, 100, TRACE_VALUE, 100, (7,)), value((0, 0, 0), (3, 300, 60))),  # same key
+        (encode_key(2, 100, TRACE_VALUE, 100, (7,)), value((4, 400, 0))),
+        (encode_key(0, 7, TRACE_OTHER, 0, (8,)), value((1, 90, 0))),
+        (encode_key(0, 9, TRACE_RULE, 1, (8,)), value((1, 80, 0))),
+        (encode_key(0, 9, TRACE_RULE, 5, (8,)), value((1, 80, 0))),  # no rule 5: dropped
+        (encode_key(7, 100, TRACE_VALUE, 100, (8,)), value((1, 80, 0))),  # no point 7: dropped
+        (encode_key(0, 100, TRACE_VALUE, 100, (9,)), value()),  # nothing counted: no flow
+        (encode_key(0, 5, TRACE_VALUE, 5, (1, 2, 1)), value((2, 50, 0))),  # a whole trace
+        (encode_key(0, 5, TRACE_VALUE, 5, (2,)), value((1, 60, 0))),  # a long trace's NodeID
+        (encode_key(0, 5, TRACE_VALUE, 5, ()), value((1, 60, 0))),  # no NodeID: dropped
     ]
     delta = reader.delta(entries, [], now=5.0)
     assert delta.flows == {
@@ -84,8 +97,10 @@ def test_keys_become_flow_keys_with_the_points_direction() -> None:
         (100, 100, 7, "downlink"): [4, 400, 0, 5.0],
         (7, "other", 8, "uplink"): [1, 90, 0, 5.0],
         (9, 901, 8, "uplink"): [1, 80, 0, 5.0],
+        (5, 5, 1, "uplink"): [2, 50, 0, 5.0],  # 1 repeats in its trace: counted once
+        (5, 5, 2, "uplink"): [3, 110, 0, 5.0],
     }
-    assert reader.unknown_entries == 2
+    assert reader.unknown_entries == 3
 
 
 def test_statistics_are_cumulative_in_the_kernel_and_per_flush_in_the_delta() -> None:
@@ -136,12 +151,12 @@ def test_the_state_reads_like_the_af_packet_tallys() -> None:
     afpacket.merge(tally.take())
 
     sizes = [len(p) for p in packets]
+    # the kernel's key for the trace as carried, the packets split over two CPUs
     entries = [
         (
-            encode_key(0, 100, TRACE_VALUE, 100, node),
+            encode_key(0, 100, TRACE_VALUE, 100, (3, 2, 3)),
             value((2, sizes[0] + sizes[1], 0), (1, sizes[2], 0)),
         )
-        for node in (3, 2)
     ]
     reader = CounterReader([("eth0", "uplink")], {}, CPUS)
     ebpf = AgentState(settings)

@@ -16,12 +16,15 @@
 
 #define MAX_POINTS 64      /* collection interfaces per agent */
 #define MAX_NODES 64       /* node ids in one trace: 255-byte option, >= 4 bytes a node */
+#define ROUTE_MAX 8        /* traces up to this many NodeIDs are counted under one key */
 #define MAX_EXT 16         /* IPv6 extension headers walked (beyond: malformed, "limit") */
 #define MAX_OPTS 256       /* TLVs walked in one options header (beyond: "limit") */
 #define MAX_GTP_EXT 8      /* GTP-U extension headers walked (beyond: "limit") */
 #define MAX_VLAN 8         /* VLAN tags still in the frame (the kernel strips the outer one) */
-#define WINDOW 2560        /* bytes pulled into the linear area: the longest header chain */
-#define OFF_MAX 0x7FFF     /* offsets are masked to this; the verifier needs room above */
+#define BUF 4096           /* bytes of a packet copied for parsing (link header included) */
+#define OFF_MASK (BUF - 1) /* reads are masked into the buffer; the verifier sees the bound */
+#define POS_MAX 0xFFFF     /* positions past this are beyond any copy: clamped, never read */
+#define MAX_L2 46          /* Ethernet and 8 VLAN tags: copied beyond the snap length */
 
 /* per-point statistics, a row of NSTAT counters; 0-3 are the parse results of tally.py */
 #define S_PARSED 0
@@ -55,21 +58,27 @@
 struct point_cfg {
 	__u32 point;
 	__u32 link;
+	__u32 snaplen; /* bytes parsed past the link header, as AF_PACKET's agent.snaplen */
 };
 
+/* A trace of at most ROUTE_MAX NodeIDs is one key holding them as carried (repeats included:
+ * user space counts each distinct one once), so a packet costs one map update; a longer trace
+ * adds to one key per NodeID (count 1). */
 struct flow_key {
 	__u32 trace;
 	__u16 ns;
 	__u8 point;
 	__u8 kind;
-	__u64 node;
+	__u8 count;
+	__u8 pad[7];
+	__u64 ids[ROUTE_MAX];
 };
 
 struct flow_val {
 	__u64 packets;
 	__u64 bytes;
 	__u64 outer_bytes;
-	__u64 stamp; /* the per-CPU packet number that last added here (repeats count once) */
+	__u64 stamp; /* the per-CPU packet that last added here: repeats in a long trace count once */
 };
 
 struct ns_rules {
@@ -114,6 +123,10 @@ struct level {
 struct scratch {
 	struct level lv[2];
 	__u64 seq; /* packets counted on this CPU: the stamp of flow_val */
+	__u64 ids[MAX_NODES];
+	__u32 n;   /* bytes of buf that hold the packet (its length, or the snap length) */
+	__u32 pad;
+	__u8 buf[BUF + 64]; /* the packet's first bytes; the slack keeps masked reads inside */
 };
 
 struct counts_map {
@@ -188,51 +201,47 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* ---- bounded packet reads: every offset is checked against the linear data -------------- */
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* ---- bounded reads of the copied packet: every offset is checked against its length ------- */
 
 struct pkt {
-	__u8 *data;
-	__u8 *end;
+	__u8 *buf;
 	__u32 n;
 };
 
-static __always_inline void pkt_init(struct __sk_buff *skb, struct pkt *k)
+static __always_inline void pkt_init(struct scratch *s, struct pkt *k)
 {
-	k->data = (__u8 *)(long)skb->data;
-	k->end = (__u8 *)(long)skb->data_end;
-	__u64 n = (__u64)(k->end - k->data);
-	k->n = n > OFF_MAX ? OFF_MAX : (__u32)n;
+	k->buf = s->buf;
+	k->n = s->n > BUF ? BUF : s->n;
 }
 
 static __always_inline int rd8(struct pkt *k, __u32 off, __u32 *out)
 {
 	if (off >= k->n)
 		return -1;
-	__u8 *p = k->data + (off & OFF_MAX);
-	if (p + 1 > k->end)
-		return -1;
-	*out = p[0];
+	*out = k->buf[off & OFF_MASK];
 	return 0;
 }
 
 static __always_inline int rd16(struct pkt *k, __u32 off, __u32 *out)
 {
-	if (off >= k->n)
+	if (off + 2 > k->n)
 		return -1;
-	__u8 *p = k->data + (off & OFF_MAX);
-	if (p + 2 > k->end)
-		return -1;
+	__u8 *p = &k->buf[off & OFF_MASK];
 	*out = ((__u32)p[0] << 8) | p[1];
 	return 0;
 }
 
 static __always_inline int rd32(struct pkt *k, __u32 off, __u32 *out)
 {
-	if (off >= k->n)
+	if (off + 4 > k->n)
 		return -1;
-	__u8 *p = k->data + (off & OFF_MAX);
-	if (p + 4 > k->end)
-		return -1;
+	__u8 *p = &k->buf[off & OFF_MASK];
 	*out = ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 	return 0;
 }
@@ -244,12 +253,6 @@ static __always_inline int rd64(struct pkt *k, __u32 off, __u64 *out)
 		return -1;
 	*out = ((__u64)hi << 32) | lo;
 	return 0;
-}
-
-static __always_inline struct scratch *get_scratch(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
 static __always_inline void stat_add(__u32 point, __u32 which)
@@ -264,14 +267,15 @@ static __always_inline void stat_add(__u32 point, __u32 which)
 /* 1 when the packet may carry IOAM: IPv6 whose first next header is Hop-by-Hop or Destination
  * Options, or a GTP-U G-PDU (UDP 2152, <= 3 extension headers) whose inner IPv6 is. Offsets are
  * relative to `net`; an out-of-bounds load drops, as in classic BPF. */
-__noinline int prefilter(struct __sk_buff *skb, __u32 net, __u32 ethertype)
+__noinline int prefilter(__u32 net, __u32 ethertype)
 {
 	struct pkt k;
 	__u32 a, x, f, len;
+	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (net > OFF_MAX)
+	if (!s || net > POS_MAX)
 		return 0;
+	pkt_init(s, &k);
 	if (ethertype == 0x86DD) {
 		if (rd8(&k, net + 6, &a))
 			return 0;
@@ -340,15 +344,15 @@ static __always_inline __u32 popcount(__u32 v)
 
 /* Judge a trace option (option-type byte at q, end qe) and remember the level's first trace.
  * 0 when well formed, P_MALFORMED when not (the rules of hotparts.plan_node_ids). */
-__noinline int judge_trace(struct __sk_buff *skb, __u32 q, __u32 qe, __u32 li)
+__noinline int judge_trace(__u32 q, __u32 qe, __u32 li)
 {
 	struct pkt k;
 	__u32 kind, ns, b2, b3, tt, start, node_len, wide, stride, offset, width, cfg_ns;
 	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (!s || q > OFF_MAX || qe > OFF_MAX || qe < q + 12)
+	if (!s || q > POS_MAX || qe > POS_MAX || qe < q + 12)
 		return P_MALFORMED;
+	pkt_init(s, &k);
 	if (rd8(&k, q + 3, &kind) || rd16(&k, q + 4, &ns) || rd8(&k, q + 6, &b2) ||
 	    rd8(&k, q + 7, &b3) || rd32(&k, q + 8, &tt))
 		return P_MALFORMED;
@@ -451,15 +455,15 @@ static __always_inline int judge_other(struct pkt *k, struct level *lv, __u32 q,
 }
 
 /* Walk the TLVs of one Hop-by-Hop or Destination Options header [p, hend). */
-__noinline int walk_options(struct __sk_buff *skb, __u32 p, __u32 hend, __u32 li)
+__noinline int walk_options(__u32 p, __u32 hend, __u32 li)
 {
 	struct pkt k;
 	__u32 q, code, len, kind, qe;
 	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (!s || p > OFF_MAX || hend > OFF_MAX)
+	if (!s || p > POS_MAX || hend > POS_MAX)
 		return P_MALFORMED;
+	pkt_init(s, &k);
 	struct level *lv = &s->lv[li & 1];
 	q = p + 2;
 	for (int i = 0; i <= MAX_OPTS; i++) {
@@ -482,7 +486,7 @@ __noinline int walk_options(struct __sk_buff *skb, __u32 p, __u32 hend, __u32 li
 			if (((q - p) & 3) || qe < q + 4 || rd8(&k, q + 3, &kind))
 				return P_MALFORMED;
 			if (kind <= 1) {
-				if (judge_trace(skb, q, qe, li))
+				if (judge_trace(q, qe, li))
 					return P_MALFORMED;
 			} else if (judge_other(&k, lv, q, qe, kind)) {
 				return P_MALFORMED;
@@ -501,16 +505,16 @@ static __always_inline int is_skipped(__u32 nh)
 
 /* One IPv6 packet at `off` (fastparse._ipv6 up to the GTP-U decision): P_FOUND when it holds
  * an IOAM option, P_NONE, or negative when malformed. Sets lv->gtp for a G-PDU to follow. */
-__noinline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 outer_len, __u32 li)
+__noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 {
 	struct pkt k;
 	__u32 first, plen, nh, lim, p, hl, hend, v, size;
 	int frag = 0, r;
 	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (!s || off > OFF_MAX)
+	if (!s || off > POS_MAX)
 		return P_MALFORMED;
+	pkt_init(s, &k);
 	struct level *lv = &s->lv[li & 1];
 	__builtin_memset(lv, 0, sizeof(*lv));
 	lv->outer_len = outer_len;
@@ -518,9 +522,7 @@ __noinline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 outer_len, __u
 		return P_MALFORMED;
 	if (rd32(&k, off, &first) || rd16(&k, off + 4, &plen) || rd8(&k, off + 6, &nh))
 		return P_MALFORMED;
-	__u8 *addr = k.data + (off & OFF_MAX);
-	if (addr + 40 > k.end)
-		return P_MALFORMED;
+	__u8 *addr = &k.buf[off & OFF_MASK];
 	__builtin_memcpy(lv->src, addr + 8, 16);
 	__builtin_memcpy(lv->dst, addr + 24, 16);
 	lv->ipv6_len = 40 + plen;
@@ -536,10 +538,9 @@ __noinline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 outer_len, __u
 			hend = p + ((hl + 1) << 3);
 			if (hend > lim)
 				return P_MALFORMED;
-			r = walk_options(skb, p, hend, li);
+			r = walk_options(p, hend, li);
 			if (r)
 				return r;
-			pkt_init(skb, &k);
 			if (rd8(&k, p, &nh))
 				return P_MALFORMED;
 			p = hend;
@@ -569,8 +570,8 @@ __noinline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 outer_len, __u
 		} else {
 			break;
 		}
-		if (p > OFF_MAX)
-			p = OFF_MAX; /* beyond any packet: the next read fails as in fastparse */
+		if (p > POS_MAX)
+			p = POS_MAX; /* beyond any copy: the next check fails as in fastparse */
 	}
 	if ((nh == 17 || nh == 6) && !frag && p + 4 <= k.n) {
 		if (rd16(&k, p, &v))
@@ -589,13 +590,16 @@ __noinline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 outer_len, __u
 #define GTP_NO_IOAM (-1 - S_NO_IOAM)
 #define GTP_MALFORMED (-1 - S_MALFORMED)
 #define GTP_LIMIT (-100)
-__noinline int parse_gtpu(struct __sk_buff *skb, __u32 g)
+__noinline int parse_gtpu(__u32 g)
 {
 	struct pkt k;
 	__u32 b0, b1, q, next = 0, len;
+	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (g > OFF_MAX || k.n < g + 8)
+	if (!s || g > POS_MAX)
+		return GTP_NO_IOAM;
+	pkt_init(s, &k);
+	if (k.n < g + 8)
 		return GTP_NO_IOAM;
 	if (rd8(&k, g, &b0) || rd8(&k, g + 1, &b1))
 		return GTP_NO_IOAM;
@@ -699,74 +703,103 @@ static __always_inline void resolve_trace(__u32 ns, struct level *lv, struct flo
 	}
 }
 
-/* Add one packet and its bytes to each NodeID of the level's first trace (meta: ns << 16 |
- * point << 8 | kind). A NodeID repeated in the trace counts once: an entry remembers the
- * per-CPU number of the packet that last added to it. Returns 1 when the map had no room. */
-__noinline int count_nodes(struct __sk_buff *skb, __u32 meta, __u32 trace, __u32 li)
+/* The NodeIDs of the level's first trace, as carried, into s->ids; returns how many. A global
+ * function: verified once, its caller sees one unknown count instead of 64 paths. */
+__noinline int collect_ids(__u32 li)
 {
-	struct pkt k;
+	struct pkt kk, *k = &kk;
 	struct scratch *s = get_scratch();
-	__u32 zero = 0, pos, end, stride, offset, width, oss, len, v32;
-	__u64 id = 0, seq;
-	int full = 0;
 
-	pkt_init(skb, &k);
 	if (!s)
 		return 0;
-	void *inner = bpf_map_lookup_elem(&active, &zero);
-	if (!inner)
-		return 1;
+	pkt_init(s, k);
 	struct level *lv = &s->lv[li & 1];
-	pos = lv->t_start;
-	end = lv->t_end;
-	stride = lv->t_stride;
-	offset = lv->t_offset;
-	width = lv->t_width;
-	oss = lv->t_oss;
-	if (!width || pos > OFF_MAX || end > OFF_MAX || stride > 128 || offset > 120)
+	__u32 pos = lv->t_start, end = lv->t_end, stride = lv->t_stride, offset = lv->t_offset;
+	__u32 width = lv->t_width, oss = lv->t_oss, len, v32;
+	__u64 id;
+	int count = 0;
+
+	if (!width || pos > POS_MAX || end > POS_MAX || stride > 128 || offset > 120)
 		return 0;
-	seq = ++s->seq;
-	struct flow_val init = {
-		.packets = 1, .bytes = lv->ipv6_len, .outer_bytes = lv->outer_len, .stamp = seq,
-	};
-	struct flow_key key = {
-		.trace = trace, .ns = meta >> 16, .point = (meta >> 8) & 0xFF, .kind = meta & 0xFF,
-	};
 	for (int i = 0; i < MAX_NODES; i++) {
 		if (pos >= end || (!oss && pos + stride > end))
 			break;
 		if (width == 4) {
-			if (rd32(&k, pos + offset, &v32))
+			if (rd32(k, pos + offset, &v32))
 				break;
 			id = v32 & 0xFFFFFF;
 		} else {
-			if (rd64(&k, pos + offset, &id))
+			if (rd64(k, pos + offset, &id))
 				break;
 			id &= 0x00FFFFFFFFFFFFFFULL;
 		}
 		pos += stride;
 		if (oss) {
-			if (rd8(&k, pos, &len))
+			if (rd8(k, pos, &len))
 				break;
 			pos += 4 + (len << 2);
 		}
-		key.node = id;
-		struct flow_val *v = bpf_map_lookup_elem(inner, &key);
-		if (!v) {
-			if (bpf_map_update_elem(inner, &key, &init, BPF_NOEXIST) == 0)
-				continue;
-			v = bpf_map_lookup_elem(inner, &key); /* another CPU added it meanwhile */
-			if (!v) {
-				full = 1;
-				continue;
-			}
-		}
-		if (v->stamp == seq)
-			continue; /* this NodeID already counted for this packet */
-		v->stamp = seq;
-		v->packets += 1;
-		v->bytes += init.bytes;
-		v->outer_bytes += init.outer_bytes;
+		s->ids[i & (MAX_NODES - 1)] = id;
+		count++;
+	}
+	return count;
+}
+
+/* +1 packet and the bytes under `key`, unless this packet (stamp) already added there;
+ * 1 when the map had no room for a new key. */
+static __always_inline int add_to(void *map, struct flow_key *key, struct flow_val *init)
+{
+	struct flow_val *v = bpf_map_lookup_elem(map, key);
+
+	if (!v) {
+		if (bpf_map_update_elem(map, key, init, BPF_NOEXIST) == 0)
+			return 0;
+		v = bpf_map_lookup_elem(map, key); /* another CPU added it meanwhile */
+		if (!v)
+			return 1;
+	}
+	if (v->stamp == init->stamp)
+		return 0;
+	v->stamp = init->stamp;
+	v->packets += 1;
+	v->bytes += init->bytes;
+	v->outer_bytes += init->outer_bytes;
+	return 0;
+}
+
+/* Count the level's packet for every NodeID of its first trace (meta: ns << 16 | point << 8 |
+ * kind): one key for the whole trace when it is short, else one per NodeID. Returns 1 when
+ * the map had no room. */
+__noinline int count_nodes(__u32 meta, __u32 trace, __u32 li)
+{
+	__u32 zero = 0;
+	int count = collect_ids(li), full = 0;
+	struct scratch *s = get_scratch();
+
+	if (!s || count <= 0)
+		return 0;
+	void *inner = bpf_map_lookup_elem(&active, &zero);
+	if (!inner)
+		return 1;
+	struct level *lv = &s->lv[li & 1];
+	struct flow_val init = {
+		.packets = 1, .bytes = lv->ipv6_len, .outer_bytes = lv->outer_len, .stamp = ++s->seq,
+	};
+	struct flow_key key = {
+		.trace = trace, .ns = meta >> 16, .point = (meta >> 8) & 0xFF, .kind = meta & 0xFF,
+	};
+	if (count <= ROUTE_MAX) {
+		key.count = count;
+		for (int j = 0; j < ROUTE_MAX; j++)
+			key.ids[j] = j < count ? s->ids[j] : 0;
+		return add_to(inner, &key, &init);
+	}
+	key.count = 1;
+	for (int j = 0; j < MAX_NODES; j++) {
+		if (j >= count)
+			break;
+		key.ids[0] = s->ids[j];
+		full |= add_to(inner, &key, &init);
 	}
 	return full;
 }
@@ -799,15 +832,17 @@ static __always_inline int link_layer(struct pkt *k, __u32 link, __u32 *ethertyp
 }
 
 /* Parse the candidate at `net` and count it: returns the S_* result. */
-__noinline int parse_and_count(struct __sk_buff *skb, __u32 net, __u32 point)
+__noinline int parse_and_count(__u32 net, __u32 point)
 {
 	struct pkt k;
 	__u32 v, ihl, outer_len = 0, start;
 	int st0, st1, inner, li;
 	struct scratch *s = get_scratch();
 
-	pkt_init(skb, &k);
-	if (!s || net > OFF_MAX || rd8(&k, net, &v))
+	if (!s || net > POS_MAX)
+		return S_MALFORMED;
+	pkt_init(s, &k);
+	if (rd8(&k, net, &v))
 		return S_MALFORMED;
 	if ((v >> 4) == 6) {
 		start = net;
@@ -823,7 +858,7 @@ __noinline int parse_and_count(struct __sk_buff *skb, __u32 net, __u32 point)
 			return S_NO_IOAM;
 		if (rd16(&k, net + 2, &outer_len))
 			return S_NO_IOAM;
-		inner = parse_gtpu(skb, net + ihl + 8);
+		inner = parse_gtpu(net + ihl + 8);
 		if (inner == GTP_LIMIT)
 			return -1;
 		if (inner < 0)
@@ -832,14 +867,14 @@ __noinline int parse_and_count(struct __sk_buff *skb, __u32 net, __u32 point)
 	} else {
 		return S_NO_IOAM;
 	}
-	st0 = parse_ipv6(skb, start, outer_len, 0);
+	st0 = parse_ipv6(start, outer_len, 0);
 	if (st0 == P_LIMIT)
 		return -1;
 	if (st0 < 0)
 		return S_MALFORMED;
 	li = 0;
 	if (s->lv[0].gtp) {
-		inner = parse_gtpu(skb, s->lv[0].gtp);
+		inner = parse_gtpu(s->lv[0].gtp);
 		if (inner == GTP_LIMIT)
 			st1 = P_LIMIT;
 		else if (inner == GTP_MALFORMED)
@@ -847,7 +882,7 @@ __noinline int parse_and_count(struct __sk_buff *skb, __u32 net, __u32 point)
 		else if (inner < 0)
 			st1 = P_NONE;
 		else
-			st1 = parse_ipv6(skb, inner, s->lv[0].ipv6_len, 1);
+			st1 = parse_ipv6(inner, s->lv[0].ipv6_len, 1);
 		if (st0 == P_NONE || st1 < 0) {
 			if (st1 == P_LIMIT)
 				return -1;
@@ -867,7 +902,7 @@ __noinline int parse_and_count(struct __sk_buff *skb, __u32 net, __u32 point)
 		return result;
 	struct flow_key key = { .ns = ns, .point = point };
 	resolve_trace(ns, lv, &key);
-	if (count_nodes(skb, (ns << 16) | (point << 8) | key.kind, key.trace, li))
+	if (count_nodes((ns << 16) | (point << 8) | key.kind, key.trace, li))
 		stat_add(point, S_MAP_FULL);
 	return result;
 }
@@ -876,22 +911,31 @@ SEC("tc")
 int ioam_count(struct __sk_buff *skb)
 {
 	struct pkt k;
-	__u32 ifindex = skb->ifindex, ethertype = 0, point;
+	__u32 ifindex = skb->ifindex, ethertype = 0, point, snaplen;
+	__u64 copy; /* 64 bit: no zero-extended copies the verifier would not link */
 	struct point_cfg *pc = bpf_map_lookup_elem(&points, &ifindex);
+	struct scratch *s = get_scratch();
 	int net, result;
 
-	if (!pc)
+	if (!pc || !s)
 		return TC_ACT_UNSPEC;
 	point = pc->point;
-	__u32 want = skb->len < WINDOW ? skb->len : WINDOW;
-	if ((__u32)(skb->data_end - skb->data) < want)
-		bpf_skb_pull_data(skb, want);
-	pkt_init(skb, &k);
-	net = link_layer(&k, pc->link, &ethertype);
-	if (net < 0 || !prefilter(skb, net, ethertype))
+	snaplen = pc->snaplen > BUF ? BUF : pc->snaplen;
+	/* the first bytes, wherever the driver put them (linear area or page fragments) */
+	copy = skb->len < snaplen + MAX_L2 ? skb->len : snaplen + MAX_L2;
+	if (copy > BUF)
+		copy = BUF;
+	if (copy == 0 || bpf_skb_load_bytes(skb, 0, s->buf, copy))
 		return TC_ACT_UNSPEC;
+	s->n = copy;
+	pkt_init(s, &k);
+	net = link_layer(&k, pc->link, &ethertype);
+	if (net < 0 || !prefilter(net, ethertype))
+		return TC_ACT_UNSPEC;
+	if (s->n > net + snaplen)
+		s->n = net + snaplen; /* parse what AF_PACKET would capture */
 	stat_add(point, S_CANDIDATES);
-	result = parse_and_count(skb, net, point);
+	result = parse_and_count(net, point);
 	if (result < 0) {
 		stat_add(point, S_LIMIT);
 		result = S_MALFORMED;
