@@ -139,7 +139,7 @@ class AgentCollector(Collector):
         limits = CounterMetricFamily(
             "e2e_energy_agent_parse_limit_packets",
             "Packets the eBPF program counted as malformed because a header walk hit one of its "
-            "bounds (16 extension headers, 64 options in one header, 8 GTP-U extension headers).",
+            "bounds (16 extension headers, 256 options in one header, 8 GTP-U extension headers).",
             labels=["interface", "k8s_node"],
         )
         for interface in sorted(snap.parse_limits):
