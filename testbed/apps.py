@@ -23,8 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testbed.hopopts import set_hopopts
-from testbed.wire import KIND_ANSWER, KIND_REQUEST, Assembler, chunks, encode_body, ipv6_length
+from testbed.wire import (
+    KIND_ANSWER,
+    KIND_REQUEST,
+    Assembler,
+    chunks,
+    encode_body,
+    ipv6_length,
+    set_hopopts,
+)
 
 _SENTENCE = (
     "radio unit baseband edge core network inference model energy carbon packet trace node "
@@ -68,7 +75,11 @@ class App:
         while not self.stop.is_set() and time.monotonic() < deadline:
             mid += 1
             body = encode_body(
-                {"app": self.args.app, "texts": make_texts(self.args.texts, self.args.words, rng)},
+                {
+                    "app": self.args.app,
+                    "model": self.args.model,
+                    "texts": make_texts(self.args.texts, self.args.words, rng),
+                },
                 os.urandom(self.args.payload_bytes),
             )
             with self.lock:
@@ -135,6 +146,7 @@ def main() -> None:
     p.add_argument("--payload-bytes", type=int, default=1000)
     p.add_argument("--words", type=int, default=8, help="words per prompt")
     p.add_argument("--texts", type=int, default=1, help="prompts per request")
+    p.add_argument("--model", default="", help="model the server should use (default: its first)")
     p.add_argument("--slots", type=int, default=6)
     p.add_argument("--datagram-bytes", type=int, default=1200)
     p.add_argument("--linger", type=float, default=15.0, help="wait for late answers (s)")

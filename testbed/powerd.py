@@ -23,7 +23,6 @@ from pathlib import Path
 
 from pyroute2 import NetNS
 
-from collector.settings import TestbedSettings, load_settings
 from testbed.plan import MGMT_IF, make_plan
 from testbed.power_models import (
     Interval,
@@ -33,6 +32,8 @@ from testbed.power_models import (
     radio_power,
     traffic_power,
 )
+from testbed.settings import TestbedSettings, load_topology
+from testbed.snmp_pass import apc_outlet_values
 
 JOULES_PER_TENTH_KWH = 360_000.0
 
@@ -112,11 +113,11 @@ class Daemon:
             self.text = text
 
     def _write_snmp(self) -> None:
-        outlets = {}
+        outlets: dict[int, dict[str, object]] = {}
         for node, index in self.tb.power.outlets.items():
             m = self.meters[node]
             nf = self.tb.node(node).nf or node
-            outlets[str(index)] = {
+            outlets[index] = {
                 "name": nf,
                 "watts": round(m.watts.watts),
                 "peak_watts": round(m.peak_watts),
@@ -125,7 +126,7 @@ class Daemon:
                 ),
             }
         tmp = self.snmp_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(outlets), encoding="utf-8")
+        tmp.write_text(json.dumps(apc_outlet_values(outlets)), encoding="utf-8")
         tmp.replace(self.snmp_json)
 
 
@@ -204,8 +205,7 @@ def main() -> None:
     p.add_argument("--port-file", type=Path, required=True)
     p.add_argument("--interval", type=float, default=1.0)
     args = p.parse_args()
-    settings = load_settings(args.config)
-    assert settings.testbed is not None
+    settings = load_topology(args.config)
     daemon = Daemon(settings.testbed, args.prefix, args.pids_file, args.snmp_json)
     daemon.step()
     server = serve(daemon, args.kepler)
