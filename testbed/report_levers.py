@@ -127,8 +127,8 @@ def landing_lines(settings: TestbedFile, base: list[AppRow]) -> list[str]:
         need_net = target / (1 - target) * (srv_static + srv_dyn)
         need_srv = network * (1 - target) / target - srv_static
         server = (
-            f"the server's watts per busy core would have to be {need_srv / srv_dyn * watts:,.0f} W"
-            f" (x{need_srv / srv_dyn:,.0f})"
+            f"the server's watts per busy core would have to be "
+            f"{_num(need_srv / srv_dyn * watts)} W (x{_num(need_srv / srv_dyn)})"
             if srv_dyn > 0
             else "the server shows no dynamic energy"
         )
@@ -147,3 +147,8 @@ def landing_lines(settings: TestbedFile, base: list[AppRow]) -> list[str]:
             f"{radio}."
         )
     return out
+
+
+def _num(x: float) -> str:
+    """Three significant digits, thousands separated: 3.41, 46.2, 1,234."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"

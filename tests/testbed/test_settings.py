@@ -168,3 +168,15 @@ def test_the_collector_knows_nothing_of_the_testbed_section(tmp_path: Path) -> N
     again = load_settings(path)
     assert [nf.name for nf in again.nfs] == ["ru1", "du1", "cu1", "upf1", "inference1"]
     assert again.nfs[0].idle.watts == pytest.approx(13.6)
+
+
+def test_readme_reference_matches_testbed_settings() -> None:
+    from tests.settings_doc import TESTBED_DOC, generated_block, render_testbed
+
+    block = generated_block(TESTBED_DOC.read_text(encoding="utf-8"))
+    assert block.strip() == render_testbed().strip(), (
+        "testbed/README.md is out of date: run `python -m tests.settings_doc --write`"
+    )
+    for name in tb_settings.TestbedSettings.model_fields:
+        assert f"| `{name}` |" in block
+    assert "### `testbed.power.radio.n_trx` (Param)" in block
