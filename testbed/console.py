@@ -70,7 +70,13 @@ def run_demo(
     _print_table(console, rows["whatif"], "What-if: " + described["whatif"])
     _print_models(console, model_rows(runtime, phases, rows))
     _print_levers(console, rows, described)
-    meta = {"duration": duration, "described": described}
+    late = {p.name: p.unanswered for p in phases if p.unanswered}
+    if late:
+        console.print(
+            "[yellow]warning: requests left unanswered (the server fell behind on a busy "
+            f"machine), so later phases carry earlier work: {late}[/yellow]"
+        )
+    meta = {"duration": duration, "described": described, "unanswered": late}
     path = write_report(report_dir, runtime, rows, phases, reports, meta)
     console.print(f"report: {path} (and PNG charts next to it); run files: {run_dir}")
     console.print(f"done in {time.monotonic() - t0:.0f} s; nothing left running")

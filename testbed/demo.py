@@ -35,6 +35,11 @@ class Phase:
     model_usage: dict[str, tuple[float, float]]
     """task -> (requests, model CPU seconds) in the phase, from the server's own counters."""
 
+    @property
+    def unanswered(self) -> int:
+        """Requests the apps gave up waiting for: the server fell behind (a busy machine)."""
+        return sum(int(a.get("unanswered", 0)) for a in self.apps.values())
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:

@@ -53,6 +53,15 @@ def sections(
         "traffic, CPU times and request counts are measured, the watts come from the models. "
         "This is a demonstration of the accounting, not a reproduction of the paper's "
         "measurements.",
+        *(
+            [
+                f"**Warning**: requests left unanswered per phase: {meta['unanswered']}. The "
+                "server fell behind (a busy machine); later phases carry earlier work, so the "
+                "lever tables are unreliable. Run again on a quieter machine."
+            ]
+            if meta.get("unanswered")
+            else []
+        ),
         "## Per application (baseline: " + described["baseline"] + ")",
         md_table(*table_rows(base)),
         "![energy per request](energy_per_request.png)",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import signal
 import socket
@@ -141,6 +142,7 @@ def main() -> None:
     if args.stats:
         with worker.lock:
             args.stats.write_text(json.dumps(worker.stats), encoding="utf-8")
+    os._exit(0)  # the workers may be inside torch: skip interpreter teardown under them
 
 
 if __name__ == "__main__":

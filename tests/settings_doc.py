@@ -21,7 +21,6 @@ from pydantic_core import PydanticUndefined
 import collector.settings as settings_pkg
 from collector.settings import Settings
 
-
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTOR_SOURCES = tuple(sorted(Path(settings_pkg.__file__).parent.glob("*.py")))
 TESTBED_SOURCES = (ROOT / "testbed" / "settings.py",)
