@@ -72,6 +72,8 @@ class App:
         next_t = time.monotonic()
         mid = 0
         deadline = next_t + self.args.duration
+        if self.args.stop_at:
+            deadline = min(deadline, next_t + self.args.stop_at - time.time())
         while not self.stop.is_set() and time.monotonic() < deadline:
             mid += 1
             body = encode_body(
@@ -98,6 +100,8 @@ class App:
         assembler = Assembler()
         quiet_since: float | None = None
         while True:
+            if self.args.stop_at and time.time() >= self.args.stop_at:
+                return  # the phase is over: what is still missing counts as unanswered
             try:
                 datagram, peer = self.sock.recvfrom(65535)
             except TimeoutError:
@@ -150,6 +154,7 @@ def main() -> None:
     p.add_argument("--slots", type=int, default=6)
     p.add_argument("--datagram-bytes", type=int, default=1200)
     p.add_argument("--linger", type=float, default=15.0, help="wait for late answers (s)")
+    p.add_argument("--stop-at", type=float, default=0.0, help="stop at this Unix time (s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats", type=Path, required=True)
     args = p.parse_args()

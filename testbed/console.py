@@ -23,6 +23,7 @@ def run_demo(
 
     from testbed.demo import (
         PHASES,
+        Phase,
         phase_reports,
         run_phase,
         settings_of,
@@ -44,32 +45,37 @@ def run_demo(
         )
         steps = progress.add_task("setting up testbed, agents, attributor", total=3)
         bed = Testbed(settings, run_dir, prefix)
-        with bed:
+        try:
+            bed.start(wait_for_server=False)  # the models load while the rest starts
             progress.advance(steps)
             start_agents(bed)
-            progress.advance(steps)
             record = start_attributor(bed)
             progress.advance(steps)
-            phases = []
+            bed.wait_for_server()
+            progress.advance(steps)
+            phases: list[Phase] = []
             for work in PHASES:
-                task = progress.add_task(f"{work.name}: {work.describe(names)}", total=duration)
+                task = progress.add_task(work.short(names), total=duration)
                 began = time.monotonic()
 
                 def tick(task: Any = task, began: float = began) -> None:
                     progress.update(task, completed=min(duration, time.monotonic() - began))
 
-                phases.append(run_phase(bed, duration, work, tick))
+                start = phases[-1].end if phases else None
+                phases.append(run_phase(bed, duration, work, tick, start))
                 progress.update(task, completed=duration)
             time.sleep(1.0)
             bed.stop("attributor")
             runtime = settings_of(bed)
+        finally:
+            bed.close()
     reports = phase_reports(run_dir / "collector.yaml", record, phases)
     rows = {name: app_rows(runtime, run) for name, run in reports.items()}
     described = {w.name: w.describe(names) for w in PHASES}
     _print_table(console, rows["baseline"], "Baseline: " + described["baseline"])
     _print_table(console, rows["whatif"], "What-if: " + described["whatif"])
     _print_models(console, model_rows(runtime, phases, rows))
-    _print_levers(console, rows, described)
+    _print_levers(console, rows, {w.name: w.short(names) for w in PHASES})
     late = {p.name: p.unanswered for p in phases if p.unanswered}
     if late:
         console.print(
@@ -105,11 +111,10 @@ def _print_table(console: Any, rows: list[Any], title: str) -> None:
 
 
 def _print_models(console: Any, rows: list[Any]) -> None:
-    head = ["model", "params", "phase", "app", "req", "CPU ms/req", "model J/req", "server J/req"]
+    head = ["model", "phase", "app", "req", "CPU ms/req", "model J/req", "server J/req"]
     body = [
         [
-            r.model,
-            f"{r.parameters / 1e6:.1f} M",
+            f"{r.model} ({r.parameters / 1e6:.0f} M)",
             r.phase,
             r.app,
             f"{r.requests:.0f}",
@@ -126,14 +131,14 @@ def _print_models(console: Any, rows: list[Any]) -> None:
 def _print_levers(console: Any, rows: dict[str, list[Any]], described: dict[str, str]) -> None:
     from testbed.report import PAPER_MAX_REDUCTION, change, format_pct
 
-    head = ["lever", "E2E J/req change", "dynamic J/req change"]
+    head = ["lever (phase: model, payload)", "E2E J/req", "dynamic J/req"]
     body = []
     for name in ("model", "data_rate", "whatif"):
         total = change(rows["baseline"], rows[name]).get("all")
         dynamic = change(rows["baseline"], rows[name], dynamic=True).get("all")
         body.append([described[name], format_pct(total), format_pct(dynamic)])
     caption = (
-        f"all requests of the phase against the baseline; the paper: up to "
+        f"change per request over all apps against the baseline; the paper: up to "
         f"-{100 * PAPER_MAX_REDUCTION:.0f} % from model choice and data rate"
     )
     console.print(_table("Levers", head, body, caption))

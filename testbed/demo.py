@@ -58,6 +58,9 @@ class Workload:
         )
         return f"{models[self.model]} ({self.model} model), {rate}"
 
+    def short(self, models: dict[str, str]) -> str:
+        return f"{self.name}: {models[self.model]}, payload x{self.payload_factor:g}"
+
 
 LOW_RATE = 0.25
 BASELINE = Workload("baseline")
@@ -132,11 +135,27 @@ def server_usage(bed: Testbed) -> dict[tuple[str, str], tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def run_phase(bed: Testbed, duration: float, workload: Workload, tick: Callable[[], None]) -> Phase:
-    """Apps send for `duration` seconds from a window edge; the phase ends on a window edge after
-    the last answer, so no window mixes two phases."""
+def phase_seconds(duration: float, window_seconds: float) -> float:
+    """Every phase lasts the same whole number of windows: the sending time rounded up, plus one
+    window for the last answers. Equal lengths give every phase the same static energy per
+    request, so the levers' changes are theirs, not the clock's."""
+    return (math.ceil(duration / window_seconds - 1e-9) + 1) * window_seconds
+
+
+def run_phase(
+    bed: Testbed,
+    duration: float,
+    workload: Workload,
+    tick: Callable[[], None],
+    start: float | None = None,
+) -> Phase:
+    """Apps send for `duration` seconds from a window edge (`start`: the previous phase's end,
+    just reached; else the next edge); the phase ends phase_seconds() later, on a window edge,
+    so no window mixes two phases. Answers still missing then count as unanswered."""
     model = getattr(bed.tb.models, workload.model)
-    start = wait_for_window_edge(bed, tick)
+    if start is None:
+        start = wait_for_window_edge(bed, tick)
+    end = start + phase_seconds(duration, bed.settings.window_seconds)
     before = server_usage(bed)
     procs = {}
     for app in bed.tb.apps:
@@ -145,12 +164,15 @@ def run_phase(bed: Testbed, duration: float, workload: Workload, tick: Callable[
             duration,
             payload_bytes=int(app.payload_bytes * workload.payload_factor),
             model=model,
+            stop_at=end - 0.5,
         )
     while any(p.poll() is None for p in procs.values()):
         tick()
         time.sleep(0.2)
     after = server_usage(bed)
-    end = wait_for_window_edge(bed, tick)
+    while time.time() < end:
+        tick()
+        time.sleep(min(0.2, max(0.0, end - time.time())))
     usage = {}
     for (task, name), (n, cpu) in after.items():
         if name == model:

@@ -73,14 +73,26 @@ class Testbed:
         self.start()
         return self
 
-    def start(self) -> None:
-        """Build the chain and start the long-running processes (stops all again on failure)."""
+    def start(self, *, wait_for_server: bool = True) -> None:
+        """Build the chain and start the long-running processes (stops all again on failure).
+        The model server loads its models meanwhile; without `wait_for_server` the caller
+        calls wait_for_server() itself once it has started what else it needs."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             netns.up(self.tb, self.plan)
             self._start_gtpu()
             self._start_server()
             self._start_power()
+            if wait_for_server:
+                self.wait_for_server()
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_for_server(self) -> None:
+        """Until the model server answers on /metrics (it has loaded its models)."""
+        try:
+            wait_http(self.server_metrics_url, 180, self.procs["server"])
         except BaseException:
             self.close()
             raise
@@ -208,7 +220,6 @@ class Testbed:
             node,
         )
         self.pids[node] = [proc.pid]
-        wait_http(self.server_metrics_url, 120, proc)
 
     def _start_power(self) -> None:
         self.write_settings()
@@ -329,7 +340,10 @@ class Testbed:
         texts: int | None = None,
         words: int | None = None,
         model: str | None = None,
+        stop_at: float | None = None,
     ) -> subprocess.Popen[bytes]:
+        """The app sends for `duration` s, then waits for late answers (at most until `stop_at`,
+        a Unix time, when given)."""
         return self.spawn(
             f"app-{app.app}",
             self._py(
@@ -354,6 +368,8 @@ class Testbed:
                 str(texts or app.texts),
                 "--model",
                 model or self.tb.models.large,
+                "--stop-at",
+                str(stop_at or 0.0),
                 "--slots",
                 str(self.tb.trace_slots),
                 "--datagram-bytes",

@@ -154,3 +154,11 @@ def test_report_files(tmp_path: Path) -> None:
     for png in ("energy_per_request.png", "network_shares.png"):
         data = (tmp_path / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_every_phase_lasts_the_same_whole_windows() -> None:
+    from testbed.demo import phase_seconds
+
+    # sending time rounded up to whole windows, plus one window for the last answers
+    assert [phase_seconds(d, 5.0) for d in (5, 15, 16, 20)] == [10.0, 20.0, 25.0, 25.0]
+    assert phase_seconds(35, 15.0) == 60.0

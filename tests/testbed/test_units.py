@@ -10,7 +10,7 @@ import pytest
 
 from testbed import gtpu, snmp_pass, wire
 from testbed.plan import TUN_NAME, make_plan
-from testbed.power_models import Interval, cpu_power, radio_power, traffic_power
+from testbed.power_models import Interval, PowerSplit, cpu_power, radio_power, traffic_power
 from testbed.powerd import NfMeter, render_kepler
 from testbed.settings import CpuModel, Param, RadioModel, TrafficModel, load_topology
 
@@ -134,6 +134,18 @@ def test_kepler_rendering_both_generations() -> None:
     )
     assert 'pod_name="du-0",source="testbed-model",mode="idle"} 10.000000' in old
     assert 'pod_name="du-0",source="testbed-model",mode="dynamic"} 2.500000' in old
+
+
+def test_kepler_counters_run_on_between_steps() -> None:
+    """Scraped 1.5 s after the last step, a 2 W static part adds 3 J; the dynamic part stays
+    as of the last step (its watts are only known per interval)."""
+    s = load_topology(TOPOLOGY)
+    meter = NfMeter("cu", static_joules=10.0, dynamic_joules=2.5, watts=PowerSplit(2.0, 7.0))
+    text = render_kepler(s.testbed, {"cu": meter}, since_step=1.5)
+    assert 'pod_name="cu-up-0",pod_namespace="ran",state="running",zone="package"} 15.5000' in text
+    old_power = s.testbed.power.model_copy(update={"kepler_generation": "0.9"})
+    old = render_kepler(s.testbed.model_copy(update={"power": old_power}), {"cu": meter}, 1.5)
+    assert 'mode="idle"} 13.000000' in old and 'mode="dynamic"} 2.500000' in old
 
 
 def test_snmp_pass_table_order(tmp_path: Path) -> None:
