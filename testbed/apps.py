@@ -69,6 +69,8 @@ class App:
     def send_loop(self) -> None:
         rng = random.Random(self.args.seed)
         period = 1.0 / self.args.rate
+        if self.args.start_at:  # a phase's quiet lead: counters sampled after its edge first
+            self.stop.wait(max(0.0, self.args.start_at - time.time()))
         next_t = time.monotonic()
         mid = 0
         deadline = next_t + self.args.duration
@@ -154,6 +156,7 @@ def main() -> None:
     p.add_argument("--slots", type=int, default=6)
     p.add_argument("--datagram-bytes", type=int, default=1200)
     p.add_argument("--linger", type=float, default=15.0, help="wait for late answers (s)")
+    p.add_argument("--start-at", type=float, default=0.0, help="first request at this Unix time")
     p.add_argument("--stop-at", type=float, default=0.0, help="stop at this Unix time (s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats", type=Path, required=True)

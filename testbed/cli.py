@@ -123,7 +123,7 @@ def _terminate(signum: int, frame: Any) -> None:
 @click.option(
     "--duration",
     type=click.FloatRange(5, 600),
-    default=15.0,
+    default=12.0,
     show_default=True,
     help="Seconds of traffic per phase (baseline, model lever, data-rate lever, both).",
 )

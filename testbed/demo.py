@@ -135,11 +135,17 @@ def server_usage(bed: Testbed) -> dict[tuple[str, str], tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+LEAD_SECONDS = 2.0
+"""Quiet time after a phase's first edge before the first request: the counters (polled about
+once a second) get a sample inside the phase before anything happens, so no request or packet
+of a phase is interpolated into the one before."""
+
+
 def phase_seconds(duration: float, window_seconds: float) -> float:
-    """Every phase lasts the same whole number of windows: the sending time rounded up, plus one
-    window for the last answers. Equal lengths give every phase the same static energy per
-    request, so the levers' changes are theirs, not the clock's."""
-    return (math.ceil(duration / window_seconds - 1e-9) + 1) * window_seconds
+    """Every phase lasts the same whole number of windows: the quiet lead and the sending time
+    rounded up, plus one window for the last answers. Equal lengths give every phase the same
+    static energy per request, so the levers' changes are theirs, not the clock's."""
+    return (math.ceil((LEAD_SECONDS + duration) / window_seconds - 1e-9) + 1) * window_seconds
 
 
 def run_phase(
@@ -164,6 +170,7 @@ def run_phase(
             duration,
             payload_bytes=int(app.payload_bytes * workload.payload_factor),
             model=model,
+            start_at=start + LEAD_SECONDS,
             stop_at=end - 0.5,
         )
     while any(p.poll() is None for p in procs.values()):

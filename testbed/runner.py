@@ -340,10 +340,11 @@ class Testbed:
         texts: int | None = None,
         words: int | None = None,
         model: str | None = None,
+        start_at: float | None = None,
         stop_at: float | None = None,
     ) -> subprocess.Popen[bytes]:
-        """The app sends for `duration` s, then waits for late answers (at most until `stop_at`,
-        a Unix time, when given)."""
+        """The app sends for `duration` s (from `start_at`, a Unix time, when given), then waits
+        for late answers (at most until `stop_at` when given)."""
         return self.spawn(
             f"app-{app.app}",
             self._py(
@@ -368,6 +369,8 @@ class Testbed:
                 str(texts or app.texts),
                 "--model",
                 model or self.tb.models.large,
+                "--start-at",
+                str(start_at or 0.0),
                 "--stop-at",
                 str(stop_at or 0.0),
                 "--slots",
