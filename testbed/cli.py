@@ -122,10 +122,11 @@ def _terminate(signum: int, frame: Any) -> None:
 @click.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(5, 600),
-    default=12.0,
+    type=click.FloatRange(10, 600),
+    default=20.0,
     show_default=True,
-    help="Seconds of traffic per phase (baseline, model lever, data-rate lever, both).",
+    help="Seconds per phase (baseline, model lever, data-rate lever, both), rounded up to "
+    "whole attribution windows; the apps send from 2 s in until 1.5 s before its end.",
 )
 @click.option(
     "--report",
@@ -140,7 +141,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def demo(duration: float, report_dir: Path, config: Path, prefix: str | None) -> None:
     """Run the end-to-end demo on the network-namespace testbed (root; about 2-3 minutes).
 
-    Four phases of DURATION seconds: the baseline (the large model, full data rate), the small
+    Four phases of --duration seconds: the baseline (the large model, full data rate), the small
     model, the lower data rate, and both (the what-if). Prints J per request per network function
     and application, the network's share of energy and CO2 next to the paper's, and each lever's
     saving; writes the report with the lever and sensitivity tables.

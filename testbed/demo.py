@@ -139,13 +139,22 @@ LEAD_SECONDS = 2.0
 """Quiet time after a phase's first edge before the first request: the counters (polled about
 once a second) get a sample inside the phase before anything happens, so no request or packet
 of a phase is interpolated into the one before."""
+TAIL_SECONDS = 1.5
+"""Time left after the last request for its answer before the phase's last edge."""
 
 
 def phase_seconds(duration: float, window_seconds: float) -> float:
-    """Every phase lasts the same whole number of windows: the quiet lead and the sending time
-    rounded up, plus one window for the last answers. Equal lengths give every phase the same
-    static energy per request, so the levers' changes are theirs, not the clock's."""
-    return (math.ceil((LEAD_SECONDS + duration) / window_seconds - 1e-9) + 1) * window_seconds
+    """Every phase lasts the same whole number of windows (`duration` rounded up). Equal lengths
+    give every phase the same static energy per request, so the levers' changes are theirs,
+    not the clock's."""
+    return max(2, math.ceil(duration / window_seconds - 1e-9)) * window_seconds
+
+
+def sending_seconds(phase: float) -> float:
+    """The apps send from the lead to just before the end, so every window of the phase carries
+    traffic (a window without any leaves its static energy unattributed, `idle_no_traffic`,
+    which would make phases differ by whether a late answer fell into their last window)."""
+    return phase - LEAD_SECONDS - TAIL_SECONDS
 
 
 def run_phase(
@@ -155,19 +164,21 @@ def run_phase(
     tick: Callable[[], None],
     start: float | None = None,
 ) -> Phase:
-    """Apps send for `duration` seconds from a window edge (`start`: the previous phase's end,
-    just reached; else the next edge); the phase ends phase_seconds() later, on a window edge,
-    so no window mixes two phases. Answers still missing then count as unanswered."""
+    """A phase of phase_seconds(duration) from a window edge (`start`: the previous phase's end,
+    just reached; else the next edge), so no window mixes two phases; the apps send from
+    LEAD_SECONDS in until TAIL_SECONDS before its end. Answers still missing then count as
+    unanswered."""
     model = getattr(bed.tb.models, workload.model)
     if start is None:
         start = wait_for_window_edge(bed, tick)
-    end = start + phase_seconds(duration, bed.settings.window_seconds)
+    length = phase_seconds(duration, bed.settings.window_seconds)
+    end = start + length
     before = server_usage(bed)
     procs = {}
     for app in bed.tb.apps:
         procs[app.app] = bed.start_app(
             app,
-            duration,
+            sending_seconds(length),
             payload_bytes=int(app.payload_bytes * workload.payload_factor),
             model=model,
             start_at=start + LEAD_SECONDS,

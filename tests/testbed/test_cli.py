@@ -114,7 +114,7 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
             "--prefix",
             prefix,
             "--duration",
-            "5",
+            "10",
             "--report",
             str(tmp_path / "r"),
         ],

@@ -157,15 +157,10 @@ def test_report_files(tmp_path: Path) -> None:
 
 
 def test_every_phase_lasts_the_same_whole_windows() -> None:
-    from testbed.demo import phase_seconds
+    from testbed.demo import phase_seconds, sending_seconds
 
-    # 2 s quiet lead + sending time rounded up to whole windows, plus one for the last answers
-    assert [phase_seconds(d, 5.0) for d in (3, 5, 12, 13, 14, 18)] == [
-        10.0,
-        15.0,
-        20.0,
-        20.0,
-        25.0,
-        25.0,
-    ]
-    assert phase_seconds(35, 15.0) == 60.0
+    # rounded up to whole windows, at least two
+    assert [phase_seconds(d, 5.0) for d in (3, 10, 12, 20)] == [10.0, 10.0, 15.0, 20.0]
+    assert phase_seconds(35, 15.0) == 45.0
+    # 2 s of quiet lead and 1.5 s for the last answer: traffic in every window
+    assert sending_seconds(20.0) == 16.5
