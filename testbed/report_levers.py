@@ -82,9 +82,11 @@ def share(row: AppRow, ru_static_factor: float, server_factor: float) -> float |
 
 
 def _radio_static(settings: TestbedFile) -> tuple[str, float]:
+    """The RU's static power as its outlet serves it (whole watts), with how it is made."""
     node = next(n.name for n in settings.testbed.nodes if n.role == "ru")
     radio = settings.testbed.power.radio[node]
-    return f"{radio.n_trx.value:g} x {radio.p0_watts.value:g} W", radio.static_watts
+    served = settings.testbed.power.served_static_watts(node) or 0.0
+    return f"{radio.n_trx.value:g} x {radio.p0_watts.value:g} W", served
 
 
 def _server_watts(settings: TestbedFile) -> float:
@@ -97,9 +99,9 @@ def sensitivity_table(settings: TestbedFile, base: list[AppRow]) -> str:
     watts per busy core x 1, 10, 100, 1000; cells: each app's network share of energy."""
     label, static = _radio_static(settings)
     watts = _server_watts(settings)
-    rows = [(f"topology: {label} = {static:g} W", 1.0)]
+    rows = [(f"topology: {label}, served as {static:g} W", 1.0)]
     for name, n_trx, p0 in EARTH_ALTERNATIVES:
-        value = n_trx * p0
+        value = round(n_trx * p0)
         rows.append((f"EARTH {name}: {value:g} W" if n_trx else f"{name}: 0 W", value / static))
     head = ["RU static power \\ server W per busy core"]
     head += [f"{f * watts:g} W (x{f:g})" for f in SERVER_FACTORS]

@@ -177,6 +177,14 @@ class TestbedPower(Strict):
                     out.append((f"{group}.{node}.{name}", getattr(model, name)))
         return out
 
+    def served_static_watts(self, node: str) -> float | None:
+        """The static power as its source reports it: an APC outlet serves whole watts
+        (rPDU2OutletMeteredStatusPower), so an RU behind one reads round(N_TRX x P0)."""
+        static = self.static_watts(node)
+        if static is not None and node in self.outlets:
+            return float(round(static))
+        return static
+
     def static_watts(self, node: str) -> float | None:
         """The modelled static power of `node` (None: not modelled)."""
         if node in self.radio:
@@ -232,18 +240,19 @@ class TestbedFile(Settings):
 
     @model_validator(mode="after")
     def _idle_matches_model(self) -> TestbedFile:
-        """An NF with a fixed idle power must have its model's static power: the attributor's
-        static/dynamic split then follows the model exactly."""
+        """An NF with a fixed idle power must have its model's static power as its source serves
+        it: the attributor's static/dynamic split then follows the model (an integer-watt PDU's
+        rounding would otherwise show up as dynamic power)."""
         nfs = {nf.name: nf for nf in self.nfs}
         for node in self.testbed.nodes:
             nf = nfs.get(node.nf or "")
-            static = self.testbed.power.static_watts(node.name)
+            static = self.testbed.power.served_static_watts(node.name)
             if nf is None or static is None or nf.idle is None or nf.idle.policy != "fixed":
                 continue
             if abs((nf.idle.watts or 0.0) - static) > 1e-9 * max(1.0, static):
                 raise ValueError(
                     f"nfs[{nf.name}].idle.watts is {nf.idle.watts:g} W but the testbed's power "
-                    f"model of node {node.name!r} has {static:g} W static: make them equal"
+                    f"model of node {node.name!r} serves {static:g} W static: make them equal"
                 )
         return self
 

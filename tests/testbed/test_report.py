@@ -92,8 +92,8 @@ def test_landing_lines_name_the_parameter_values() -> None:
     assert "no RU static power would be low enough" in line and "give 51 %" in line
     lighter = app_rows(settings, _run(server_joules=300, ru_joules=40))
     (line,) = landing_lines(settings, lighter)  # network 7 J against 30 J: RU static can rise
-    # 7 - 3.9 + 3.9 a = 30  ->  a = 26.9 / 3.9, static 13.6 W x a
-    assert f"RU's static power would have to be {13.6 * 26.9 / 3.9:.2f} W" in line
+    # 7 - 3.9 + 3.9 a = 30  ->  a = 26.9 / 3.9, times the 14 W the outlet serves (2 x 6.8 W)
+    assert f"RU's static power would have to be {14 * 26.9 / 3.9:.2f} W" in line
 
 
 def _phase(name: str, model: str, n: float, cpu: float) -> Phase:

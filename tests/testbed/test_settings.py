@@ -110,8 +110,8 @@ def _with(edit: Any) -> dict[str, Any]:
         ),
         (
             lambda d: d["nfs"][0]["idle"].update(watts=27.2),
-            r"nfs\[ru1\]\.idle\.watts is 27.2 W but the testbed's power model of node 'ru' has "
-            r"13.6 W static",
+            r"nfs\[ru1\]\.idle\.watts is 27.2 W but the testbed's power model of node 'ru' "
+            r"serves 14 W static",
         ),
     ],
 )
@@ -167,7 +167,7 @@ def test_the_collector_knows_nothing_of_the_testbed_section(tmp_path: Path) -> N
     path.write_text(yaml.safe_dump(plain.model_dump(mode="json")), encoding="utf-8")
     again = load_settings(path)
     assert [nf.name for nf in again.nfs] == ["ru1", "du1", "cu1", "upf1", "inference1"]
-    assert again.nfs[0].idle.watts == pytest.approx(13.6)
+    assert again.nfs[0].idle.watts == 14  # 2 x 6.8 W, in the APC outlet's whole watts
 
 
 def test_readme_reference_matches_testbed_settings() -> None:
