@@ -126,7 +126,7 @@ def _terminate(signum: int, frame: Any) -> None:
     default=20.0,
     show_default=True,
     help="Seconds per phase (baseline, model lever, data-rate lever, both), rounded up to "
-    "whole attribution windows; the apps send from 2 s in until 1.5 s before its end.",
+    "whole attribution windows; the apps send from 2 s in until 2.5 s before its end.",
 )
 @click.option(
     "--report",

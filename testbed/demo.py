@@ -139,7 +139,7 @@ LEAD_SECONDS = 2.0
 """Quiet time after a phase's first edge before the first request: the counters (polled about
 once a second) get a sample inside the phase before anything happens, so no request or packet
 of a phase is interpolated into the one before."""
-TAIL_SECONDS = 1.5
+TAIL_SECONDS = 2.5
 """Time left after the last request for its answer before the phase's last edge."""
 
 

@@ -162,5 +162,5 @@ def test_every_phase_lasts_the_same_whole_windows() -> None:
     # rounded up to whole windows, at least two
     assert [phase_seconds(d, 5.0) for d in (3, 10, 12, 20)] == [10.0, 10.0, 15.0, 20.0]
     assert phase_seconds(35, 15.0) == 45.0
-    # 2 s of quiet lead and 1.5 s for the last answer: traffic in every window
-    assert sending_seconds(20.0) == 16.5
+    # 2 s of quiet lead and 2.5 s for the last answers: traffic in every window
+    assert sending_seconds(20.0) == 15.5
