@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 demo: deps venv ## run the end-to-end demo on the network-namespace testbed
 	$(BIN)/e2e-energy demo
 
-check: venv ## ruff, mypy strict and the import-linter contracts
+check: venv ## ruff, mypy strict (collector, testbed) and the import-linter contracts
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/mypy

@@ -44,7 +44,7 @@ class Param(Strict):
         if (self.source is None) == (self.assumed is None):
             raise ValueError("give exactly one of `source` (a reference key) or `assumed`")
         for name, rng in (
-            ("assumed.range", self.assumed and self.assumed.range),
+            ("assumed.range", self.assumed.range if self.assumed is not None else None),
             ("spread", self.spread),
         ):
             if rng is not None and not rng[0] <= self.value <= rng[1]:
