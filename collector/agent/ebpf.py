@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from collector.agent import libbpf
+from collector.agent import libbpf, libbpf_tc
 from collector.agent.ebpf_config import (
     ConfigError,
     KernelConfig,
@@ -158,8 +158,8 @@ class TcAttachment:
                 f"interface {interface!r} does not exist on this host", "attach_failed"
             ) from None
         try:
-            self.created_qdisc = libbpf.tc_hook_create(self.ifindex)
-            stale = libbpf.tc_query(self.ifindex, TC_HANDLE, TC_PRIORITY)
+            self.created_qdisc = libbpf_tc.tc_hook_create(self.ifindex)
+            stale = libbpf_tc.tc_query(self.ifindex, TC_HANDLE, TC_PRIORITY)
             if stale is not None:
                 log.warning(
                     "%s: replacing an e2e-energy filter left by an agent that did not stop "
@@ -167,7 +167,7 @@ class TcAttachment:
                     interface,
                     stale,
                 )
-            self.prog_id = libbpf.tc_attach(
+            self.prog_id = libbpf_tc.tc_attach(
                 self.ifindex, prog_fd, TC_HANDLE, TC_PRIORITY, replace=stale is not None
             )
         except libbpf.BpfError as exc:
@@ -178,10 +178,10 @@ class TcAttachment:
     def detach(self) -> None:
         """Remove our filter if it is still ours, and the clsact qdisc if we added it."""
         try:
-            if libbpf.tc_query(self.ifindex, TC_HANDLE, TC_PRIORITY) == self.prog_id:
-                libbpf.tc_detach(self.ifindex, TC_HANDLE, TC_PRIORITY)
+            if libbpf_tc.tc_query(self.ifindex, TC_HANDLE, TC_PRIORITY) == self.prog_id:
+                libbpf_tc.tc_detach(self.ifindex, TC_HANDLE, TC_PRIORITY)
             if self.created_qdisc:
-                libbpf.tc_hook_destroy(self.ifindex)
+                libbpf_tc.tc_hook_destroy(self.ifindex)
         except libbpf.BpfError as exc:  # the interface may be gone: nothing left to undo
             log.warning("%s: detaching the eBPF program: %s", self.interface, exc)
 
