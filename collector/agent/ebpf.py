@@ -162,8 +162,8 @@ class TcAttachment:
             stale = libbpf_tc.tc_query(self.ifindex, TC_HANDLE, TC_PRIORITY)
             if stale is not None:
                 log.warning(
-                    "%s: replacing an e2e-energy filter left by an agent that did not stop "
-                    "cleanly (program id %d)",
+                    "%s: replacing the e2e-energy filter already there (program id %d): left by "
+                    "an agent that did not stop cleanly, or one this agent takes over from",
                     interface,
                     stale,
                 )

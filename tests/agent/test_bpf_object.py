@@ -96,3 +96,13 @@ def test_libbpf_errors_name_the_call() -> None:
     need_root()
     with pytest.raises(libbpf.BpfError, match="bpf_map_update_elem: Bad file descriptor"):
         libbpf.map_update(99999, b"\0" * 4, b"\0" * 4)
+
+
+def test_a_missing_libbpf_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(libbpf, "LIBRARY", "libbpf-absent.so.9")
+    monkeypatch.setattr(libbpf, "_LIB", None)
+    with pytest.raises(
+        EbpfError, match=r"libbpf-absent.so.9 cannot be loaded.*install libbpf1"
+    ) as e:
+        KernelCounters([], 64)
+    assert e.value.reason == "no_libbpf"

@@ -111,6 +111,8 @@ def test_sigkill_and_restart_leave_one_program_counting(veth_ns: str) -> None:
             libbpf.prog_fd_by_id(stale)  # replaced, and with it gone from the kernel
     finally:
         assert agent.stop() == 0, "".join(agent.err)
-    assert "replacing an e2e-energy filter left by an agent" in "".join(agent.err)
+    assert f"replacing the e2e-energy filter already there (program id {stale})" in "".join(
+        agent.err
+    )
     assert bpf_filters(veth_ns) == []
     sh("tc", "qdisc", "del", "dev", "vb", "clsact", ns=veth_ns)  # the killed agent's
