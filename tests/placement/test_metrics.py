@@ -245,3 +245,123 @@ def test_budget_grids() -> None:
     sweeps = class_frontiers(cfg(latency_budget_ms=57.0, processing_ms=10.0), [50.0, 150.0])
     assert [p.budget_ms for p in sweeps["c"]] == [57.0, 60.0, 160.0]
     assert [p.feasible for p in sweeps["c"]] == [False, False, True]
+
+
+# --- edges found by mutation testing -------------------------------------------------------
+
+
+def two_classes(**fixed: Any) -> PlacementConfig:
+    base = cfg()
+    other = base.classes[0].model_copy(
+        update={"name": "fixed", "latency_budget_ms": 57.0, "demand": {"o": 30.0}, **fixed}
+    )
+    return base.model_copy(update={"classes": [base.classes[0], other]})
+
+
+def test_fractional_demand_and_no_demand() -> None:
+    """Half a request per second is still all of the class's demand."""
+    problem = build_problem(cfg(demand={"o": 0.5}))
+    assert relocatable_share(problem) == (1.0, {"c": 1.0})
+    (s,) = class_summaries(Solution(problem, np.array([[[0.0, 0.5, 0.0]]]), 0.0, 0.0, 3))
+    assert (s.local_share, s.regional_share, s.energy_oriented_share) == (0.0, 1.0, 0.0)
+    assert relocatable_share(build_problem(cfg(demand={"o": 0.0}))) == (0.0, {"c": 0.0})
+
+
+def test_a_region_exactly_at_the_regional_distance_is_regional() -> None:
+    near_km = float(build_problem(cfg()).km[0, 1])  # where the boundary is put, not a result
+    at = cfg()
+    at = at.model_copy(
+        update={"frictions": at.frictions.model_copy(update={"regional_km": near_km})}
+    )
+    (s,) = class_summaries(Solution(build_problem(at), np.array([[[0.0, 10.0, 0.0]]]), 0.0, 0.0, 3))
+    assert (s.regional_share, s.energy_oriented_share) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("kind", ["energy", "carbon", "blend"])
+def test_break_even_from_an_origin_away_from_its_home(kind: str) -> None:
+    """Origin 0.5 degrees east of home: the home path is not 0 km, so extra transport is the
+    target's path minus the home path, charged at the path's mean intensity minus home's."""
+    lam = 1e-4
+    base = cfg(objective={"kind": kind, "signal": "average"})
+    moved = base.model_copy(
+        update={"origins": [base.origins[0].model_copy(update={"lon": 0.5, "home": "home"})]}
+    )
+    be = break_even(build_problem(moved), 0, 0, 2)
+    km_h, km_r = KM["near"] * 0.5, KM["far"] - KM["near"] * 0.5
+    grams_per_byte = TAU / 3.6e6 * (km_r * (AVG["home"] + AVG["far"]) / 2 - km_h * AVG["home"])
+    per_byte = {
+        "energy": TAU * (km_r - km_h),
+        "carbon": grams_per_byte,
+        "blend": lam * grams_per_byte,
+    }[kind]
+    assert be.extra_transport == pytest.approx(PAYLOAD * per_byte * 1e6, rel=1e-6)
+    assert be.extra_transport_joules_per_request == pytest.approx(PAYLOAD * TAU * (km_r - km_h))
+
+
+def test_break_even_payload_needs_it_energy_and_a_finite_threshold() -> None:
+    half = break_even(build_problem(cfg(energy_per_request_joules=0.5)), 0, 0, 2)
+    kwh = {r: 0.5 * PUE[r] / 3.6e6 for r in KM}
+    meter = kwh["home"] * PRICE["home"] - kwh["far"] * PRICE["far"]
+    assert half.break_even_payload_bytes == pytest.approx((meter - MIGRATION) / (EGRESS / 1e9))
+    tiny = cfg(objective={"kind": "cost"})
+    tiny = tiny.model_copy(
+        update={
+            "frictions": tiny.frictions.model_copy(
+                update={"egress_per_gb": 1e-305, "transport_joules_per_byte_km": 0.0}
+            )
+        }
+    )
+    # a per-byte friction of 1e-314 makes the threshold overflow: no payload threshold
+    assert break_even(build_problem(tiny), 0, 0, 2).break_even_payload_bytes is None
+
+
+def test_no_margin_is_no_relocation() -> None:
+    """Two identical regions, no frictions and no transport energy: nothing to gain."""
+    twins = config(
+        classes=[
+            {"name": "c", "latency_budget_ms": 10_000.0, "energy_per_request_joules": E,
+             "demand": {"o": 1.0}},
+        ],
+        origins=[{"name": "o", "lat": 0.0, "lon": 0.0, "home": "a"}],
+        regions=[region("a", 0.0, 0.0), region("b", 0.0, 10.0)],
+        objective={"kind": "cost"},
+    )  # fmt: skip
+    be = break_even(build_problem(twins), 0, 0, 1)
+    assert be.margin == 0.0 and not be.relocate
+
+
+def test_break_even_table_goes_on_past_a_region_nobody_calls_home() -> None:
+    base = cfg()
+    far_home = base.model_copy(
+        update={"origins": [base.origins[0].model_copy(update={"lon": 60.0, "home": "far"})]}
+    )
+    rows = break_even_table(build_problem(far_home))
+    assert [(r.home, r.target) for r in rows] == [("far", "home"), ("far", "near")]
+
+
+def test_frontier_with_repeated_budgets_and_without_energy() -> None:
+    """No IT energy and no payload: every figure is 0 and so are ERL and CRL (not 1/span), the
+    saving shares are 0 (nothing to save from), and a repeated budget has no return."""
+    points = frontier(cfg(energy_per_request_joules=0.0, payload_bytes=0.0), [60.0, 100.0, 100.0])
+    a, b, c = points
+    assert (a.kwh_per_million, a.grams_per_thousand, a.cost_per_million) == (0.0, 0.0, 0.0)
+    assert (b.erl_kwh_per_million_per_ms, b.crl_grams_per_thousand_per_ms) == (0.0, 0.0)
+    assert (b.cost_saving_share, b.carbon_saving_share) == (0.0, 0.0)
+    assert c.erl_cost_per_million_per_ms is None and c.crl_grams_per_thousand_per_ms is None
+
+
+def test_saving_shares_with_little_home_carbon() -> None:
+    """One request per second: 0.6 g/s at home, below 1 g, still gives a carbon saving share."""
+    (p,) = frontier(cfg(demand={"o": 1.0}), [200.0])
+    fig = {r: per_request(r, "marginal") for r in KM}
+    assert fig["home"][1] < 1.0
+    assert p.carbon_saving_share == pytest.approx(1 - fig["far"][1] / fig["home"][1])
+    assert p.cost_saving_share == pytest.approx(1 - fig["far"][0] / fig["home"][0])
+
+
+def test_class_frontiers_sweep_one_class_at_a_time() -> None:
+    """c swept to 200 ms moves to far; `fixed` keeps its 57 ms and stays home."""
+    sweeps = class_frontiers(two_classes(), [150.0])
+    far = [p for p in sweeps["c"] if p.budget_ms == 150.0][0]
+    total = 10 * per_request("far", "marginal")[0] + 30 * per_request("home", "marginal")[0]
+    assert far.objective_per_million == pytest.approx(total / 40 * 1e6)
