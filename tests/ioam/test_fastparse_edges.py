@@ -135,3 +135,85 @@ def test_malformed_inner_packet_keeps_both_lengths() -> None:
     its header announced and the outer IPv4 length."""
     frame = over_ipv4(gtp(0x30, INNER[:60]))
     assert hot_parse(frame, LINKTYPE_ETHERNET) == malformed(72, 20 + 8 + 8 + 60)
+
+
+# --- link layers ----------------------------------------------------------------------------
+
+
+def tagged(packet: bytes, *tpids: int) -> bytes:
+    """Ethernet with one VLAN tag per TPID given (outermost first), then IPv6."""
+    tags = b"".join(struct.pack("!HH", tpid, 10 + i) for i, tpid in enumerate(tpids))
+    return bytes(6) + bytes(6) + tags + b"\x86\xdd" + packet
+
+
+def test_vlan_tags_of_every_kind_and_qinq() -> None:
+    for tpids in ((0x8100,), (0x88A8,), (0x9100,), (0x88A8, 0x8100), (0x9100, 0x8100)):
+        r = hot_parse(tagged(INNER, *tpids))
+        assert summary(r) == (RESULT_PARSED, (9,), 72, 0), tpids
+    cut = bytes(12) + b"\x81\x00\x00"  # a VLAN tag cut short
+    assert hot_parse(cut).status == RESULT_NO_IOAM
+    assert hot_parse(bytes(10)).status == RESULT_NO_IOAM  # shorter than an Ethernet header
+
+
+def test_cooked_and_raw_link_layers_and_ipv4() -> None:
+    gtp4 = over_ipv4(gtp(0x30, INNER))[14:]
+    assert summary(hot_parse(build.linux_sll(INNER), 113)) == parsed(0)
+    assert summary(hot_parse(build.linux_sll(gtp4, protocol=0x0800), 113)) == parsed(108)
+    assert summary(hot_parse(build.linux_sll2(INNER), 276)) == parsed(0)
+    assert summary(hot_parse(build.linux_sll2(gtp4, protocol=0x0800), 276)) == parsed(108)
+    assert hot_parse(build.linux_sll(INNER)[:15], 113).status == RESULT_NO_IOAM
+    assert hot_parse(build.linux_sll2(INNER)[:19], 276).status == RESULT_NO_IOAM
+    for raw in (101, 229):
+        assert summary(hot_parse(INNER, raw)) == parsed(0)
+        assert summary(hot_parse(gtp4, raw)) == parsed(108)
+        assert hot_parse(b"\x50" + INNER[1:], raw).status == RESULT_NO_IOAM  # version 5
+        assert hot_parse(b"", raw).status == RESULT_NO_IOAM
+    assert hot_parse(INNER, 105).status == RESULT_NO_IOAM  # an unknown link type
+    assert hot_parse(build.ethernet(INNER, ethertype=0x0806)).status == RESULT_NO_IOAM  # ARP
+
+
+# --- IPv6 extension headers ---------------------------------------------------------------
+
+
+def chain(*headers: tuple[int, bytes], last: int = 17, tail: bytes = b"") -> bytes:
+    """IPv6 carrying the hop-by-hop trace option, then `headers` (next-header value, body
+    without its first two bytes), then a UDP header 1000 -> 2000 and `tail`."""
+    hbh = INNER[40:64]
+    kinds = [nh for nh, _ in headers] + [last]
+    body = bytearray(hbh)
+    body[0] = kinds[0]
+    for (_, rest), following in zip(headers, kinds[1:], strict=True):
+        body += bytes([following]) + rest
+    body += struct.pack("!HHHH", 1000, 2000, 8 + len(tail), 0) + tail
+    return struct.pack("!IHBB", 6 << 28, len(body), 0, 64) + bytes(32) + bytes(body)
+
+
+def test_extension_headers_are_walked_to_the_ports() -> None:
+    """Routing (43), mobility (135), HIP (139), shim6 (140) and the experimental 253 and 254 are
+    (len + 1) x 8 bytes; AH (51) is (len + 2) x 4; a first fragment (44) has 8."""
+    ext8 = bytes([0]) + bytes(6)  # hdr ext len 0: 8 bytes in all
+    for nh in (43, 135, 139, 140, 253, 254):
+        r = hot_parse(chain((nh, ext8)), 101)
+        assert (r.status, r.node_ids, r.proto, r.sport, r.dport) == (0, (9,), 17, 1000, 2000), nh
+    long_routing = bytes([1]) + bytes(14)  # hdr ext len 1: 16 bytes
+    r = hot_parse(chain((43, long_routing)), 101)
+    assert (r.sport, r.dport, r.ipv6_len) == (1000, 2000, 40 + 24 + 16 + 8)
+    ah = bytes([2]) + bytes(14)  # payload len 2: (2 + 2) x 4 = 16 bytes
+    assert hot_parse(chain((51, ah)), 101).dport == 2000
+    first_fragment = bytes([0]) + b"\x00\x01" + bytes(4)  # offset 0, M set
+    r = hot_parse(chain((44, first_fragment)), 101)
+    assert (r.proto, r.sport, r.dport) == (17, 1000, 2000)
+    later_fragment = bytes([0]) + b"\x00\x08" + bytes(4)  # offset 1 (8 bytes)
+    r = hot_parse(chain((44, later_fragment)), 101)
+    assert (r.status, r.node_ids, r.proto, r.sport, r.dport) == (0, (9,), 17, 0, 0)
+    tcp = hot_parse(chain(last=6), 101)
+    assert (tcp.proto, tcp.sport, tcp.dport) == (6, 1000, 2000)
+    icmp = hot_parse(chain(last=58), 101)
+    assert (icmp.proto, icmp.sport, icmp.dport) == (58, 0, 0)
+
+
+def test_an_extension_header_cut_short_ends_the_walk() -> None:
+    frame = chain((43, bytes([0]) + bytes(6)))
+    cut = frame[: 40 + 24 + 6]  # the routing header has 6 of its 8 bytes
+    r = hot_parse(cut, 101)
+    assert (r.status, r.node_ids, r.proto, r.sport, r.dport) == (0, (9,), 43, 0, 0)
