@@ -217,3 +217,24 @@ def test_an_extension_header_cut_short_ends_the_walk() -> None:
     cut = frame[: 40 + 24 + 6]  # the routing header has 6 of its 8 bytes
     r = hot_parse(cut, 101)
     assert (r.status, r.node_ids, r.proto, r.sport, r.dport) == (0, (9,), 43, 0, 0)
+
+
+def test_headers_that_end_where_the_frame_ends() -> None:
+    """A link-layer header announcing IPv4 or IPv6 and nothing after it: a truncated packet."""
+    assert hot_parse(build.ethernet(b"", ethertype=0x0800)) == malformed()  # 14 bytes
+    assert hot_parse(bytes(12) + b"\x81\x00\x00\x0a\x08\x00") == malformed()  # 18 bytes, tagged
+    assert hot_parse(build.linux_sll(b""), 113) == malformed()  # 16 bytes
+    assert hot_parse(build.linux_sll2(b""), 276) == malformed()  # 20 bytes
+
+
+def test_raw_ip_of_another_version_is_not_walked() -> None:
+    gtp4 = over_ipv4(gtp(0x30, INNER))[14:]
+    assert hot_parse(b"\x55" + gtp4[1:], 101).status == RESULT_NO_IOAM  # version 5
+
+
+def test_ipv4_options_that_fill_the_frame() -> None:
+    """IHL 7 (28-byte header) and the frame ends right after it: no UDP header to read."""
+    full = over_ipv4(gtp(0x30, INNER), ihl=7)
+    assert summary(hot_parse(full)) == parsed(20 + 8 + 8 + 8 + 72)
+    assert hot_parse(full[: 14 + 28]).status == RESULT_NO_IOAM
+    assert hot_parse(full[: 14 + 30]).status == RESULT_NO_IOAM  # half a UDP header
