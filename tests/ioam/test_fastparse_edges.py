@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import struct
 
-from collector.ioam import build
+import pytest
+
+from collector.ioam import build, fastparse
 from collector.ioam.fastparse import (
     LINKTYPE_ETHERNET,
     RESULT_MALFORMED,
@@ -238,3 +240,97 @@ def test_ipv4_options_that_fill_the_frame() -> None:
     assert summary(hot_parse(full)) == parsed(20 + 8 + 8 + 8 + 72)
     assert hot_parse(full[: 14 + 28]).status == RESULT_NO_IOAM
     assert hot_parse(full[: 14 + 30]).status == RESULT_NO_IOAM  # half a UDP header
+
+
+# --- trace options and the per-layout plan cache ------------------------------------------
+
+
+def trace_frame(option: bytes) -> bytes:
+    return build.ethernet(build.ipv6(upper=build.udp(1, 2), hop_by_hop=[option]))
+
+
+def patched(option: bytes, *, b2: int | None = None, trace_type: int | None = None) -> bytes:
+    """A trace option with its NodeLen/flags byte or its trace type overwritten."""
+    raw = bytearray(option)
+    if b2 is not None:
+        raw[6] = b2
+    if trace_type is not None:
+        raw[8:11] = trace_type.to_bytes(3, "big")
+    return bytes(raw)
+
+
+def longer(option: bytes, extra: bytes) -> bytes:
+    """The option with `extra` bytes of node data more (its length byte raised to match)."""
+    return bytes([option[0], option[1] + len(extra)]) + option[2:] + extra
+
+
+@pytest.fixture
+def cold_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start from an empty plan cache, as a fresh agent does."""
+    monkeypatch.setattr(fastparse, "_PLANS", {})
+
+
+def test_trace_option_without_node_data(cold_plans: None) -> None:
+    """An incremental trace with no node yet: 12 bytes, header only; parsed, no NodeID."""
+    empty = build.trace_option(namespace_id=7, trace_type=TT, nodes=[], incremental=True)
+    assert len(empty) == 12
+    r = hot_parse(trace_frame(empty))
+    assert (r.status, r.namespace_id, r.node_ids) == (RESULT_PARSED, 7, ())
+    short = bytes([0x31, 8]) + empty[2:10]  # 8 bytes of option data: no room for the header
+    assert hot_parse(trace_frame(short)).status == RESULT_MALFORMED
+
+
+def test_short_trace_option_at_the_end_of_the_frame_is_malformed_with_its_length() -> None:
+    empty = build.trace_option(namespace_id=7, trace_type=TT, nodes=[], incremental=True)
+    # hop-by-hop header of 8 bytes holding a trace option with 4 bytes of data; the frame ends
+    # there, before the 8 bytes of trace header the option would need
+    hbh = bytes([59, 0, 0x31, 4]) + empty[2:6]
+    packet = struct.pack("!IHBB", 6 << 28, len(hbh), 0, 64) + bytes(32) + hbh
+    assert hot_parse(packet, 101) == malformed(48, 0)
+
+
+LAYOUTS = [  # (trace type, NodeIDs, namespace wide?)
+    (0x800000, [], False),
+    (0x800000, [1], False),
+    (0x800000, [1, 2], False),
+    (0x800000, [1, 2, 3], False),
+    (0xC00000, [4, 5], False),
+    (0x808000, [6, 7], False),
+    (0x808000, [6, 7], True),
+    (0x008000, [8, 9], False),
+    (0x008000, [8], True),
+    (0xE00000, [10], False),
+]
+
+
+def layout_frame(tt: int, ids: list[int], wide: bool) -> tuple[bytes, tuple[int, ...]]:
+    nodes = [{"node_id": i, "node_id_wide": (1 << 40) + i} for i in ids]
+    option = build.trace_option(namespace_id=5 if wide else 6, trace_type=tt, nodes=nodes)
+    narrow = bool(tt & 0x800000) and not (wide and tt & 0x008000)
+    expected = tuple(i if narrow else (1 << 40) + i for i in ids) if tt & 0x808000 else ()
+    return trace_frame(option), expected
+
+
+def test_every_layout_is_read_right_from_an_empty_cache_and_after_the_others(
+    cold_plans: None,
+) -> None:
+    """Each layout, parsed after all the others in one cache, still gets its own plan."""
+    for tt, ids, wide in LAYOUTS + LAYOUTS[::-1]:
+        frame, expected = layout_frame(tt, ids, wide)
+        r = hot_parse(frame, wide_namespaces=frozenset({5}))
+        assert (r.status, r.node_ids) == (RESULT_PARSED, expected), (hex(tt), ids, wide)
+
+
+def test_layouts_that_must_not_share_a_plan(cold_plans: None) -> None:
+    """Two nodes (8 bytes) then the same with one stray byte; NodeLen 1 of trace type 0x800000,
+    then a NodeLen of 0 for 0x800002 (which needs more): the second of each pair is malformed."""
+    option = build.trace_option(
+        namespace_id=6, trace_type=TT, nodes=[{"node_id": 1}, {"node_id": 2}]
+    )
+    assert hot_parse(trace_frame(option)).node_ids == (1, 2)
+    assert hot_parse(trace_frame(longer(option, b"\x00"))).status == RESULT_MALFORMED
+    assert hot_parse(trace_frame(patched(option, b2=0x00, trace_type=0x800002))).status == (
+        RESULT_MALFORMED
+    )
+    again = build.trace_option(namespace_id=6, trace_type=TT, nodes=[{"node_id": 3}])
+    assert hot_parse(trace_frame(again)).node_ids == (3,)
