@@ -334,3 +334,60 @@ def test_layouts_that_must_not_share_a_plan(cold_plans: None) -> None:
     )
     again = build.trace_option(namespace_id=6, trace_type=TT, nodes=[{"node_id": 3}])
     assert hot_parse(trace_frame(again)).node_ids == (3,)
+
+
+# --- the IPv6 header and hop-by-hop options --------------------------------------------------
+
+OPTION = build.trace_option(namespace_id=7, trace_type=TT, nodes=[{"node_id": 9}])  # 16 bytes
+
+
+def with_hbh(
+    options: bytes, *, nh: int = 59, tail: bytes = b"", payload_len: int | None = None
+) -> bytes:
+    """Raw IPv6 with one hop-by-hop header holding exactly `options` (a multiple of 8 bytes less
+    2), then `tail`; the payload length says `payload_len` (default: what follows the header)."""
+    assert (len(options) + 2) % 8 == 0
+    hbh = bytes([nh, (len(options) + 2) // 8 - 1]) + options
+    length = len(hbh) + len(tail) if payload_len is None else payload_len
+    return struct.pack("!IHBB", 6 << 28, length, 0, 64) + bytes(32) + hbh + tail
+
+
+def test_bare_and_truncated_ipv6_headers() -> None:
+    bare = struct.pack("!IHBB", 6 << 28, 0, 59, 64) + bytes(32)  # 40 bytes, no next header
+    assert hot_parse(bare, 101).status == RESULT_NO_IOAM
+    assert hot_parse(bare[:30], 101) == malformed()
+    hbh_missing = struct.pack("!IHBB", 6 << 28, 0, 0, 64) + bytes(32)  # announces hop-by-hop
+    assert hot_parse(hbh_missing, 101) == malformed(40, 0)
+    inner_cut = over_ipv4(gtp(0x30, INNER[:30]))
+    assert hot_parse(inner_cut) == malformed(0, 20 + 8 + 8 + 30)
+
+
+def test_hop_by_hop_ending_the_packet_and_padding_after_it() -> None:
+    """IOAM then PadN(0) fill the header, which ends the packet; Ethernet-style padding after
+    the packet is not part of it: an option running into it is malformed."""
+    packet = with_hbh(b"\x01\x00" + OPTION + b"\x00\x00" + b"\x01\x00")
+    r = hot_parse(packet, 101)
+    assert (r.status, r.node_ids, r.ipv6_len) == (RESULT_PARSED, (9,), 64)
+    assert hot_parse(packet + bytes(10), 101).node_ids == (9,)
+    # the hop-by-hop header says 24 bytes, the payload length only 16: the rest is padding
+    padded = with_hbh(b"\x01\x00" + OPTION + b"\x01\x02\x00\x00", payload_len=16)
+    assert hot_parse(padded + bytes(8), 101) == malformed(56, 0)
+
+
+def test_pad1_router_alert_and_padn_before_the_trace() -> None:
+    """Options before the trace (4n-aligned at p + 8): Pad1 then PadN with 3 data bytes; a router
+    alert then PadN(0). Their bytes must be read as what they are, not one byte off."""
+    pad1_padn = b"\x00" + b"\x01\x03\x09\x00\x00"
+    r = hot_parse(with_hbh(pad1_padn + OPTION), 101)
+    assert (r.status, r.node_ids) == (RESULT_PARSED, (9,))
+    alert = b"\x05\x02\x05\x00" + b"\x01\x00"  # router alert, value 0x0500
+    r = hot_parse(with_hbh(alert + OPTION), 101)
+    assert (r.status, r.node_ids) == (RESULT_PARSED, (9,))
+    two_pad1 = b"\x00\x00" + OPTION + b"\x01\x02\x00\x00"
+    assert hot_parse(with_hbh(two_pad1), 101).node_ids == (9,)
+
+
+def test_an_option_type_without_its_length_byte_is_malformed() -> None:
+    """The header's last byte starts an option (type 0x05) whose length byte is missing."""
+    options = b"\x01\x00" + OPTION + b"\x01\x01\x00" + b"\x05"
+    assert hot_parse(with_hbh(options), 101) == malformed(64, 0)
