@@ -391,3 +391,23 @@ def test_an_option_type_without_its_length_byte_is_malformed() -> None:
     """The header's last byte starts an option (type 0x05) whose length byte is missing."""
     options = b"\x01\x00" + OPTION + b"\x01\x01\x00" + b"\x05"
     assert hot_parse(with_hbh(options), 101) == malformed(64, 0)
+
+
+MALFORMED_INNER = {  # name -> an inner IPv6 packet that is malformed for that reason
+    "hop-by-hop announced, none there": struct.pack("!IHBB", 6 << 28, 0, 0, 64) + bytes(32),
+    "hop-by-hop longer than the packet": with_hbh(b"\x01\x00" + OPTION + b"\x01\x02\x00\x00")[:56],
+    "option type without its length": with_hbh(b"\x01\x00" + OPTION + b"\x01\x01\x00\x05"),
+    "option longer than the header": with_hbh(b"\x01\x00" + OPTION + b"\x01\x09\x00\x00"),
+    "IOAM option misaligned": with_hbh(b"\x00" + OPTION + b"\x01\x03\x00\x00\x00"),
+    "IOAM option of 2 bytes": with_hbh(b"\x01\x00" + b"\x31\x00" + bytes(18)),
+    "trace with a wrong NodeLen": with_hbh(b"\x01\x00" + patched(OPTION, b2=0x10) + bytes(4)),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED_INNER))
+def test_malformed_inner_packets_keep_their_lengths(name: str) -> None:
+    """Carried in GTP-U over IPv4: malformed, with the inner IPv6 length and the outer length."""
+    inner = MALFORMED_INNER[name]
+    ipv6_len = 40 + struct.unpack("!H", inner[4:6])[0]
+    assert hot_parse(over_ipv4(gtp(0x30, inner))) == malformed(ipv6_len, 36 + len(inner))
+    assert hot_parse(inner, 101) == malformed(ipv6_len, 0)
