@@ -16,6 +16,26 @@ _U32 = struct.Struct("!I").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
 
 
+PLAN_CACHE_SIZE: Final = 16384
+_BROKEN: Final = (None, None, 0, 0, 0, 0, 0, False)
+
+
+def plan_trace(header: int, size: int, kind: int, wide: bool) -> tuple[Any, ...]:
+    """What a trace header (its 8 bytes as one int) in an option of `size` bytes (from the
+    option-type byte) says: (reader, arg, offset, width, node data start from the option-type
+    byte, namespace, trace type, overflow); reader None when the header is malformed."""
+    namespace_id, b2, b3 = header >> 48, (header >> 40) & 0xFF, (header >> 32) & 0xFF
+    trace_type = (header >> 8) & wire.MASK_24
+    start = 12 + ((b3 & 0x7F) << 2 if kind == wire.IOAM_PREALLOCATED else 0)
+    if size < start:
+        return _BROKEN
+    how = plan_node_ids(trace_type, b2 >> 3, size - start, wide)
+    if how[0] is None:
+        return _BROKEN
+    reader, arg, offset, width = how if how[0] is OSS else (*how, 0, 0)
+    return reader, arg, offset, width, start, namespace_id, trace_type, bool(b2 & 0x04)
+
+
 def plan_node_ids(trace_type: int, node_len: int, span: int, wide: bool) -> tuple[Any, ...]:
     """How to read node ids for one (trace type, NodeLen, data span, wide) combination."""
     if not trace_type & 0xFFFFFE or node_len != wire.node_words(trace_type):

@@ -12,8 +12,7 @@ from scapy.packet import Packet, Raw
 
 from collector.ioam import checks, wire
 from collector.ioam import scapy_layers as layers
-from collector.ioam.frames import FoundOption
-from collector.ioam.fulldecode import Record, base_record
+from collector.ioam.fulldecode import FoundOption, Record, base_record
 
 _SHORT_NAMES = {0: "trace", 1: "trace", 2: "pot", 3: "e2e", 4: "dex"}
 _MIN_DATA = {0: 10, 1: 10, 2: 6, 3: 6, 4: 10}

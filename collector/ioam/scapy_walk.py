@@ -19,8 +19,7 @@ from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1Q, Ether
 
 from collector.ioam import checks, wire
 from collector.ioam import scapy_layers as layers
-from collector.ioam.frames import FoundOption
-from collector.ioam.fulldecode import Record, header_error_record
+from collector.ioam.fulldecode import FoundOption, Record, header_error_record
 from collector.ioam.scapy_decode import option_record
 
 _VLAN = (0x8100, 0x88A8, 0x9100)
