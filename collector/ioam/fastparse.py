@@ -1,8 +1,9 @@
-"""The agent's hot path: one pass over a raw frame to the IOAM values it counts by.
+"""The agent's hot path: a raw frame to the IOAM values it counts by.
 
-Straight-line code with struct.unpack_from on the frame itself (no copies but the 16-byte
-addresses), because it runs once per captured packet. The readable walker in frames.py and the
-full decode in fulldecode.py define the same rules and are tested against this.
+walker.walk finds the IOAM options (the same walk the full decoder in fulldecode.py takes);
+this module judges them with struct.unpack_from on the frame itself (no copies but the 16-byte
+addresses), because it runs once per captured packet. The scapy engine (scapy_engine.py) is
+the independent oracle both are tested against.
 """
 
 from __future__ import annotations

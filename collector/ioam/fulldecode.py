@@ -30,11 +30,11 @@ class FoundOption:
     gtpu: bool
 
 
-def base_record(option: FoundOption) -> Record:
+def base_record(header: str, option_code: int, gtpu: bool) -> Record:
     return {
-        "header": option.header,
-        "ipv6_option": f"0x{option.option_code:02x}",
-        "gtpu": option.gtpu,
+        "header": header,
+        "ipv6_option": f"0x{option_code:02x}",
+        "gtpu": gtpu,
         "option_type": None,
         "errors": [],
     }
@@ -74,7 +74,7 @@ def found_options(data: bytes, carrier: walker.Carrier, gtpu: bool) -> list[Foun
 
 
 def decode_option(data: bytes, option: FoundOption) -> Record:
-    record = base_record(option)
+    record = base_record(option.header, option.option_code, option.gtpu)
     errors: list[str] = record["errors"]
     if (problem := checks.misaligned(option.offset_in_header)) is not None:
         errors.append(problem)

@@ -61,6 +61,22 @@ def test_json_engines_identical_and_keys(capture: Path) -> None:
     assert f"{len(records)} IOAM options, 1 with errors" in fast.stderr
 
 
+def test_engine_names(capture: Path) -> None:
+    """`struct` is the default; `fast`, the old name that always ran it, still works with a
+    one-line notice on stderr; --help says what each engine runs."""
+    default = run_cli("ioam", "decode", capture)
+    struct = run_cli("ioam", "decode", capture, "--engine", "struct")
+    fast = run_cli("ioam", "decode", capture, "--engine", "fast")
+    assert default.stdout == struct.stdout == fast.stdout and default.stdout
+    assert "deprecated" not in struct.stderr
+    [notice] = [line for line in fast.stderr.splitlines() if "deprecated" in line]
+    assert "--engine struct" in notice
+    assert fast.stderr.replace(notice + "\n", "") == struct.stderr
+    helptext = " ".join(run_cli("ioam", "decode", "--help").stdout.split())
+    assert "struct: the hand-written decoder" in helptext and "walker.py" in helptext
+    assert "scapy: the independent oracle" in helptext and "deprecated name for struct" in helptext
+
+
 def test_table_format(capture: Path) -> None:
     out = run_cli("ioam", "decode", capture, "--format", "table")
     assert out.returncode == 0

@@ -17,7 +17,7 @@ from collector.ioam.fastparse import (
     decode_frame,
     hot_parse,
 )
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 
 
 def hexbytes(text: str) -> bytes:
