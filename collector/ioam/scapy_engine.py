@@ -12,7 +12,8 @@ engine adds one of these rules, and nothing else:
 
 1. Short headers: scapy raises on some link headers cut short, fills others from what is there,
    and turns a header it cannot dissect into Raw. A link header shorter than scapy builds it
-   carries no IP; a Raw where the EtherType (or the GTP-U
+   carries no IP (scapy also raises on a Routing header stub of under 3 bytes, losing the
+   packet around it: the engine leaves such a stub to Raw); a Raw where the EtherType (or the GTP-U
    T-PDU's version nibble) names IPv6 is "IPv6 header truncated", under 20 bytes of IPv4
    "IPv4 header truncated", in place of an options header "options header truncated".
 2. The 0x9100 VLAN TPID (pre-802.1ad QinQ) is bound to Dot1Q, as 0x8100 and 0x88a8 are.
@@ -49,6 +50,7 @@ from scapy.fields import (
     ShortField,
     StrLenField,
 )
+from scapy.layers import inet6
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import (
     HBHOptUnknown,
@@ -80,6 +82,19 @@ _AH = 51
 
 for _under in (Ether, Dot1Q, Dot1AD):  # rule 2
     bind_layers(_under, Dot1Q, type=0x9100)
+
+_scapy_guess = inet6._IPv6GuessPayload.default_payload_class
+
+
+def _guess_routing_stub(self: Packet, payload: bytes) -> Any:
+    """Rule 1: scapy reads a Routing header's third byte to spot an SRH, and raises (losing the
+    whole packet) when fewer bytes follow; such a stub is left to Raw."""
+    if self.nh == 43 and len(payload) < 3:
+        return Raw
+    return _scapy_guess(self, payload)
+
+
+inet6._IPv6GuessPayload.default_payload_class = _guess_routing_stub
 
 
 class IPv6ExtHdrGeneric(_IPv6ExtHdr):  # type: ignore[misc]
