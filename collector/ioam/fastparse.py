@@ -73,11 +73,13 @@ _new = tuple.__new__
 _U16 = struct.Struct("!H").unpack_from
 _IP6 = struct.Struct("!IHBB16s16s").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
-_U64 = struct.Struct("!Q").unpack_from
+_HEAD = struct.Struct("11s").unpack_from  # a copy, hashable whatever buffer the frame is
 
-# (trace header, option size, kind, wide) packed in an int -> what the header says and how to
-# read the node ids; bounded so that hostile traffic cannot grow it without end.
-_PLANS: dict[int, tuple[Any, ...]] = {}
+# The 11 bytes from a trace option's Opt Data Len to its trace header's end -> what they say and
+# how to read the node ids (_WIDE_PLANS: for namespaces read by their wide node ids); bounded so
+# that hostile traffic cannot grow them without end.
+_PLANS: dict[bytes, tuple[Any, ...]] = {}
+_WIDE_PLANS: dict[bytes, tuple[Any, ...]] = {}
 
 
 def _malformed(ipv6_len: int, outer_len: int) -> HotResult:
@@ -182,14 +184,10 @@ def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> Ju
     """Node ids of a trace option (option-type byte at q, end at qe); None when malformed."""
     if qe - q < 12:
         return None
-    header = _U64(frame, q + 4)[0]  # the whole trace header, the plan cache's key with the size
-    w = (header >> 48 in wide) if wide else False
-    key = (((header << 9 | qe - q) << 1 | kind) << 1) | w
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = plan_trace(header, qe - q, kind, w)
-        if len(_PLANS) < PLAN_CACHE_SIZE:
-            _PLANS[key] = plan
+    key = _HEAD(frame, q + 1)[0]  # Opt Data Len to the trace header's end decide the plan
+    plan = _PLANS.get(key) or _learn(_PLANS, key, False)
+    if wide and plan[5] in wide:
+        plan = _WIDE_PLANS.get(key) or _learn(_WIDE_PLANS, key, True)
     reader, arg, offset, width, start, namespace_id, trace_type, overflow = plan
     if reader is None:
         return None
@@ -200,3 +198,10 @@ def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> Ju
     else:
         ids = tuple(map(arg, reader(frame, q + start)))
     return 0, namespace_id, trace_type, ids, overflow, None
+
+
+def _learn(plans: dict[bytes, tuple[Any, ...]], key: bytes, wide: bool) -> tuple[Any, ...]:
+    plan = plan_trace(key, wide)
+    if len(plans) < PLAN_CACHE_SIZE:
+        plans[key] = plan
+    return plan

@@ -37,7 +37,7 @@ Walk: TypeAlias = tuple[Carrier | None, Carrier | None, int, str | None]
 # Extension headers walked over on the way to the upper layer (RFC 8200 section 4, RFC 6564):
 # length in 8-octet units after the first 8; AH (51) counts 4-octet units after the first 8;
 # a Fragment header (44) is 8 octets.
-_SKIP8: Final = frozenset({43, 135, 139, 140, 253, 254})
+_WALKED_OVER: Final = frozenset({43, 44, 51, 135, 139, 140, 253, 254})
 _VLAN: Final = frozenset({0x8100, 0x88A8, 0x9100})  # 802.1Q, 802.1ad, the older QinQ TPID
 GTPU_PORT: Final = 2152
 NOTHING: Final[Walk] = (None, None, 0, None)
@@ -164,17 +164,14 @@ def ipv6(frame: bytes, off: int, limit: int) -> Carrier | None:
                     found.append((nh, p, q, qe))
                 q = qe
             nh, p = frame[p], hend
-        elif nh in _SKIP8 or nh == 44 or nh == 51:
-            if p + 8 > end:
-                return (off, end, nh, -1, found, None)
-            if nh != 44:
-                nh, p = (
-                    frame[p],
-                    p + ((frame[p + 1] + 2) << 2 if nh == 51 else (frame[p + 1] + 1) << 3),
-                )
-            elif ((frame[p + 2] << 8) | frame[p + 3]) & 0xFFF8:  # not a first fragment
-                return (off, end, frame[p], -1, found, None)
-            else:
-                nh, p = frame[p], p + 8
-        else:
+        elif nh not in _WALKED_OVER:
             return (off, end, nh, p, found, None)
+        elif p + 8 > end:
+            return (off, end, nh, -1, found, None)
+        elif nh == 44:
+            if ((frame[p + 2] << 8) | frame[p + 3]) & 0xFFF8:  # not a first fragment
+                return (off, end, frame[p], -1, found, None)
+            nh, p = frame[p], p + 8
+        else:
+            step = (frame[p + 1] + 2) << 2 if nh == 51 else (frame[p + 1] + 1) << 3
+            nh, p = frame[p], p + step
