@@ -8,14 +8,16 @@ going when the next is due is skipped (counted), never queued.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from collector.models import IntensitySample
-from collector.placement.advice import compute_advice, newest_window_end
+from collector.placement.advice import compute_advice, load_dataset, newest_window_end
 from collector.placement.inputs import PlacementConfig
 from collector.settings import PlacementSettings
 from collector.store import Store
@@ -24,7 +26,19 @@ OUTCOMES = ("advice", "refused", "error", "skipped")
 """advice: at least one app advised; refused: every app refused; error: the run failed;
 skipped: a run was due while the previous one was still going."""
 
-Compute = Callable[[float, list[IntensitySample]], dict[str, Any]]
+
+class Advise(Protocol):
+    """Computes one advice document (`advise` below, bound to a store, dataset and settings)."""
+
+    def __call__(
+        self,
+        *,
+        now: float,
+        intensities: Iterable[IntensitySample] = (),
+        period_seconds: float | None = None,
+        end: float | None = None,
+        apps: list[str] | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def advise(
@@ -70,7 +84,7 @@ class Advisor:
 
     def __init__(
         self,
-        compute: Compute,
+        compute: Advise,
         *,
         interval_seconds: float,
         clock: Callable[[], float] = time.time,
@@ -99,7 +113,8 @@ class Advisor:
         if self.next_due is not None and now < self.next_due:
             return False
         due = now if self.next_due is None else self.next_due
-        self.next_due = due + self.interval if due + self.interval > now else now + self.interval
+        missed = math.floor((now - due) / self.interval)  # slots passed without a poll
+        self.next_due = due + (missed + 1) * self.interval
         if self.running:
             with self._lock:
                 self.runs["skipped"] += 1
@@ -113,7 +128,7 @@ class Advisor:
 
     def _run(self, now: float, samples: list[IntensitySample]) -> None:
         try:
-            doc = self.compute(now, samples)
+            doc = self.compute(now=now, intensities=samples)
         except Exception as exc:  # a failing run must not take the attributor down
             with self._lock:
                 self.runs["error"] += 1
@@ -123,7 +138,38 @@ class Advisor:
             self.latest = doc
             self.runs[outcome(doc)] += 1
 
+    def recompute(
+        self,
+        *,
+        period_seconds: float | None = None,
+        end: float | None = None,
+        apps: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Advice for another period, in the caller's thread, with the intensities of the last
+        poll; the scheduled advice is left as it is."""
+        return self.compute(
+            now=self.clock(),
+            intensities=list(self.samples),
+            period_seconds=period_seconds,
+            end=end,
+            apps=apps,
+        )
+
     def join(self, timeout: float | None = None) -> None:
         """Wait for a running advice (shutdown and tests)."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def store_advisor(
+    store_path: Path,
+    spec: PlacementSettings,
+    *,
+    clock: Callable[[], float] = time.time,
+    intensities: Callable[[], Iterable[IntensitySample]] = lambda: (),
+) -> Advisor:
+    """The advisor over a store file; raises PlacementInputError naming a dangling settings key."""
+    bound = partial(advise, store_path, load_dataset(spec), spec)
+    return Advisor(
+        bound, interval_seconds=spec.interval_seconds, clock=clock, intensities=intensities
+    )
