@@ -124,5 +124,5 @@ def test_dangling_names_in_the_settings_are_named(tmp_path: Path) -> None:
 
 def test_unknown_app_is_refused_by_name(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
-    with pytest.raises(PlacementInputError, match="'nope' is not in placement.apps"):
+    with pytest.raises(PlacementInputError, match=r"'nope' is not in placement\.apps"):
         _advice(tmp_path, spec, apps=["nope"])
