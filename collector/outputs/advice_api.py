@@ -2,8 +2,9 @@
 
 Refusals are never a silent default: when no app of the answer could be advised, the answer is
 a 409 whose `detail` and `refusals` name each app's reason; when some could, the refused ones
-carry their reason inside the 200 document. POST computes without replacing the scheduled
-advice (the one /metrics shows) and runs one at a time (429 while one is running).
+carry their reason inside the 200 document. The 409 carries the document too (`advice`), so the
+period, the coverage and the measured inputs stay readable. POST computes without replacing the
+scheduled advice (the one /metrics shows) and runs one at a time (429 while one is running).
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ class Refused(BaseModel):
 
 
 class RefusalBody(BaseModel):
-    """No app could be advised: one entry per app with its named reason."""
+    """No app could be advised: one entry per app with its named reason, and the advice document
+    itself (period, coverage and measured inputs of each app)."""
 
     detail: str
     refusals: list[Refused]
+    advice: dict[str, Any]
 
 
 class Detail(BaseModel):
@@ -75,7 +78,7 @@ def _answer(doc: dict[str, Any], app: str | None) -> Any:
     detail = "no advice: " + "; ".join(f"{r.reason}: {r.message}" for r in refusals)
     if not refusals:
         detail = "no advice: placement.apps names no app"
-    body = RefusalBody(detail=detail, refusals=refusals)
+    body = RefusalBody(detail=detail, refusals=refusals, advice=doc)
     return JSONResponse(body.model_dump(), status_code=409)
 
 

@@ -121,6 +121,8 @@ def compute_advice(
 ) -> dict[str, Any]:
     """The advice document for the period [start, end) (JSON-able; see placement.md)."""
     started = time.perf_counter()
+    if not end > start:
+        raise PlacementInputError(f"the period [{start}, {end}) is empty")
     src = StoreSource(store, start, end)
     names = list(spec.apps) if apps is None else apps
     unknown = [n for n in names if n not in spec.apps]

@@ -14,38 +14,10 @@ from collector.placement.advice import compute_advice, load_dataset
 from collector.placement.inputs import PlacementInputError
 from collector.settings import PlacementSettings
 from collector.store import Store
-from tests.placement.storefixture import write_store
+from tests.placement.storefixture import DATASET, spec_for, write_store
 
-DATASET = """
-classes:
-  - {name: interactive, latency_budget_ms: 5000, processing_ms: 100,
-     energy_per_request_joules: 1, payload_bytes: 1000, demand: {o: 99}}
-origins: [{name: o, lat: 50, lon: 8, home: near}]
-regions:
-  - {name: near, lat: 50, lon: 8, price_per_kwh: 0.30, grams_per_kwh_average: 400,
-     grams_per_kwh_marginal: 500, pue: 1.5}
-  - {name: far, lat: 60, lon: 8, price_per_kwh: 0.10, grams_per_kwh_average: 40,
-     grams_per_kwh_marginal: 50, pue: 1.1}
-frictions: {regional_km: 1000}
-"""
 KM = 6371.0 * math.radians(10.0)  # 50°N to 60°N along 8°E
 TAU = 20.0 / (400_000.0 * 100.0)  # upf1: 20 J over 400 000 bytes, a 100 km segment
-
-
-def _spec(tmp_path: Path, **update: object) -> PlacementSettings:
-    (tmp_path / "d.yaml").write_text(DATASET)
-    base: dict[str, object] = {
-        "config": tmp_path / "d.yaml",
-        "apps": {
-            "vision": {"class": "interactive", "origin": "o"},
-            "chat": {"class": "interactive", "origin": "o"},
-        },
-        "transport": {"nfs": ["upf1"], "path_km": 100.0},
-        "carbon_zones": {"near": "z"},
-        "min_requests": 10,
-        "min_coverage_ratio": 0.7,
-    }
-    return PlacementSettings.model_validate(base | update)
 
 
 def _advice(tmp_path: Path, spec: PlacementSettings, **kw: object) -> dict[str, object]:
@@ -57,7 +29,7 @@ def _advice(tmp_path: Path, spec: PlacementSettings, **kw: object) -> dict[str, 
 
 
 def test_saving_against_home_by_hand(tmp_path: Path) -> None:
-    doc = _advice(tmp_path, _spec(tmp_path))
+    doc = _advice(tmp_path, spec_for(tmp_path))
     apps = {a["app"]: a for a in doc["apps"]}
     chat, vision = apps["chat"], apps["vision"]
     assert chat["status"] == "refused" and chat["refusal"]["reason"] == "no_requests"
@@ -93,7 +65,7 @@ def test_saving_against_home_by_hand(tmp_path: Path) -> None:
 
 def test_live_intensity_replaces_the_dataset_figure_and_says_so(tmp_path: Path) -> None:
     sample = IntensitySample("z", "static", "marginal", 50.0, 100.0)
-    doc = _advice(tmp_path, _spec(tmp_path), intensities=[sample])
+    doc = _advice(tmp_path, spec_for(tmp_path), intensities=[sample])
     regions = {r["name"]: r for r in doc["regions"]}
     assert regions["near"]["grams_per_kwh"] == 100.0
     assert regions["near"]["intensity_source"] == "live"
@@ -103,7 +75,7 @@ def test_live_intensity_replaces_the_dataset_figure_and_says_so(tmp_path: Path) 
 
 
 def test_no_solution_refuses_the_advisable_apps(tmp_path: Path) -> None:
-    spec = _spec(tmp_path)
+    spec = spec_for(tmp_path)
     (tmp_path / "d.yaml").write_text(
         DATASET.replace("latency_budget_ms: 5000", "latency_budget_ms: 10")
     )
@@ -114,15 +86,15 @@ def test_no_solution_refuses_the_advisable_apps(tmp_path: Path) -> None:
 
 
 def test_dangling_names_in_the_settings_are_named(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, apps={"vision": {"class": "bulk", "origin": "o"}})
+    spec = spec_for(tmp_path, apps={"vision": {"class": "bulk", "origin": "o"}})
     with pytest.raises(PlacementInputError, match=r"placement\.apps\.vision\.class: no class"):
         load_dataset(spec)
-    spec = _spec(tmp_path, carbon_zones={"mars": "z"})
+    spec = spec_for(tmp_path, carbon_zones={"mars": "z"})
     with pytest.raises(PlacementInputError, match=r"placement\.carbon_zones\.mars"):
         load_dataset(spec)
 
 
 def test_unknown_app_is_refused_by_name(tmp_path: Path) -> None:
-    spec = _spec(tmp_path)
+    spec = spec_for(tmp_path)
     with pytest.raises(PlacementInputError, match=r"'nope' is not in placement\.apps"):
         _advice(tmp_path, spec, apps=["nope"])
