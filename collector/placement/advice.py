@@ -120,6 +120,33 @@ def compute_advice(
     apps: list[str] | None = None,
 ) -> dict[str, Any]:
     """The advice document for the period [start, end) (JSON-able; see placement.md)."""
+    doc, _ = advice_and_config(
+        store, dataset, spec, start=start, end=end, now=now, intensities=intensities, apps=apps
+    )
+    return doc
+
+
+def period_ending(
+    store: Store, seconds: float, end: float | None, now: float
+) -> tuple[float, float]:
+    """[start, end) of `seconds` ending at `end`, else at the newest window's end, else `now`."""
+    stop = end if end is not None else newest_window_end(store)
+    stop = now if stop is None else stop
+    return stop - seconds, stop
+
+
+def advice_and_config(
+    store: Store,
+    dataset: PlacementConfig,
+    spec: PlacementSettings,
+    *,
+    start: float,
+    end: float,
+    now: float,
+    intensities: Iterable[IntensitySample] = (),
+    apps: list[str] | None = None,
+) -> tuple[dict[str, Any], PlacementConfig | None]:
+    """The advice document and the LP problem it solved (None when no app was advisable)."""
     started = time.perf_counter()
     if not end > start:
         raise PlacementInputError(f"the period [{start}, {end}) is empty")
@@ -149,8 +176,9 @@ def compute_advice(
         "error": None,
     }
     results: dict[str, dict[str, Any]] = {}
-    if ok:
-        problem = build_problem(measured_config(cfg, spec, ok, tau))
+    lp = measured_config(cfg, spec, ok, tau) if ok else None
+    if lp is not None:
+        problem = build_problem(lp)
         try:
             sol = solve(problem)
         except (InfeasibleError, RuntimeError) as exc:
@@ -161,7 +189,7 @@ def compute_advice(
             results = {a.app: _app_result(sol, spec, a.app) for a in ok}
     doc["apps"] = [_app_entry(a, spec, results.get(a.app)) for a in inputs]
     doc["solve_seconds"] = time.perf_counter() - started
-    return doc
+    return doc, lp
 
 
 def _transport(src: StoreSource, spec: PlacementSettings) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from collector.models import IntensitySample
-from collector.placement.advice import compute_advice, load_dataset, newest_window_end
+from collector.placement.advice import compute_advice, load_dataset, period_ending
 from collector.placement.inputs import PlacementConfig
 from collector.settings import PlacementSettings
 from collector.store import Store
@@ -56,14 +56,13 @@ def advise(
     read through a read-only connection of its own (safe from any thread)."""
     store = Store(store_path)
     try:
-        stop = end if end is not None else newest_window_end(store)
-        stop = now if stop is None else stop
         span = spec.period_seconds if period_seconds is None else period_seconds
+        start, stop = period_ending(store, span, end, now)
         return compute_advice(
             store,
             dataset,
             spec,
-            start=stop - span,
+            start=start,
             end=stop,
             now=now,
             intensities=intensities,

@@ -1,0 +1,87 @@
+"""The advice document as plain text: one row per app, refusals with their reasons, and where the
+inputs came from. The CLI (`--from-store`) and the demo's report print it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from collector.placement.report import table
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+
+def _placement(a: dict[str, Any]) -> str:
+    if a["status"] != "advice":
+        return "-"
+    return ", ".join(f"{p['region']} {p['share'] * 100:.0f}%" for p in a["placement"])
+
+
+def advice_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows (for plain-text and Markdown tables alike)."""
+    cur = doc["currency"]
+    headers = [
+        "app", "class", "status", "covered", "req/s", "model J/req", "access J/req",
+        "bytes/req", "home", "recommended", "relocatable", "saved g/req", "saved J/req",
+        f"saved {cur}/req",
+    ]  # fmt: skip
+    rows = []
+    for a in doc["apps"]:
+        i = a["inputs"]
+        saving = a.get("saving_per_request") or {}
+        rows.append(
+            [
+                a["app"],
+                a["class"],
+                a["refusal"]["reason"] if a["refusal"] else "advice",
+                f"{i['coverage_ratio'] * 100:.0f}%",
+                i["requests_per_second"],
+                i["model_joules_per_request"],
+                i["access_joules_per_request"],
+                i["bytes_per_request"],
+                a.get("home"),
+                _placement(a),
+                None if a["status"] != "advice" else f"{a['relocatable_ratio'] * 100:.0f}%",
+                saving.get("co2_grams"),
+                saving.get("joules"),
+                saving.get("cost"),
+            ]
+        )
+    return headers, rows
+
+
+def provenance(doc: dict[str, Any]) -> list[str]:
+    """Lines saying which period, which intensities and which transport figure were used."""
+    p = doc["period"]
+    lines = [
+        f"measured period: {_utc(p['start'])} to {_utc(p['end'])} ({p['seconds']:.0f} s)",
+    ]
+    live = [r for r in doc["regions"] if r["intensity_source"] == "live"]
+    signal = doc["objective"]["signal"]
+    if live:
+        shown = ", ".join(f"{r['name']} {r['grams_per_kwh']:.0f} g/kWh" for r in live)
+        lines.append(f"live {signal} intensities: {shown}; other regions: the dataset's")
+    else:
+        lines.append(f"{signal} intensities: the dataset's (no region has a live zone)")
+    t = doc["transport"]
+    if t["source"] == "measured":
+        lines.append(
+            f"transport: {t['joules_per_byte_km']:.3g} J per byte and km, measured at "
+            f"{', '.join(t['nfs'])} over {t['path_km']:g} km"
+        )
+    else:
+        lines.append(f"transport: the dataset's figure ({t['reason']})")
+    if doc.get("error"):
+        lines.append(f"no placement: {doc['error']}")
+    return lines
+
+
+def advice_text(doc: dict[str, Any]) -> str:
+    headers, rows = advice_rows(doc)
+    refused = [f"  {a['app']}: {a['refusal']['message']}" for a in doc["apps"] if a["refusal"]]
+    parts = ["\n".join(provenance(doc)), table(headers, rows)]
+    if refused:
+        parts.append("refused:\n" + "\n".join(refused))
+    return "\n\n".join(parts)
