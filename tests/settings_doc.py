@@ -98,7 +98,7 @@ def render() -> str:
                 doc = docs.get((klass.__name__, name), "")
                 if doc:
                     break
-            lines.append(f"| `{name}` | {default_text(f)} | {doc} |")
+            lines.append(f"| `{f.alias or name}` | {default_text(f)} | {doc} |")
     return "\n".join(lines) + "\n"
 
 
