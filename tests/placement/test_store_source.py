@@ -106,3 +106,20 @@ def test_a_store_from_before_the_traffic_table_still_opens(tmp_path: Path) -> No
     assert writer.query("SELECT count(*) FROM traffic_window") == [(0,)]
     assert writer.query("SELECT count(*) FROM windows") == [(4,)]
     writer.close()
+
+
+def test_the_hand_check_helper_agrees_with_the_hand_numbers(tmp_path: Path) -> None:
+    """tests/placement/handcheck.py, used by the live acceptance test, on the fixture's rows."""
+    from tests.placement.handcheck import app_inputs, read_rows, transport_per_byte_km
+
+    rows = read_rows(write_store(tmp_path / "h.sqlite"), 0.0, 60.0)
+    got = app_inputs(rows, "vision", 60.0)
+    assert got == {
+        "covered_seconds": 45.0,
+        "coverage_ratio": 0.75,
+        "requests": 30.0,
+        "model_joules_per_request": 5.0,
+        "access_joules_per_request": 2.0,
+        "bytes_per_request": 10_000.0,
+    }
+    assert transport_per_byte_km(rows, ["upf1"], 100.0) == pytest.approx(5e-7)
