@@ -21,6 +21,7 @@ from collector.store import Store
 from tests.placement.storefixture import spec_for, write_store
 
 AUTH = {"Authorization": "Bearer t"}
+VISION = {"vision": {"class": "interactive", "origin": "o"}}
 
 
 @pytest.fixture
@@ -178,3 +179,39 @@ def test_schemathesis_on_the_advice_endpoints(tmp_path: Path) -> None:
             failures.append(f"{operation.method} {operation.path}: {exc}")
     store.close()
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("update", "reason"),
+    [
+        ({"apps": VISION, "min_coverage_ratio": 0.8}, "period_not_covered"),  # 45 of 60 s
+        ({"apps": {"chat": {"class": "interactive", "origin": "o"}}}, "no_requests"),
+        ({"apps": VISION, "max_unattributed_ratio": 0.1}, "mostly_unattributed"),  # 14 %
+    ],
+)
+def test_each_refusal_is_a_409_and_a_metric(
+    tmp_path: Path, update: dict[str, Any], reason: str
+) -> None:
+    """The acceptance's refusal cases, through the scheduled advice: the API names the reason
+    in a 4xx and /metrics carries it."""
+    from prometheus_client import generate_latest
+
+    from collector.outputs.advice_metrics import AdviceCollector
+    from collector.outputs.exporter import SnapshotCollector, make_registry
+
+    path = write_store(tmp_path / "s.sqlite")
+    spec = spec_for(tmp_path, period_seconds=60.0, **update)
+    advisor = store_advisor(path, spec, clock=lambda: 100.0)
+    _run(advisor)
+    store = Store(path)
+    with TestClient(create_app(store, advisor=advisor)) as client:
+        r = client.get("/v1/placement/advice")
+    store.close()
+    assert r.status_code == 409
+    assert {x["reason"] for x in r.json()["refusals"]} == {reason}
+    assert f"{reason}: " in r.json()["detail"]
+    text = generate_latest(make_registry(SnapshotCollector(), AdviceCollector(advisor))).decode()
+    apps = [a["app"] for a in r.json()["refusals"]]
+    for app in apps:
+        assert f'e2e_energy_placement_refused{{app="{app}",reason="{reason}"}} 1.0' in text
+    assert 'e2e_energy_placement_runs_total{outcome="refused"} 1.0' in text
