@@ -161,7 +161,7 @@ def advice_and_config(
         src.measure(n, MeasuredClass(app=n, inference_nfs=spec.apps[n].inference_nfs), spec)
         for n in names
     ]
-    transport = _transport(src, spec)
+    transport = _transport(src, spec, dataset.frictions.transport_joules_per_byte_km)
     tau = transport["joules_per_byte_km"] if transport["source"] == "measured" else None
     samples = list(intensities)
     cfg = apply_intensities(dataset, samples)
@@ -192,14 +192,16 @@ def advice_and_config(
     return doc, lp
 
 
-def _transport(src: StoreSource, spec: PlacementSettings) -> dict[str, Any]:
+def _transport(src: StoreSource, spec: PlacementSettings, dataset_tau: float) -> dict[str, Any]:
+    """The J per byte and km the LP uses: measured at the segment, else the dataset's (why)."""
+    fallback = {"source": "dataset", "joules_per_byte_km": dataset_tau}
     if spec.transport is None:
-        return {"source": "dataset", "joules_per_byte_km": None, "reason": "not configured"}
+        return fallback | {"reason": "placement.transport is not configured"}
     t = src.transport(spec.transport.nfs, spec.transport.path_km)
     out: dict[str, Any] = asdict(t) | {"nfs": list(t.nfs)}
     if t.joules_per_byte_km is None:
         reason = f"no tagged bytes at {', '.join(t.nfs)} in covered windows"
-        return out | {"source": "dataset", "reason": reason}
+        return out | fallback | {"reason": reason}
     return out | {"source": "measured", "reason": None}
 
 

@@ -72,7 +72,10 @@ def provenance(doc: dict[str, Any]) -> list[str]:
             f"{', '.join(t['nfs'])} over {t['path_km']:g} km"
         )
     else:
-        lines.append(f"transport: the dataset's figure ({t['reason']})")
+        lines.append(
+            f"transport: the dataset's {t['joules_per_byte_km']:.3g} J per byte and km"
+            f" ({t['reason']})"
+        )
     if doc.get("error"):
         lines.append(f"no placement: {doc['error']}")
     return lines

@@ -98,3 +98,22 @@ def test_unknown_app_is_refused_by_name(tmp_path: Path) -> None:
     spec = spec_for(tmp_path)
     with pytest.raises(PlacementInputError, match=r"'nope' is not in placement\.apps"):
         _advice(tmp_path, spec, apps=["nope"])
+
+
+def test_without_a_measured_segment_the_dataset_transport_is_used_and_said(tmp_path: Path) -> None:
+    doc = _advice(tmp_path, spec_for(tmp_path, transport=None))
+    assert doc["transport"] == {
+        "source": "dataset",
+        "joules_per_byte_km": 0.0,  # DATASET's frictions leave it at its default
+        "reason": "placement.transport is not configured",
+    }
+    spec = spec_for(tmp_path, transport={"nfs": ["gpu1"], "path_km": 5.0})
+    (tmp_path / "d.yaml").write_text(
+        DATASET.replace(
+            "regional_km: 1000", "regional_km: 1000, transport_joules_per_byte_km: 1e-9"
+        )
+    )
+    doc = _advice(tmp_path, spec)
+    # gpu1 is never stale: 4 windows of vision's 50 J and chat's 4 J over vision's 90 000 bytes
+    assert doc["transport"]["source"] == "measured"
+    assert doc["transport"]["joules_per_byte_km"] == pytest.approx(4 * 54 / (4 * 90_000 * 5.0))
