@@ -37,8 +37,8 @@ LAYERS = ("local", "regional", "energy_oriented")
 
 
 def load_dataset(spec: PlacementSettings) -> PlacementConfig:
-    """The placement dataset with `carbon_zones` applied; names the settings key on a dangling
-    class, origin or region."""
+    """The placement dataset with `carbon_zones` and `signal` applied; names the settings key on
+    a dangling class, origin or region."""
     cfg = load_default() if spec.config is None else load_config(spec.config)
     classes = {c.name for c in cfg.classes}
     origins = {o.name for o in cfg.origins}
@@ -64,7 +64,10 @@ def load_dataset(spec: PlacementSettings) -> PlacementConfig:
         else r
         for r in cfg.regions
     ]
-    return cfg.model_copy(update={"regions": zoned, "measured": None})
+    objective = cfg.objective
+    if spec.signal is not None:
+        objective = objective.model_copy(update={"signal": spec.signal})
+    return cfg.model_copy(update={"regions": zoned, "measured": None, "objective": objective})
 
 
 def newest_window_end(store: Store) -> float | None:

@@ -8,6 +8,7 @@ threshold's default is what it is.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
@@ -47,6 +48,9 @@ class PlacementSettings(Strict):
     apps: dict[str, PlacementAppSettings] = {}
     """App name -> its class and origin; only these apps are advised on."""
     transport: PlacementTransportSettings | None = None
+    signal: Literal["average", "marginal"] | None = None
+    """The intensity signal the advice decides on; the dataset's `objective.signal` when unset.
+    Live intensities apply only to regions whose zone gives this signal."""
     carbon_zones: dict[str, str] = {}
     """Region of the dataset -> carbon zone of these settings, for live intensities (overrides
     the dataset's `carbon_zone`)."""

@@ -117,3 +117,15 @@ def test_without_a_measured_segment_the_dataset_transport_is_used_and_said(tmp_p
     # gpu1 is never stale: 4 windows of vision's 50 J and chat's 4 J over vision's 90 000 bytes
     assert doc["transport"]["source"] == "measured"
     assert doc["transport"]["joules_per_byte_km"] == pytest.approx(4 * 54 / (4 * 90_000 * 5.0))
+
+
+def test_the_signal_setting_decides_which_live_samples_apply(tmp_path: Path) -> None:
+    average = IntensitySample("z", "static", "average", 50.0, 120.0)
+    doc = _advice(tmp_path, spec_for(tmp_path), intensities=[average])
+    near = next(r for r in doc["regions"] if r["name"] == "near")
+    assert doc["objective"]["signal"] == "marginal" and near["intensity_source"] == "dataset"
+    assert near["grams_per_kwh"] == 500.0  # an average sample does not replace a marginal figure
+    doc = _advice(tmp_path, spec_for(tmp_path, signal="average"), intensities=[average])
+    near = next(r for r in doc["regions"] if r["name"] == "near")
+    assert doc["objective"]["signal"] == "average" and near["intensity_source"] == "live"
+    assert near["grams_per_kwh"] == 120.0
