@@ -91,3 +91,13 @@ def test_placement_section_defaults() -> None:
     assert (p.interval_seconds, p.period_seconds) == (900.0, 3600.0)
     assert (p.min_requests, p.max_unattributed_ratio, p.min_coverage_ratio) == (100.0, 0.5, 0.8)
     assert parse_settings(PLACEMENT_BASE).placement is None  # off unless configured
+
+
+def test_placement_dumps_as_written() -> None:
+    """The testbed writes runtime settings by dumping the model: keys as in the file (`class`)."""
+    s = parse_settings(
+        {**PLACEMENT_BASE, "placement": {"apps": {"a": {"class": "c", "origin": "o"}}}}
+    )
+    dumped = s.model_dump(mode="json", exclude_none=True)
+    assert dumped["placement"]["apps"]["a"]["class"] == "c"
+    assert parse_settings(dumped).placement == s.placement

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from collector.placement.report import table
+from collector.placement.report import _fmt, table
 
 
 def _utc(t: float) -> str:
@@ -23,7 +23,7 @@ def advice_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows (for plain-text and Markdown tables alike)."""
     cur = doc["currency"]
     headers = [
-        "app", "class", "status", "covered", "req/s", "model J/req", "access J/req",
+        "app", "class", "status", "covered", "requests", "req/s", "model J/req", "access J/req",
         "bytes/req", "home", "recommended", "relocatable", "saved g/req", "saved J/req",
         f"saved {cur}/req",
     ]  # fmt: skip
@@ -37,6 +37,7 @@ def advice_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                 a["class"],
                 a["refusal"]["reason"] if a["refusal"] else "advice",
                 f"{i['coverage_ratio'] * 100:.0f}%",
+                round(i["requests"]),
                 i["requests_per_second"],
                 i["model_joules_per_request"],
                 i["access_joules_per_request"],
@@ -50,6 +51,20 @@ def advice_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
             ]
         )
     return headers, rows
+
+
+def advice_cells(
+    doc: dict[str, Any], columns: list[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """`advice_rows` as text cells, optionally only the named columns (for narrow consoles)."""
+    headers, rows = advice_rows(doc)
+    keep = [i for i, h in enumerate(headers) if columns is None or h in columns]
+    return [headers[i] for i in keep], [[_fmt(row[i]) for i in keep] for row in rows]
+
+
+def refusal_lines(doc: dict[str, Any]) -> list[str]:
+    """Each refused app's message (it begins with the app's name)."""
+    return [a["refusal"]["message"] for a in doc["apps"] if a["refusal"]]
 
 
 def provenance(doc: dict[str, Any]) -> list[str]:
@@ -83,7 +98,7 @@ def provenance(doc: dict[str, Any]) -> list[str]:
 
 def advice_text(doc: dict[str, Any]) -> str:
     headers, rows = advice_rows(doc)
-    refused = [f"  {a['app']}: {a['refusal']['message']}" for a in doc["apps"] if a["refusal"]]
+    refused = [f"  {line}" for line in refusal_lines(doc)]
     parts = ["\n".join(provenance(doc)), table(headers, rows)]
     if refused:
         parts.append("refused:\n" + "\n".join(refused))

@@ -18,7 +18,9 @@ from collector.settings.base import Strict
 class PlacementAppSettings(Strict):
     """One measured app: the dataset's class it belongs to and the origin its users are at."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
 
     workload_class: str = Field(alias="class")
     """A class of the placement dataset: its latency budget, processing time and state
