@@ -107,22 +107,21 @@ def _advice(fetch: Any, bed: Any, phase: Any) -> dict[str, Any] | str:
     return doc
 
 
-ADVICE_COLUMNS = [
-    "app", "class", "status", "requests", "model J/req", "access J/req", "home", "recommended",
-    "saved g/req", "saved J/req",
-]  # fmt: skip
-
-
 def _print_advice(console: Any, advice: dict[str, Any] | str) -> None:
-    from collector.placement.advice_report import advice_cells, provenance, refusal_lines
+    from collector.placement.advice_report import (
+        alternative_lines,
+        compact_rows,
+        provenance,
+        refusal_lines,
+    )
 
     if isinstance(advice, str):
         console.print(f"[yellow]no placement advice: {advice}[/yellow]")
         return
-    head, body = advice_cells(advice, ADVICE_COLUMNS)
-    caption = "measured over the baseline; saved = at home minus as recommended, per request"
+    head, body = compact_rows(advice)
+    caption = "measured over the baseline; J and g per request; saved = home minus advised"
     console.print(_table("Where could it run (placement advice)", head, body, caption))
-    for line in [*provenance(advice), *refusal_lines(advice)]:
+    for line in [*provenance(advice), *alternative_lines(advice), *refusal_lines(advice)]:
         console.print(f"  {line}")
 
 

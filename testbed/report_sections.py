@@ -102,7 +102,12 @@ def _advice_section(advice: dict[str, Any] | str | None) -> list[str]:
     out = ["## Where could it run (placement advice)"]
     if isinstance(advice, str):
         return [*out, f"No advice: {advice}"]
-    from collector.placement.advice_report import advice_cells, provenance, refusal_lines
+    from collector.placement.advice_report import (
+        advice_cells,
+        alternative_lines,
+        provenance,
+        refusal_lines,
+    )
 
     out += [
         "The attributor's own placement advice (`POST /v1/placement/advice`) over the baseline's "
@@ -113,6 +118,7 @@ def _advice_section(advice: dict[str, Any] | str | None) -> list[str]:
         "docs/explanation/placement.md (Live advice).",
         "\n".join(f"- {line}" for line in provenance(advice)),
         md_table(*advice_cells(advice)),
+        "\n".join(f"- {line}" for line in alternative_lines(advice)),
     ]
     refused = refusal_lines(advice)
     if refused:

@@ -62,6 +62,46 @@ def advice_cells(
     return [headers[i] for i in keep], [[_fmt(row[i]) for i in keep] for row in rows]
 
 
+def compact_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """A narrow table (an 80-column console): the advice in one cell per app."""
+    head = ["app", "class", "req", "model J", "access J", "home", "advice", "saved g", "saved J"]
+    body = []
+    for a in doc["apps"]:
+        i, saving = a["inputs"], a.get("saving_per_request") or {}
+        if a["refusal"]:
+            advice = f"refused: {a['refusal']['reason']}"
+        elif [p["region"] for p in a["placement"]] == [a["home"]]:
+            advice = "stay at home"
+        else:
+            advice = _placement(a)
+        body.append(
+            [a["app"], a["class"], f"{i['requests']:.0f}"]
+            + [_fmt(v) for v in (i["model_joules_per_request"], i["access_joules_per_request"])]
+            + [a.get("home") or "-", advice]
+            + [_fmt(saving.get(k)) for k in ("co2_grams", "joules")]
+        )
+    return head, body
+
+
+def alternative_lines(doc: dict[str, Any]) -> list[str]:
+    """Per advised app, the best region other than home and why it does or does not pay (the
+    break-even, per million requests in the objective's units)."""
+    unit = doc["currency"] if doc["objective"]["kind"] in ("blend", "cost") else "objective"
+    out = []
+    for a in doc["apps"]:
+        rows = a.get("break_even") or []
+        if a["status"] != "advice" or not rows:
+            continue
+        b = rows[0]
+        verdict = "pays" if b["relocate"] else "does not pay"
+        out.append(
+            f"{a['app']}: moving to {b['target']} ({b['km']:.0f} km) {verdict}: meter savings "
+            f"{_fmt(b['meter_savings'])} against frictions {_fmt(b['egress_and_migration'])} and "
+            f"extra transport {_fmt(b['extra_transport'])} {unit} per million requests"
+        )
+    return out
+
+
 def refusal_lines(doc: dict[str, Any]) -> list[str]:
     """Each refused app's message (it begins with the app's name)."""
     return [a["refusal"]["message"] for a in doc["apps"] if a["refusal"]]
@@ -79,7 +119,7 @@ def provenance(doc: dict[str, Any]) -> list[str]:
         shown = ", ".join(f"{r['name']} {r['grams_per_kwh']:.0f} g/kWh" for r in live)
         lines.append(f"live {signal} intensities: {shown}; other regions: the dataset's")
     else:
-        lines.append(f"{signal} intensities: the dataset's (no region has a live zone)")
+        lines.append(f"{signal} intensities: the dataset's (no live sample for a region's zone)")
     t = doc["transport"]
     if t["source"] == "measured":
         lines.append(
@@ -100,6 +140,9 @@ def advice_text(doc: dict[str, Any]) -> str:
     headers, rows = advice_rows(doc)
     refused = [f"  {line}" for line in refusal_lines(doc)]
     parts = ["\n".join(provenance(doc)), table(headers, rows)]
+    alternatives = alternative_lines(doc)
+    if alternatives:
+        parts.append("\n".join(alternatives))
     if refused:
         parts.append("refused:\n" + "\n".join(refused))
     return "\n\n".join(parts)
