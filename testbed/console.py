@@ -119,8 +119,12 @@ def _print_advice(console: Any, advice: dict[str, Any] | str) -> None:
         console.print(f"[yellow]no placement advice: {advice}[/yellow]")
         return
     head, body = compact_rows(advice)
-    caption = "measured over the baseline; J and g per request; saved = home minus advised"
-    console.print(_table("Where could it run (placement advice)", head, body, caption))
+    caption = "over the baseline; J or g per request; saved = home minus advised"
+    table = _table("Where could it run (placement advice)", head, body, caption)
+    table.padding = (0, 0)  # one space between columns: fits an 80-column terminal
+    for column in table.columns:
+        column.no_wrap = True
+    console.print(table)
     for line in [*provenance(advice), *alternative_lines(advice), *refusal_lines(advice)]:
         console.print(f"  {line}")
 

@@ -63,21 +63,22 @@ def advice_cells(
 
 
 def compact_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """A narrow table (an 80-column console): the advice in one cell per app."""
-    head = ["app", "class", "req", "model J", "access J", "home", "advice", "saved g", "saved J"]
+    """A narrow table (an 80-column console): the advice in one cell per app; model and access
+    in J per request, savings per request."""
+    head = ["app (class)", "req", "model", "access", "advice", "saved g", "saved J"]
     body = []
     for a in doc["apps"]:
         i, saving = a["inputs"], a.get("saving_per_request") or {}
         if a["refusal"]:
             advice = f"refused: {a['refusal']['reason']}"
         elif [p["region"] for p in a["placement"]] == [a["home"]]:
-            advice = "stay at home"
+            advice = f"stay at {a['home']}"
         else:
             advice = _placement(a)
         body.append(
-            [a["app"], a["class"], f"{i['requests']:.0f}"]
+            [f"{a['app']} ({a['class']})", f"{i['requests']:.0f}"]
             + [_fmt(v) for v in (i["model_joules_per_request"], i["access_joules_per_request"])]
-            + [a.get("home") or "-", advice]
+            + [advice]
             + [_fmt(saving.get(k)) for k in ("co2_grams", "joules")]
         )
     return head, body
