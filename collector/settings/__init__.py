@@ -1,0 +1,124 @@
+"""The one typed settings tree (YAML file + environment), one module per stage.
+
+Unknown keys are rejected with the dotted key and the file named. Only the CLI and services read
+files and the environment; everything else receives the parsed tree explicitly. The names are
+re-exported here, so `from collector.settings import X` works whatever module holds X.
+"""
+
+from collector.settings.agent import (
+    AgentSettings,
+    AgentsKubernetes,
+    AgentsSettings,
+    InterfaceSettings,
+    StaticTraceRule,
+    TraceIdCarrier,
+)
+from collector.settings.base import (
+    SettingsError,
+    Strict,
+    format_validation_errors,
+    read_secret,
+)
+from collector.settings.carbon import (
+    CarbonSettings,
+    CsvProvider,
+    ElectricityMapsProvider,
+    ProviderBase,
+    ProviderSettings,
+    StaticProvider,
+    UkCarbonProvider,
+    WattTimeProvider,
+    ZoneSettings,
+)
+from collector.settings.outputs import (
+    ApiSettings,
+    StoreSettings,
+)
+from collector.settings.placement import (
+    PlacementAppSettings,
+    PlacementSettings,
+    PlacementTransportSettings,
+)
+from collector.settings.root import (
+    Settings,
+    load_settings,
+    parse_settings,
+)
+from collector.settings.sources import (
+    DcgmSource,
+    HttpAuth,
+    HttpJsonSource,
+    KeplerSource,
+    PrometheusCounterSource,
+    RedfishSource,
+    ShellySource,
+    SnmpSource,
+    SourceBase,
+    SourceSettings,
+    TasmotaSource,
+)
+from collector.settings.topology import (
+    AppSettings,
+    AppsKubernetes,
+    IdleSettings,
+    NfSettings,
+    PowerRef,
+    RequestsRef,
+    ShareKey,
+    ShareSettings,
+    TraceRef,
+    TrafficTotalRef,
+    default_shares,
+)
+
+__all__ = [
+    "AgentSettings",
+    "AgentsKubernetes",
+    "AgentsSettings",
+    "ApiSettings",
+    "AppSettings",
+    "AppsKubernetes",
+    "CarbonSettings",
+    "CsvProvider",
+    "DcgmSource",
+    "ElectricityMapsProvider",
+    "HttpAuth",
+    "HttpJsonSource",
+    "IdleSettings",
+    "InterfaceSettings",
+    "KeplerSource",
+    "NfSettings",
+    "PlacementAppSettings",
+    "PlacementSettings",
+    "PlacementTransportSettings",
+    "PowerRef",
+    "PrometheusCounterSource",
+    "ProviderBase",
+    "ProviderSettings",
+    "RedfishSource",
+    "RequestsRef",
+    "Settings",
+    "SettingsError",
+    "ShareKey",
+    "ShareSettings",
+    "ShellySource",
+    "SnmpSource",
+    "SourceBase",
+    "SourceSettings",
+    "StaticProvider",
+    "StaticTraceRule",
+    "StoreSettings",
+    "Strict",
+    "TasmotaSource",
+    "TraceIdCarrier",
+    "TraceRef",
+    "TrafficTotalRef",
+    "UkCarbonProvider",
+    "WattTimeProvider",
+    "ZoneSettings",
+    "default_shares",
+    "format_validation_errors",
+    "load_settings",
+    "parse_settings",
+    "read_secret",
+]

@@ -1,0 +1,35 @@
+"""What every settings module shares: the strict base model, the error type, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class SettingsError(ValueError):
+    """A settings file could not be used; the message names the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_secret(inline: str | None, file: Path | None, what: str) -> str | None:
+    """Resolve a secret given inline (tests only) or through a `*_file` key (production)."""
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{what}: cannot read {file}: {exc.strerror}") from exc
+    return inline
+
+
+def format_validation_errors(exc: ValidationError, origin: str) -> str:
+    """One line per error: `origin: dotted.key: message` (`unknown key` for extra keys)."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{origin}: {key}: {msg}")
+    return "\n".join(lines)
