@@ -12,15 +12,17 @@ engine adds one of these rules, and nothing else:
 
 1. Short headers: scapy raises on some link headers cut short, fills others from what is there,
    and turns a header it cannot dissect into Raw. A link header shorter than scapy builds it
-   carries no IP (scapy also raises on a Routing header stub of under 3 bytes, losing the
-   packet around it: the engine leaves such a stub to Raw); a Raw where the EtherType (or the GTP-U
-   T-PDU's version nibble) names IPv6 is "IPv6 header truncated", under 20 bytes of IPv4
-   "IPv4 header truncated", in place of an options header "options header truncated".
+   carries no IP; where an IPv6 packet is due (EtherType, or a T-PDU's version nibble) and scapy
+   cannot dissect one, it is "IPv6 header truncated"; under 20 bytes of IPv4, "IPv4 header
+   truncated"; no options header where one is due, "options header truncated". scapy also
+   raises on a Routing header stub of under 3 bytes (it reads the third to spot an SRH), losing
+   the packet around it: the engine leaves such a stub to Raw.
 2. The 0x9100 VLAN TPID (pre-802.1ad QinQ) is bound to Dot1Q, as 0x8100 and 0x88a8 are.
-3. IPv6 Payload Length 0 (jumbograms, offloaded captures): scapy keeps no payload (or guesses a
-   jumbo length); the engine re-dissects the payload from every byte captured. UDP Length under
-   8 (0 in jumbograms, RFC 2675): scapy cuts the payload from the end; the engine re-dissects it
-   from every byte of the IP payload.
+3. IPv6 Payload Length 0 (jumbograms, offloaded captures): scapy keeps no payload, or guesses a
+   jumbogram length and can fail at it; the engine dissects IPv6 with `IPv6Captured`, scapy's
+   IPv6 that takes every byte captured for Payload Length 0. UDP Length under 8 (0 in
+   jumbograms, RFC 2675): scapy cuts the payload from the end; the engine takes every byte of
+   the IP payload.
 4. Extension headers other than options and Fragment (Routing, AH, Mobility, HIP, Shim6, the
    experimental 253/254): scapy has no layer for some, ends the chain at AH, and sizes an SRH
    from its Last Entry; the engine dissects them with `IPv6ExtHdrGeneric`, the uniform format of

@@ -35,11 +35,11 @@ def capture(tmp_path: Path) -> Path:
 
 
 def test_json_engines_identical_and_keys(capture: Path) -> None:
-    fast = run_cli("ioam", "decode", capture)
+    struct = run_cli("ioam", "decode", capture)
     scapy = run_cli("ioam", "decode", capture, "--engine", "scapy")
-    assert fast.returncode == 0, fast.stderr
-    assert fast.stdout == scapy.stdout
-    records = [json.loads(line) for line in fast.stdout.splitlines()]
+    assert struct.returncode == 0, struct.stderr
+    assert struct.stdout == scapy.stdout
+    records = [json.loads(line) for line in struct.stdout.splitlines()]
     first = records[0]
     assert list(first)[:8] == [
         "packet",
@@ -58,7 +58,7 @@ def test_json_engines_identical_and_keys(capture: Path) -> None:
     assert any(r["gtpu"] for r in records)
     broken = [r for r in records if r["errors"]]
     assert len(broken) == 1 and "runs past the packet" in broken[0]["errors"][0]
-    assert f"{len(records)} IOAM options, 1 with errors" in fast.stderr
+    assert f"{len(records)} IOAM options, 1 with errors" in struct.stderr
 
 
 def test_engine_names(capture: Path) -> None:
