@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 
+from collector.attribution.live import LiveAttributor, poll_interval
 from collector.attribution.records import Record
-from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
+from collector.outputs.exporter import SnapshotCollector
 from collector.services.replay_cmd import load_records
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreLocked
@@ -23,7 +25,9 @@ def _host_port(listen: str) -> tuple[str, int]:
         raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
 
 
-async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
+async def _serve(
+    live: LiveAttributor, exporter: SnapshotCollector, settings: Settings, listen: str
+) -> None:
     import uvicorn
 
     from collector.outputs.api import create_app
@@ -38,7 +42,7 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         page_size=settings.api.page_size,
         clock=live.clock,
         ready=lambda: live.ready,
-        metrics=make_registry(live.collector),
+        metrics=make_registry(exporter),
     )
     host, port = _host_port(listen)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
@@ -47,7 +51,10 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         await server.serve()
     finally:
         loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
         reader.close()
+        await live.aclose()
 
 
 async def _loop(live: LiveAttributor, server: object, interval: float) -> None:
@@ -112,11 +119,12 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
     except StoreLocked as exc:
         raise click.ClickException(str(exc)) from None
-    recording = open_record(record)
+    recording = None if record is None else record.open("a", encoding="utf-8")
+    exporter = SnapshotCollector()
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs)  # fmt: skip
+                          replay_inputs=replay_inputs, publish=exporter.publish)  # fmt: skip
     try:
-        asyncio.run(_serve(live, settings, listen or settings.api.listen))
+        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen))
     finally:
         store.close()
         if recording is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -17,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from collector.power.pdu_http import HttpPlugReader
 from collector.settings import ShellySource
 from tests.http_fixture import serve
+from tests.runtime import read_once
 
 SHELLY = b'{"apower": 3.5, "aenergy": {"total": 10.0}}'
 
@@ -72,7 +72,7 @@ def test_tls_and_auth(tmp_path: Path) -> None:
 
         def read(**kw: object) -> object:
             s = ShellySource(name="p", kind="shelly", url=base, timeout_seconds=3, **kw)
-            return asyncio.run(HttpPlugReader(s).read())
+            return read_once(HttpPlugReader(s))
 
         ok_ca = read(ca_file=cert, token_file=token_file)
         ok_insecure = read(insecure=True, username="u", password="p")
