@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,8 @@ def settings_for(inputs: dict[str, Any], ca: Path) -> dict[str, Any]:
         sources.append(entry)
     names = {s["kind"]: s["name"] for s in reversed(sources)}
     nfs = [
-        {"name": "ru", "role": "ru", "node_id": 4113, "power": {"source": names["shelly"], "target": "0"}},
+        {"name": "ru", "role": "ru", "node_id": 4113,
+         "power": {"source": names["shelly"], "target": "0"}},
         {"name": "du", "role": "du", "node_id": 4114,
          "power": {"source": names["kepler"], "target": {"namespace": "ran", "pod": "du-0"}},
          "traffic_total": {"source": "agent", "interfaces": ["eth1"]}},
@@ -124,25 +124,34 @@ def run_worker(tree: Path, settings: Path, work: Path, ticks: int) -> dict[str, 
     assert client is not None and done, f"worker failed ({proc.returncode})"
     client.stop.set()
     client.join()
-    during = sorted(
-        lat for t0, lat in client.samples if any(a <= t0 <= b for a, b in done["intervals"])
-    )
+    intervals = done["intervals"]
+    during = [lat for t0, lat in client.samples if any(a <= t0 <= b for a, b in intervals)]
+    idle = [lat for t0, lat in client.samples if done["idle"][0] <= t0 <= done["idle"][1]]
     return {
         "code": code,
         "cpu_per_tick_s": done["median"],
         "cpu_ticks_s": done["cpu"],
-        "api_requests": len(during),
-        "api_p50_ms": 1000 * statistics.median(during) if during else None,
-        "api_p99_ms": 1000 * during[min(len(during) - 1, int(0.99 * len(during)))]
-        if during
-        else None,
+        "api_requests_during_ticks": len(during),
+        **percentiles("api", during),
+        **percentiles("api_idle", idle),
+    }
+
+
+def percentiles(prefix: str, latencies: list[float]) -> dict[str, float | None]:
+    """p50 and p99 in ms (nearest rank); None without samples."""
+    s = sorted(latencies)
+    if not s:
+        return {f"{prefix}_p50_ms": None, f"{prefix}_p99_ms": None}
+    return {
+        f"{prefix}_p50_ms": 1000 * s[len(s) // 2],
+        f"{prefix}_p99_ms": 1000 * s[min(len(s) - 1, int(0.99 * len(s)))],
     }
 
 
 def run(n: int, m: int, ticks: int, base_tree: Path, tmp: Path) -> dict[str, Any]:
     cert, key = self_signed(tmp)
     servers = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "tick_servers.py"), str(n), str(m), str(cert), str(key)],
+        [sys.executable, str(ROOT / "bench" / "tick_servers.py"), str(n), str(m), cert, key],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -205,10 +214,16 @@ def print_row(r: dict[str, Any]) -> None:
     b, n = r["baseline"], r["new"]
     print(
         f"N={r['agents']:>5} M={r['sources']}: CPU/tick baseline {b['cpu_per_tick_s']:.3f}s, "
-        f"new {n['cpu_per_tick_s']:.3f}s, ratio {r['cpu_ratio']:.1f}x; API p50/p99 during ticks "
-        f"baseline {b['api_p50_ms']:.1f}/{b['api_p99_ms']:.1f} ms, new {n['api_p50_ms']:.1f}/{n['api_p99_ms']:.1f} ms",
+        f"new {n['cpu_per_tick_s']:.3f}s, ratio {r['cpu_ratio']:.1f}x",
         flush=True,
     )
+    for label, x in (("baseline", b), ("new", n)):
+        print(
+            f"    API p50/p99 ms {label}: during ticks {x['api_p50_ms']:.1f}/{x['api_p99_ms']:.1f}"
+            f" ({x['api_requests_during_ticks']} requests), idle "
+            f"{x['api_idle_p50_ms']:.1f}/{x['api_idle_p99_ms']:.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def agent_text(i: int) -> bytes:
     for trace in APPS:
         for nid in NODES:
             for d, direction in enumerate(("uplink", "downlink")):
-                lab = f'namespace_id="1",trace_id="{trace}",node_id="{nid}",direction="{direction}",{node}'
+                lab = f'namespace_id="1",trace_id="{trace}",node_id="{nid}",'
+                lab += f'direction="{direction}",{node}'
                 rate = (trace - 99) * (d + 1)
                 out.append(f"e2e_energy_ioam_packets_total{{{lab}}} {rate * e:.1f}")
                 out.append(f"e2e_energy_ioam_bytes_total{{{lab}}} {900 * rate * e:.1f}")

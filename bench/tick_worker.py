@@ -2,8 +2,9 @@
 event loop, as `e2e-energy attributor` runs them, with the collector package of whichever tree
 is first on PYTHONPATH (this checkout, or the pre-refactor baseline extracted by the bench).
 
-Phase 1 measures the process CPU time of each tick with no API traffic; phase 2 ticks back to
-back while the bench's client calls the API and reports the ticks' wall intervals. Prints JSON
+Phase 1 measures the process CPU time of each tick with no API traffic; phase 2 leaves the
+loop idle for 3 s, then ticks back to back, while the bench's client calls the API; it reports
+the idle and the ticks' wall intervals. Prints JSON
 lines: {"event": "listening"}, {"event": "api"}, then {"event": "done", ...}.
 Run: python bench/tick_worker.py SETTINGS STORE_DIR TICKS API_SECONDS
 """
@@ -79,13 +80,15 @@ async def main(settings_path: Path, store_dir: Path, count: int, api_seconds: fl
     cpu = await ticks(live, count)
     emit(event="api")
     await asyncio.sleep(1.0)  # the client starts
+    idle = (time.time(), time.time() + 3.0)  # the API alone, for reference
+    await asyncio.sleep(3.0)
     intervals = []
     began = time.time()
     while not intervals or time.time() - began < api_seconds:
         t0 = time.time()
         await live.tick()
         intervals.append((t0, time.time()))
-    emit(event="done", cpu=cpu, median=statistics.median(cpu), intervals=intervals)
+    emit(event="done", cpu=cpu, median=statistics.median(cpu), intervals=intervals, idle=idle)
     server.should_exit = True
     await serving
     reader.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collector.models import EnergyBasis, EnergySample, ReadResult, SampleKind
 from collector.settings import DcgmSource
-from collector.sources.http import HttpSource
+from collector.sources.http import TextSource
 from collector.sources.promtext import iter_samples
 from collector.units import joules_from_millijoules
 
@@ -39,14 +39,11 @@ def parse_dcgm(
     )
 
 
-class DcgmReader(HttpSource):
+class DcgmReader(TextSource[DcgmSource]):
     def __init__(self, settings: DcgmSource) -> None:
         super().__init__(settings, settings.url)
-        self._s = settings
-
-    async def fetch(self) -> str:
-        return await self.http.get_text(self.url)
 
     def parse(self, raw: str, t: float) -> ReadResult:
-        samples = parse_dcgm(raw, source=self.name, t=t, energy_basis=self._s.energy_basis)
+        basis = self.settings.energy_basis
+        samples = parse_dcgm(raw, source=self.name, t=t, energy_basis=basis)
         return ReadResult(self.name, True, 0.0, energy=samples)

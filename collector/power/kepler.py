@@ -134,14 +134,13 @@ def kube_lookup(labels: dict[str, str], namespaces: list[str]) -> PodLookup:
     return lookup
 
 
-class KeplerReader(HttpSource):
+class KeplerReader(HttpSource[KeplerSource]):
     """A Kepler endpoint; keeps the per-member state that makes counters monotonic."""
 
     def __init__(self, settings: KeplerSource, *, pod_lookup: PodLookup | None = None) -> None:
         # A large node's exposition takes a CPU-second to parse: off the loop, so the other
         # sources' reads and deadlines, and the API, keep running meanwhile.
         super().__init__(settings, settings.url, parse_in_thread=True)
-        self._s = settings
         self._acc = MemberAccumulator()
         if pod_lookup is None and settings.pod_labels:
             pod_lookup = kube_lookup(settings.pod_labels, settings.namespaces)
@@ -158,7 +157,7 @@ class KeplerReader(HttpSource):
                         t=t,
                         kind="counter",
                         value=joules,
-                        energy_basis=self._s.energy_basis,
+                        energy_basis=self.settings.energy_basis,
                         labels=_PART_LABELS[part],
                     )
                 )
@@ -174,15 +173,17 @@ class KeplerReader(HttpSource):
         text, names = raw
         parsed = parse_kepler(
             text,
-            generation=self._s.generation,
-            zone=self._s.zone,
-            include_gpu=self._s.include_gpu,
-            select=pod_selector(self._s.namespaces, self._s.pods, names),
+            generation=self.settings.generation,
+            zone=self.settings.zone,
+            include_gpu=self.settings.include_gpu,
+            select=pod_selector(self.settings.namespaces, self.settings.pods, names),
         )
         errors: tuple[SourceError, ...] = ()
-        if parsed.zones and self._s.zone not in parsed.zones:
+        if parsed.zones and self.settings.zone not in parsed.zones:
             seen = ", ".join(sorted(parsed.zones))
-            errors = (SourceError(self.name, "empty", f"no zone {self._s.zone!r} (has {seen})"),)
+            errors = (
+                SourceError(self.name, "empty", f"no zone {self.settings.zone!r} (has {seen})"),
+            )
         samples = self.samples(parsed, t)
         up = bool(samples) or not errors
         return ReadResult(self.name, up, 0.0, energy=samples, errors=errors)

@@ -90,18 +90,17 @@ def parse_http_json(doc: Any, s: HttpJsonSource, *, t: float) -> tuple[EnergySam
     return _pair(s.name, s.target, t, s.energy_basis, watts, joules)
 
 
-class HttpPlugReader(HttpSource):
+class HttpPlugReader(HttpSource[ShellySource | TasmotaSource | HttpJsonSource]):
     """One reader for the three JSON payload kinds; the kind decides the endpoint."""
 
     def __init__(self, settings: ShellySource | TasmotaSource | HttpJsonSource) -> None:
         super().__init__(settings, plug_url(settings))
-        self._s = settings
 
     async def fetch(self) -> Any:
         return await self.http.get_json(self.url)
 
     def parse(self, raw: Any, t: float) -> ReadResult:
-        s = self._s
+        s = self.settings
         if isinstance(s, ShellySource):
             got = parse_shelly(raw, source=s.name, target=s.target, t=t, basis=s.energy_basis)
         elif isinstance(s, TasmotaSource):

@@ -127,11 +127,10 @@ def _links(doc: Any) -> list[str]:
     return found
 
 
-class RedfishReader(HttpSource):
+class RedfishReader(HttpSource[RedfishSource]):
     def __init__(self, settings: RedfishSource) -> None:
         # Embedded PDU web servers are small: at most 4 requests in flight.
         super().__init__(settings, settings.url.rstrip("/"), max_connections=4)
-        self._s = settings
 
     async def _get_many(self, paths: list[str], docs: dict[str, Any], *, optional: bool) -> None:
         async def one(path: str) -> None:
@@ -147,7 +146,9 @@ class RedfishReader(HttpSource):
         """Every resource the parse needs, by @odata.id: the PDU, its collections, their
         members and (with follow_sensors) the sensors their readings point at."""
         docs: dict[str, Any] = {}
-        pdu_path = f"/redfish/v1/PowerEquipment/RackPDUs/{self._s.pdu}" if self._s.pdu else ""
+        pdu_path = (
+            f"/redfish/v1/PowerEquipment/RackPDUs/{self.settings.pdu}" if self.settings.pdu else ""
+        )
         if not pdu_path:
             coll = await self.http.get_json(self.url + "/redfish/v1/PowerEquipment/RackPDUs")
             members = coll.get("Members") if isinstance(coll, dict) else None
@@ -160,12 +161,14 @@ class RedfishReader(HttpSource):
         await self._get_many(colls, docs, optional=False)
         members = [str(m["@odata.id"]) for c in colls for m in docs[c].get("Members", [])]
         await self._get_many(members, docs, optional=True)
-        if self._s.follow_sensors:
+        if self.settings.follow_sensors:
             sensors = [u for p in [*colls, *members] for u in _links(docs.get(p))]
             await self._get_many(sensors, docs, optional=True)
         return pdu_path, docs
 
     def parse(self, raw: tuple[str, dict[str, Any]], t: float) -> ReadResult:
         pdu_path, docs = raw
-        samples = parse_redfish(docs, pdu_path, source=self.name, t=t, basis=self._s.energy_basis)
+        samples = parse_redfish(
+            docs, pdu_path, source=self.name, t=t, basis=self.settings.energy_basis
+        )
         return ReadResult(self.name, True, 0.0, energy=samples)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collector.models import UNKNOWN_APP, ReadResult, RequestSample
 from collector.settings import PrometheusCounterSource
 from collector.sources import PayloadError
-from collector.sources.http import HttpSource
+from collector.sources.http import TextSource
 from collector.sources.promtext import iter_samples
 
 
@@ -44,16 +44,12 @@ def parse_requests(
     )
 
 
-class RequestsReader(HttpSource):
+class RequestsReader(TextSource[PrometheusCounterSource]):
     def __init__(self, settings: PrometheusCounterSource) -> None:
         super().__init__(settings, settings.url)
-        self._s = settings
-
-    async def fetch(self) -> str:
-        return await self.http.get_text(self.url)
 
     def parse(self, raw: str, t: float) -> ReadResult:
-        s = self._s
+        s = self.settings
         reqs = parse_requests(
             raw, source=self.name, metric=s.metric, label=s.label, app_map=s.app_map, t=t
         )

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from collector.settings import HttpAuth, SourceBase, read_secret
 from collector.sources.base import LoopBound, PayloadError, ReadPolicy, SourceFailure
+
+S = TypeVar("S", bound=SourceBase)
 
 
 async def _aclose(client: httpx.AsyncClient) -> None:
@@ -152,18 +154,19 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-class HttpSource:
-    """What every source read over HTTP holds: its name, its policy from the settings and one
-    pooled client with the settings' auth and TLS. Subclasses add `fetch` and `parse`."""
+class HttpSource(Generic[S]):
+    """What every source read over HTTP holds: its settings, name, policy and one pooled client
+    with the settings' auth and TLS. Subclasses add `fetch` and `parse`."""
 
     def __init__(
         self,
-        settings: SourceBase,
+        settings: S,
         url: str,
         *,
         parse_in_thread: bool = False,
         max_connections: int = 20,
     ) -> None:
+        self.settings = settings
         self.name = settings.name
         self.url = url
         self.policy = ReadPolicy.of(settings, parse_in_thread=parse_in_thread)
@@ -172,3 +175,10 @@ class HttpSource:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+class TextSource(HttpSource[S]):
+    """A source that is one GET of text at its `url` (a Prometheus exposition)."""
+
+    async def fetch(self) -> str:
+        return await self.http.get_text(self.url)

@@ -32,7 +32,7 @@ class FakeMeterSource(SourceBase, HttpAuth):
     url: str
 
 
-class FakeMeterReader(HttpSource):
+class FakeMeterReader(HttpSource[FakeMeterSource]):
     """The new kind's module: a fetch and a pure parse, nothing else."""
 
     def __init__(self, settings: FakeMeterSource) -> None:
