@@ -41,7 +41,7 @@ def settings_for(inputs: dict[str, Any], ca: Path) -> dict[str, Any]:
     sources = []
     for j, s in enumerate(inputs["sources"]):
         entry: dict[str, Any] = {"name": f"{s['kind']}-{j}", "kind": s["kind"], "url": s["url"]}
-        entry |= {"ca_file": str(ca), "timeout_seconds": 60, "interval_seconds": 1}
+        entry |= {"ca_file": str(ca), "timeout_seconds": 600, "interval_seconds": 1}
         if s["kind"] == "prometheus_counter":
             entry |= {"metric": "vllm:request_success_total", "label": "model_name"}
             entry["app_map"] = {"vlm": "app-100"}
@@ -63,7 +63,7 @@ def settings_for(inputs: dict[str, Any], ca: Path) -> dict[str, Any]:
     return {
         "window_seconds": 5,
         "max_gap_seconds": 30,
-        "agents": {"urls": inputs["agents"], "timeout_seconds": 60},
+        "agents": {"urls": inputs["agents"], "timeout_seconds": 600},
         "sources": sources,
         "carbon": {"zones": {"default": {"providers": [{"kind": "static", "grams_per_kwh": 300}]}}},
         "nfs": nfs,

@@ -87,7 +87,8 @@ class AgentSource:
     def __init__(self, url: str, timeout_seconds: float) -> None:
         self.name = f"agent/{urlsplit(url).netloc}"
         self.url = url
-        self.policy = ReadPolicy(timeout_seconds=timeout_seconds)
+        # parsed off the event loop: hundreds of agents per tick must not stall the API
+        self.policy = ReadPolicy(timeout_seconds=timeout_seconds, parse_in_thread=True)
         self.http = HttpClient(timeout_seconds)
 
     async def fetch(self) -> str:
