@@ -20,6 +20,11 @@ from collector.settings import HttpAuth, SourceBase, read_secret
 from collector.sources.base import LoopBound, PayloadError, ReadPolicy, SourceFailure
 
 S = TypeVar("S", bound=SourceBase)
+KEEPALIVE_SECONDS = 300.0
+"""How long an idle connection is kept for the next read. httpx's default (5 s) is the poll
+interval itself: each read of a source polled every 5 s (or of an agent, in a tick longer
+than 5 s) found its connection expired and paid a new TCP (and TLS) handshake. A server that
+closes earlier is noticed by the pool, which then connects anew."""
 
 
 async def _aclose(client: httpx.AsyncClient) -> None:
@@ -39,7 +44,9 @@ class HttpClient:
         self._auth = auth
         self._timeout = timeout_seconds
         self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_SECONDS,
         )
         self._pool = LoopBound(self._build, _aclose)
         self._ca_stamp = self._ca_file_stamp()
