@@ -34,6 +34,11 @@ from collector.settings.outputs import (
     ApiSettings,
     StoreSettings,
 )
+from collector.settings.placement import (
+    PlacementAppSettings,
+    PlacementSettings,
+    PlacementTransportSettings,
+)
 from collector.settings.root import (
     Settings,
     load_settings,
@@ -51,17 +56,6 @@ from collector.settings.sources import (
     SourceBase,
     SourceSettings,
     TasmotaSource,
-)
-from collector.settings.testbed import (
-    CpuModel,
-    RadioModel,
-    TestbedApp,
-    TestbedGtpu,
-    TestbedLink,
-    TestbedNode,
-    TestbedPower,
-    TestbedSettings,
-    TrafficModel,
 )
 from collector.settings.topology import (
     AppSettings,
@@ -85,7 +79,6 @@ __all__ = [
     "AppSettings",
     "AppsKubernetes",
     "CarbonSettings",
-    "CpuModel",
     "CsvProvider",
     "DcgmSource",
     "ElectricityMapsProvider",
@@ -95,11 +88,13 @@ __all__ = [
     "InterfaceSettings",
     "KeplerSource",
     "NfSettings",
+    "PlacementAppSettings",
+    "PlacementSettings",
+    "PlacementTransportSettings",
     "PowerRef",
     "PrometheusCounterSource",
     "ProviderBase",
     "ProviderSettings",
-    "RadioModel",
     "RedfishSource",
     "RequestsRef",
     "Settings",
@@ -115,15 +110,8 @@ __all__ = [
     "StoreSettings",
     "Strict",
     "TasmotaSource",
-    "TestbedApp",
-    "TestbedGtpu",
-    "TestbedLink",
-    "TestbedNode",
-    "TestbedPower",
-    "TestbedSettings",
     "TraceIdCarrier",
     "TraceRef",
-    "TrafficModel",
     "TrafficTotalRef",
     "UkCarbonProvider",
     "WattTimeProvider",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -13,8 +13,8 @@ from collector.settings.agent import AgentSettings, AgentsSettings
 from collector.settings.base import SettingsError, format_validation_errors
 from collector.settings.carbon import CarbonSettings
 from collector.settings.outputs import ApiSettings, StoreSettings
+from collector.settings.placement import PlacementSettings
 from collector.settings.sources import SourceSettings
-from collector.settings.testbed import TestbedSettings
 from collector.settings.topology import (
     AppSettings,
     AppsKubernetes,
@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     shares: dict[str, ShareSettings] = Field(default_factory=default_shares)
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
-    testbed: TestbedSettings | None = None
+    placement: PlacementSettings | None = None
+    """Live placement advice from the store's measurements; off when unset."""
 
     @classmethod
     def settings_customise_sources(
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
         for role in self.shares:
             if role != "default" and role not in ("ru", "du", "cu", "upf", "inference"):
                 raise ValueError(f"shares.{role}: not a role (ru, du, cu, upf, inference, default)")
+        if self.placement is not None:
+            _check_placement(self.placement, set(nf_names), set(self.carbon.zones))
         if self.max_gap_seconds < self.window_seconds:
             raise ValueError("max_gap_seconds must be at least window_seconds")
         return self
@@ -97,16 +100,47 @@ class Settings(BaseSettings):
         )
 
 
-def parse_settings(data: dict[str, Any], origin: str = "<settings>") -> Settings:
-    """Validate a parsed mapping; errors name `origin` (the file) and each dotted key."""
+def _check_placement(p: PlacementSettings, nfs: set[str], zones: set[str]) -> None:
+    """NF and zone names the placement section uses must exist (dataset names are checked when
+    the advisor loads the dataset)."""
+    for app, spec in p.apps.items():
+        for nf in spec.inference_nfs:
+            if nf not in nfs:
+                raise ValueError(f"placement.apps.{app}.inference_nfs: no NF named {nf!r}")
+    if p.transport is not None:
+        for nf in p.transport.nfs:
+            if nf not in nfs:
+                raise ValueError(f"placement.transport.nfs: no NF named {nf!r}")
+    for region, zone in p.carbon_zones.items():
+        if zone not in zones:
+            raise ValueError(f"placement.carbon_zones.{region}: no carbon zone named {zone!r}")
+
+
+S = TypeVar("S", bound=Settings)
+
+
+@overload
+def parse_settings(data: dict[str, Any], origin: str = ...) -> Settings: ...
+@overload
+def parse_settings(data: dict[str, Any], origin: str, model: type[S]) -> S: ...
+def parse_settings(
+    data: dict[str, Any], origin: str = "<settings>", model: type[Settings] = Settings
+) -> Settings:
+    """Validate a parsed mapping; errors name `origin` (the file) and each dotted key.
+
+    `model` is Settings or a subclass that adds a section of its own (the testbed's file)."""
     try:
-        return Settings(**data)
+        return model(**data)
     except ValidationError as exc:
         raise SettingsError(format_validation_errors(exc, origin)) from None
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Read and validate a YAML settings file."""
+@overload
+def load_settings(path: str | Path) -> Settings: ...
+@overload
+def load_settings(path: str | Path, model: type[S]) -> S: ...
+def load_settings(path: str | Path, model: type[Settings] = Settings) -> Settings:
+    """Read and validate a YAML settings file (as `model`: Settings or a subclass)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -120,4 +154,4 @@ def load_settings(path: str | Path) -> Settings:
         data = {}
     if not isinstance(data, dict):
         raise SettingsError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
-    return parse_settings(data, str(p))
+    return parse_settings(data, str(p), model)
