@@ -18,6 +18,7 @@ from collector.settings.base import (
     Strict,
     format_validation_errors,
     read_secret,
+    read_yaml,
 )
 from collector.settings.carbon import (
     CarbonSettings,
@@ -70,7 +71,6 @@ from collector.settings.topology import (
     NfSettings,
     PowerRef,
     RequestsRef,
-    ShareKey,
     ShareSettings,
     TraceRef,
     TrafficTotalRef,
@@ -104,7 +104,6 @@ __all__ = [
     "RequestsRef",
     "Settings",
     "SettingsError",
-    "ShareKey",
     "ShareSettings",
     "ShellySource",
     "SnmpSource",
@@ -133,4 +132,5 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "read_secret",
+    "read_yaml",
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.models import Role
+from collector.models import IdlePolicy, Role, ShareKey
 from collector.settings.base import Strict
 
 
@@ -37,7 +37,7 @@ class RequestsRef(Strict):
 
 
 class IdleSettings(Strict):
-    policy: Literal["fixed", "source", "rolling_min", "none"] = "none"
+    policy: IdlePolicy = "none"
     """How static (idle) power is found: calibrated `watts`, Kepler <=0.9's mode=idle part,
     the lowest window mean over `horizon_seconds`, or none (Kepler >=0.10 pods: active only)."""
     watts: float | None = Field(None, ge=0)
@@ -96,9 +96,6 @@ class AppsKubernetes(Strict):
     label, else its name. Re-listed every 30 s; settings `apps` win."""
     namespace: str | None = None
     """Only pods in this namespace (default: all)."""
-
-
-ShareKey = Literal["packets", "bytes", "requests", "equal"]
 
 
 class ShareSettings(Strict):

@@ -18,8 +18,8 @@ import pytest
 
 from collector.attribution import topology_from_settings
 from collector.attribution.records import read_records
+from collector.attribution.replay import replay_run
 from collector.services.attributor_live import LiveAttributor
-from collector.services.replay_cmd import replay_run
 from collector.settings import Settings, parse_settings
 from collector.store import Store
 

@@ -12,10 +12,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
+from collector.attribution.replay import load_records, replay_run
 from collector.attribution.snapshot import SourceStatus
 from collector.outputs.exporter import SnapshotCollector, make_registry
 from collector.outputs.metrics_spec import METRICS, PREFIX
-from collector.services.replay_cmd import load_records, replay_run
 from collector.settings import load_settings
 from tests.conftest import ROOT, need_binary
 
