@@ -41,13 +41,13 @@ from collector.models import ReadResult, SourceError
 from collector.power.base import SourceFailure, guarded_read
 from collector.power.if_mib import IF_MIB_COLUMNS, parse_if_mib
 from collector.power.snmp_profiles import (
-    Oid,
     column_samples,
     generic_column,
     parse_profile,
     profile_columns,
 )
 from collector.settings import SnmpSource, read_secret
+from collector.snmp_tables import Oid
 
 _AUTH = {
     "SHA": usmHMACSHAAuthProtocol,
