@@ -1,7 +1,7 @@
 """Frozen records that cross stages. Base units only: joules, watts, seconds, bytes, g/kWh.
 
 Sources produce samples; the attributor consumes them and produces snapshots (defined in
-`collector.attribution`). Identifiers are NewTypes so a NodeID is never confused with a TraceID.
+`collector.attribution`).
 """
 
 from __future__ import annotations
@@ -9,11 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, NewType, get_args
 
-NodeId = NewType("NodeId", int)
-TraceId = NewType("TraceId", int)
-NamespaceId = NewType("NamespaceId", int)
 AppName = NewType("AppName", str)
-NfName = NewType("NfName", str)
 
 # The vocabulary shared by settings, stages and outputs: each list is written once, as a Literal
 # (what mypy and pydantic check), and its tuple is derived from it (what code iterates).

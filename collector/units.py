@@ -11,8 +11,6 @@ from typing import NewType
 
 Joules = NewType("Joules", float)
 Watts = NewType("Watts", float)
-Seconds = NewType("Seconds", float)
-Grams = NewType("Grams", float)
 
 JOULES_PER_WH = 3600.0
 JOULES_PER_KWH = 3_600_000.0
@@ -67,10 +65,6 @@ def to_watts(value: float, unit: str) -> Watts:
     return Watts(value * power_unit_watts(unit))
 
 
-def kwh_from_joules(joules: float) -> float:
-    return joules / JOULES_PER_KWH
-
-
 def joules_from_kwh(kwh: float) -> Joules:
     return Joules(kwh * JOULES_PER_KWH)
 
@@ -87,11 +81,6 @@ def joules_from_tenths_kwh(tenths: float) -> Joules:
 def joules_from_millijoules(mj: float) -> Joules:
     """DCGM's total energy counter is in millijoules."""
     return Joules(mj * 1e-3)
-
-
-def joules_from_microjoules(uj: float) -> Joules:
-    """RAPL (powercap) counters are in microjoules."""
-    return Joules(uj * 1e-6)
 
 
 def watts_from_hundredths_kw(hkw: float) -> Watts:
