@@ -37,22 +37,22 @@ _POWER_UNIT_WATTS: dict[str, float] = {
 }
 
 
+def _unit_size(table: dict[str, float], unit: str, what: str) -> float:
+    try:
+        return table[unit]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise ValueError(f"unknown {what} unit {unit!r} (known: {known})") from None
+
+
 def energy_unit_joules(unit: str) -> float:
     """Size of one `unit` of energy in joules; raises ValueError naming the unit when unknown."""
-    try:
-        return _ENERGY_UNIT_JOULES[unit]
-    except KeyError:
-        known = ", ".join(sorted(_ENERGY_UNIT_JOULES))
-        raise ValueError(f"unknown energy unit {unit!r} (known: {known})") from None
+    return _unit_size(_ENERGY_UNIT_JOULES, unit, "energy")
 
 
 def power_unit_watts(unit: str) -> float:
     """Size of one `unit` of power in watts; raises ValueError naming the unit when unknown."""
-    try:
-        return _POWER_UNIT_WATTS[unit]
-    except KeyError:
-        known = ", ".join(sorted(_POWER_UNIT_WATTS))
-        raise ValueError(f"unknown power unit {unit!r} (known: {known})") from None
+    return _unit_size(_POWER_UNIT_WATTS, unit, "power")
 
 
 def to_joules(value: float, unit: str) -> Joules:

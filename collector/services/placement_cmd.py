@@ -20,7 +20,7 @@ from collector.placement.inputs import (
 from collector.placement.live import apply_intensities
 from collector.placement.measured import apply_measured
 from collector.placement.metrics import break_even_table, class_frontiers, frontier
-from collector.placement.model import InfeasibleError, build_problem
+from collector.placement.model import InfeasibleError, Problem, build_problem
 from collector.placement.report import (
     break_even_report,
     break_even_table_text,
@@ -30,7 +30,7 @@ from collector.placement.report import (
     solution_report,
     summary_lines,
 )
-from collector.placement.solve import solve
+from collector.placement.solve import Solution, solve
 
 _config_opt = click.option(
     "--config",
@@ -72,6 +72,15 @@ def _live_samples(settings_path: Path) -> list[IntensitySample]:
     return asyncio.run(build_carbon(settings).refresh(time.time()))
 
 
+def _solved(cfg: PlacementConfig) -> tuple[Problem, Solution]:
+    """The LP and its solution; infeasible or solver failures end the command with the reason."""
+    try:
+        problem = build_problem(cfg)
+        return problem, solve(problem)
+    except (InfeasibleError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _emit(fmt: str, data: Any, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if fmt == "json" else text)
 
@@ -87,12 +96,7 @@ def placement() -> None:
 @_settings_opt
 def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) -> None:
     """Solve the placement LP and print the layer split per class."""
-    cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    problem, sol = _solved(_load(config_path, settings_path))
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
     _emit(
@@ -168,11 +172,7 @@ def simulate_cmd(
     from collector.placement.plot import plot_frontiers
 
     cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _, sol = _solved(cfg)
     fronts = class_frontiers(cfg)
     plot_frontiers(cfg, fronts, plot_path)
     report = solution_report(sol)

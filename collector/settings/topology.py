@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from collector.models import IdlePolicy, Role, ShareKey
 from collector.settings.base import Strict
 
 
+def _number_as_text(v: Any) -> Any:
+    """YAML reads `target: 7` (an outlet) as a number; targets are strings."""
+    return str(v) if isinstance(v, int) else v
+
+
+NumberAsText = BeforeValidator(_number_as_text)
+
+
 class PowerRef(Strict):
     source: str
-    target: str | dict[str, str] = ""
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _number_target(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
+    target: Annotated[str | dict[str, str], NumberAsText] = ""
 
 
 class TrafficTotalRef(Strict):
     source: str
-    target: str | None = None
+    target: Annotated[str | None, NumberAsText] = None
     interfaces: list[str] = []
     link_header_bytes: int = Field(14, ge=0)
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _number_target(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
 
 class RequestsRef(Strict):
