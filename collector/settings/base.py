@@ -1,4 +1,4 @@
-"""What every settings module shares: the strict base model, the error type, secrets."""
+"""What every settings module shares: the strict base model, the error type, secrets, YAML."""
 
 from __future__ import annotations
 
