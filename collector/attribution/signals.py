@@ -22,13 +22,14 @@ FloatArray = npt.NDArray[np.float64]
 class Line:
     """One signal: sample times and values (a counter's values already reset-adjusted)."""
 
-    __slots__ = ("_last_raw", "_t", "_y", "width")
+    __slots__ = ("_last_raw", "_t", "_y", "resets", "width")
 
     def __init__(self, width: float | None = None) -> None:
         self._t: list[float] = []
         self._y: list[float] = []
         self._last_raw: float | None = None
         self.width = width
+        self.resets = 0
 
     def add_gauge(self, t: float, watts: float) -> None:
         if self._t and t <= self._t[-1]:
@@ -41,6 +42,8 @@ class Line:
         if self._t and t <= self._t[-1]:
             return
         step = counter_delta(self._last_raw, raw, self.width)
+        if step.kind in ("reset", "wrap"):
+            self.resets += 1
         self._t.append(t)
         self._y.append((self._y[-1] if self._y else 0.0) + step.delta)
         self._last_raw = raw
@@ -103,6 +106,7 @@ class CounterBank:
         self._sid: list[npt.NDArray[np.int64]] = []
         self._t: list[FloatArray] = []
         self._cum: list[FloatArray] = []
+        self.resets = 0
 
     def series_id(self, key: tuple[str, ...], width: float | None = None) -> int:
         sid = self._index.get(key)
@@ -160,6 +164,7 @@ class CounterBank:
             width = self._width[sids[i]]
             step = counter_delta(prev[i, col], raw[i, col], None if np.isinf(width) else width)
             delta[i, col] = step.delta
+            self.resets += 1
         return delta
 
     def last_time_at(self, x: float) -> FloatArray:
