@@ -1,6 +1,7 @@
-"""The `e2e-energy` command: wiring only. Each subcommand lives in collector/services/ and is
-imported on first use, so `e2e-energy --help` stays fast and one stage's heavy imports (torch,
-scapy) never slow another.
+"""The `e2e-energy` command: wiring only. Each subcommand lives in collector/services/ (the
+testbed's in the separate `testbed` package) and is imported on first use, so `e2e-energy --help`
+stays fast and one stage's heavy imports (torch, scapy) never slow another. The collector never
+imports the testbed: its commands are named here as strings only.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Advise where inference should run.",
     ),
     "testbed": (
-        "collector.services.testbed_cmd:testbed",
+        "testbed.cli:testbed",
         "Set up or tear down the network-namespace testbed.",
     ),
     "demo": (
-        "collector.services.demo_cmd:demo",
+        "testbed.cli:demo",
         "Run the end-to-end demo on the testbed.",
     ),
 }
+OPTIONAL_PACKAGES = {
+    "testbed": "the `testbed` package (part of a source checkout of e2e-energy: `make venv`)",
+}
+"""Top-level packages a subcommand may live in that an installation can lack."""
 
 
 class LazyGroup(click.Group):
@@ -63,8 +68,18 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return _unavailable(cmd_name, spec[1])
+            missing = exc.name or ""
+            if missing == module_name:
+                return _unavailable(cmd_name, spec[1], "not available in this build yet")
+            top = module_name.split(".")[0]
+            if top in OPTIONAL_PACKAGES and (
+                missing == top or module_name.startswith(missing + ".")
+            ):
+                return _unavailable(cmd_name, spec[1], f"needs {OPTIONAL_PACKAGES[top]}")
+            if top in OPTIONAL_PACKAGES:
+                return _unavailable(
+                    cmd_name, spec[1], f"needs the Python package {missing!r}, which is missing"
+                )
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
@@ -76,10 +91,14 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _unavailable(name: str, help_text: str) -> click.Command:
-    @click.command(name=name, help=help_text + " (not available in this build)")
+def _unavailable(name: str, help_text: str, why: str) -> click.Command:
+    @click.command(
+        name=name,
+        help=f"{help_text} (unavailable: {why})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     def cmd() -> None:
-        raise click.ClickException(f"`{name}` is not available in this build yet")
+        raise click.ClickException(f"`{name}` is unavailable here: it {why}")
 
     return cmd
 
