@@ -88,6 +88,23 @@ def watts_from_hundredths_kw(hkw: float) -> Watts:
     return Watts(hkw * 10.0)
 
 
+SECONDS_PER = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def seconds_from_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `1h`, `7d` (a number and an optional unit) in seconds; > 0."""
+    t = text.strip().lower()
+    scale = SECONDS_PER.get(t[-1:])
+    number = t[:-1] if scale is not None else t
+    try:
+        value = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (e.g. 90s, 15m, 1h, 7d)") from None
+    if not (value > 0 and value < float("inf")):
+        raise ValueError(f"{text!r}: a duration must be positive and finite")
+    return value
+
+
 LBS_PER_MWH_TO_G_PER_KWH = 0.453592
 """WattTime reports pounds CO2 per MWh: 1 lb/MWh = 453.592 g / 1000 kWh."""
 

@@ -18,7 +18,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from collector import __version__
 from collector.outputs import api_models as m
+from collector.outputs.advice_api import advice_router
 from collector.outputs.api_queries import Reader
+from collector.placement.schedule import Advisor
 from collector.store import Store
 
 Clock = Callable[[], float]
@@ -59,9 +61,11 @@ def create_app(
     clock: Clock = time.time,
     ready: Callable[[], bool] = lambda: True,
     metrics: CollectorRegistry | None = None,
+    advisor: Advisor | None = None,
 ) -> FastAPI:
     """Build the API over an open store (read-only use). `ready` reports readiness; with
-    `metrics` the app also serves that registry at /metrics (classic text format)."""
+    `metrics` the app also serves that registry at /metrics (classic text format); `advisor`
+    answers /v1/placement/advice."""
     app = FastAPI(title="e2e-energy", version=__version__, description=__doc__)
     reader = Reader(store)
     if metrics is not None:
@@ -140,6 +144,10 @@ def create_app(
 
     app.include_router(v1)
     _include_placement(app, check_token)
+    app.include_router(
+        advice_router(advisor, max_period_seconds=max_range_seconds),
+        dependencies=[Depends(check_token)],
+    )
 
     @app.get("/healthz", response_model=m.Health, summary="Liveness")
     def healthz() -> m.Health:

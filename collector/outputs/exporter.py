@@ -146,8 +146,11 @@ def _source_families(snap: Snapshot) -> Iterator[Metric]:
     yield errors
 
 
-def make_registry(collector: SnapshotCollector) -> CollectorRegistry:
-    """A fresh registry holding only the snapshot collector (no module-level metric objects)."""
+def make_registry(collector: SnapshotCollector, *others: Collector) -> CollectorRegistry:
+    """A fresh registry holding the snapshot collector and any others (the placement advice's);
+    no module-level metric objects."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
+    for other in others:
+        registry.register(other)
     return registry

@@ -35,6 +35,11 @@ from collector.settings.outputs import (
     ApiSettings,
     StoreSettings,
 )
+from collector.settings.placement import (
+    PlacementAppSettings,
+    PlacementSettings,
+    PlacementTransportSettings,
+)
 from collector.settings.root import (
     Settings,
     load_settings,
@@ -83,6 +88,9 @@ __all__ = [
     "InterfaceSettings",
     "KeplerSource",
     "NfSettings",
+    "PlacementAppSettings",
+    "PlacementSettings",
+    "PlacementTransportSettings",
     "PowerRef",
     "PrometheusCounterSource",
     "ProviderBase",
