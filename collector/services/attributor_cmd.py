@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 
 from collector.attribution import Snapshot
+from collector.attribution.live import LiveAttributor, poll_interval
 from collector.attribution.records import Record, RecordError
 from collector.attribution.replay import load_records_file
+from collector.outputs.exporter import SnapshotCollector
 from collector.placement.inputs import PlacementInputError
 from collector.placement.schedule import Advisor, store_advisor
-from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreLocked
 
@@ -52,7 +54,11 @@ async def step(live: LiveAttributor, advisor: Advisor | None) -> list[Snapshot]:
 
 
 async def _serve(
-    live: LiveAttributor, settings: Settings, listen: str, advisor: Advisor | None
+    live: LiveAttributor,
+    exporter: SnapshotCollector,
+    settings: Settings,
+    listen: str,
+    advisor: Advisor | None,
 ) -> None:
     import uvicorn
 
@@ -70,7 +76,7 @@ async def _serve(
         clock=live.clock,
         ready=lambda: live.ready,
         metrics=make_registry(
-            live.collector, *([AdviceCollector(advisor)] if advisor is not None else [])
+            exporter, *([AdviceCollector(advisor)] if advisor is not None else [])
         ),
         advisor=advisor,
     )
@@ -81,7 +87,10 @@ async def _serve(
         await server.serve()
     finally:
         loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
         reader.close()
+        await live.aclose()
 
 
 async def _loop(
@@ -150,12 +159,13 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
     except StoreLocked as exc:
         raise click.ClickException(str(exc)) from None
-    recording = open_record(record)
+    recording = None if record is None else record.open("a", encoding="utf-8")
+    exporter = SnapshotCollector()
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs)  # fmt: skip
+                          replay_inputs=replay_inputs, publish=exporter.publish)  # fmt: skip
     try:
         advisor = build_advisor(live, settings)
-        asyncio.run(_serve(live, settings, listen or settings.api.listen, advisor))
+        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen, advisor))
     finally:
         store.close()
         if recording is not None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from collector.attribution.live import LiveAttributor
 from collector.attribution.records import EnergyRecord, Record, RequestsRecord
 from collector.placement.schedule import Advisor
 from collector.services.attributor_cmd import step
-from collector.services.attributor_live import LiveAttributor
 from collector.settings import parse_settings
 from collector.store import Store
 
