@@ -11,8 +11,6 @@ from typing import NewType
 
 Joules = NewType("Joules", float)
 Watts = NewType("Watts", float)
-Seconds = NewType("Seconds", float)
-Grams = NewType("Grams", float)
 
 JOULES_PER_WH = 3600.0
 JOULES_PER_KWH = 3_600_000.0
@@ -39,22 +37,22 @@ _POWER_UNIT_WATTS: dict[str, float] = {
 }
 
 
+def _unit_size(table: dict[str, float], unit: str, what: str) -> float:
+    try:
+        return table[unit]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise ValueError(f"unknown {what} unit {unit!r} (known: {known})") from None
+
+
 def energy_unit_joules(unit: str) -> float:
     """Size of one `unit` of energy in joules; raises ValueError naming the unit when unknown."""
-    try:
-        return _ENERGY_UNIT_JOULES[unit]
-    except KeyError:
-        known = ", ".join(sorted(_ENERGY_UNIT_JOULES))
-        raise ValueError(f"unknown energy unit {unit!r} (known: {known})") from None
+    return _unit_size(_ENERGY_UNIT_JOULES, unit, "energy")
 
 
 def power_unit_watts(unit: str) -> float:
     """Size of one `unit` of power in watts; raises ValueError naming the unit when unknown."""
-    try:
-        return _POWER_UNIT_WATTS[unit]
-    except KeyError:
-        known = ", ".join(sorted(_POWER_UNIT_WATTS))
-        raise ValueError(f"unknown power unit {unit!r} (known: {known})") from None
+    return _unit_size(_POWER_UNIT_WATTS, unit, "power")
 
 
 def to_joules(value: float, unit: str) -> Joules:
@@ -65,10 +63,6 @@ def to_joules(value: float, unit: str) -> Joules:
 def to_watts(value: float, unit: str) -> Watts:
     """Convert a power reading in `unit` to watts."""
     return Watts(value * power_unit_watts(unit))
-
-
-def kwh_from_joules(joules: float) -> float:
-    return joules / JOULES_PER_KWH
 
 
 def joules_from_kwh(kwh: float) -> Joules:
@@ -87,11 +81,6 @@ def joules_from_tenths_kwh(tenths: float) -> Joules:
 def joules_from_millijoules(mj: float) -> Joules:
     """DCGM's total energy counter is in millijoules."""
     return Joules(mj * 1e-3)
-
-
-def joules_from_microjoules(uj: float) -> Joules:
-    """RAPL (powercap) counters are in microjoules."""
-    return Joules(uj * 1e-6)
 
 
 def watts_from_hundredths_kw(hkw: float) -> Watts:

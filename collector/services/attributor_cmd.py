@@ -11,11 +11,11 @@ import click
 
 from collector.attribution import Snapshot
 from collector.attribution.live import LiveAttributor, poll_interval
-from collector.attribution.records import Record
+from collector.attribution.records import Record, RecordError
+from collector.attribution.replay import load_records_file
 from collector.outputs.exporter import SnapshotCollector
 from collector.placement.inputs import PlacementInputError
 from collector.placement.schedule import Advisor, store_advisor
-from collector.services.replay_cmd import load_records
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreLocked
 
@@ -150,8 +150,10 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     if inputs is not None:
         from collector.attribution import topology_from_settings
 
-        with inputs.open(encoding="utf-8", errors="surrogateescape") as f:
-            replay_inputs = load_records(f, topology_from_settings(settings), str(inputs))
+        try:
+            replay_inputs = load_records_file(inputs, topology_from_settings(settings))
+        except RecordError as exc:
+            raise click.ClickException(str(exc)) from None
     path = store_path or settings.store.path
     try:
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)

@@ -22,7 +22,7 @@ from collector.placement.inputs import (
 from collector.placement.live import apply_intensities
 from collector.placement.measured import apply_measured
 from collector.placement.metrics import break_even_table, class_frontiers, frontier
-from collector.placement.model import InfeasibleError, build_problem
+from collector.placement.model import InfeasibleError, Problem, build_problem
 from collector.placement.report import (
     break_even_report,
     break_even_table_text,
@@ -32,7 +32,7 @@ from collector.placement.report import (
     solution_report,
     summary_lines,
 )
-from collector.placement.solve import solve
+from collector.placement.solve import Solution, solve
 from collector.settings import Settings
 from collector.units import seconds_from_duration
 
@@ -148,6 +148,15 @@ def _live_samples(settings: Settings) -> list[IntensitySample]:
     return asyncio.run(build_carbon(settings).refresh(time.time()))
 
 
+def _solved(cfg: PlacementConfig) -> tuple[Problem, Solution]:
+    """The LP and its solution; infeasible or solver failures end the command with the reason."""
+    try:
+        problem = build_problem(cfg)
+        return problem, solve(problem)
+    except (InfeasibleError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _emit(fmt: str, data: Any, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if fmt == "json" else text)
 
@@ -176,12 +185,7 @@ def solve_cmd(
         doc, _ = _advice_from_store(store_path, settings_path, config_path, period, end)
         _emit(fmt, doc, advice_text(doc))
         return
-    cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    problem, sol = _solved(_load(config_path, settings_path))
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
     _emit(
@@ -271,11 +275,7 @@ def simulate_cmd(
         cfg = measured
     else:
         cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _, sol = _solved(cfg)
     fronts = class_frontiers(cfg)
     report = solution_report(sol)
     report["frontier"] = frontier_report(fronts)

@@ -18,6 +18,7 @@ from collector.settings.base import (
     Strict,
     format_validation_errors,
     read_secret,
+    read_yaml,
 )
 from collector.settings.carbon import (
     CarbonSettings,
@@ -64,7 +65,6 @@ from collector.settings.topology import (
     NfSettings,
     PowerRef,
     RequestsRef,
-    ShareKey,
     ShareSettings,
     TraceRef,
     TrafficTotalRef,
@@ -99,7 +99,6 @@ __all__ = [
     "RequestsRef",
     "Settings",
     "SettingsError",
-    "ShareKey",
     "ShareSettings",
     "ShellySource",
     "SnmpSource",
@@ -121,4 +120,5 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "read_secret",
+    "read_yaml",
 ]

@@ -8,10 +8,10 @@ threshold's default is what it is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from collector.models import Signal
 from collector.settings.base import Strict
 
 
@@ -50,7 +50,7 @@ class PlacementSettings(Strict):
     apps: dict[str, PlacementAppSettings] = {}
     """App name -> its class and origin; only these apps are advised on."""
     transport: PlacementTransportSettings | None = None
-    signal: Literal["average", "marginal"] | None = None
+    signal: Signal | None = None
     """The intensity signal the advice decides on; the dataset's `objective.signal` when unset.
     Live intensities apply only to regions whose zone gives this signal."""
     carbon_zones: dict[str, str] = {}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from collector.models import ROLES
 from collector.settings.agent import AgentSettings, AgentsSettings
-from collector.settings.base import SettingsError, format_validation_errors
+from collector.settings.base import SettingsError, format_validation_errors, read_yaml
 from collector.settings.carbon import CarbonSettings
 from collector.settings.outputs import ApiSettings, StoreSettings
 from collector.settings.placement import PlacementSettings
@@ -81,8 +81,8 @@ class Settings(BaseSettings):
         if len(set(nf_names)) != len(nf_names):
             raise ValueError("nfs: duplicate NF names")
         for role in self.shares:
-            if role != "default" and role not in ("ru", "du", "cu", "upf", "inference"):
-                raise ValueError(f"shares.{role}: not a role (ru, du, cu, upf, inference, default)")
+            if role != "default" and role not in ROLES:
+                raise ValueError(f"shares.{role}: not a role ({', '.join(ROLES)}, default)")
         if self.placement is not None:
             _check_placement(self.placement, set(nf_names), set(self.carbon.zones))
         if self.max_gap_seconds < self.window_seconds:
@@ -142,14 +142,7 @@ def load_settings(path: str | Path, model: type[S]) -> S: ...
 def load_settings(path: str | Path, model: type[Settings] = Settings) -> Settings:
     """Read and validate a YAML settings file (as `model`: Settings or a subclass)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{p}: cannot read settings file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "settings file", SettingsError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

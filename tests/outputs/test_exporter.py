@@ -12,9 +12,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
+from collector.attribution.replay import load_records, replay_run
 from collector.outputs.exporter import SnapshotCollector, make_registry
 from collector.outputs.metrics_spec import PREFIX, SNAPSHOT_METRICS
-from collector.services.replay_cmd import load_records, replay_run
 from collector.settings import load_settings
 from collector.sources import Health
 from tests.conftest import ROOT, need_binary
