@@ -18,6 +18,7 @@ from collector.settings.base import (
     Strict,
     format_validation_errors,
     read_secret,
+    read_yaml,
 )
 from collector.settings.carbon import (
     CarbonSettings,
@@ -33,6 +34,11 @@ from collector.settings.carbon import (
 from collector.settings.outputs import (
     ApiSettings,
     StoreSettings,
+)
+from collector.settings.placement import (
+    PlacementAppSettings,
+    PlacementSettings,
+    PlacementTransportSettings,
 )
 from collector.settings.root import (
     Settings,
@@ -59,7 +65,6 @@ from collector.settings.topology import (
     NfSettings,
     PowerRef,
     RequestsRef,
-    ShareKey,
     ShareSettings,
     TraceRef,
     TrafficTotalRef,
@@ -83,6 +88,9 @@ __all__ = [
     "InterfaceSettings",
     "KeplerSource",
     "NfSettings",
+    "PlacementAppSettings",
+    "PlacementSettings",
+    "PlacementTransportSettings",
     "PowerRef",
     "PrometheusCounterSource",
     "ProviderBase",
@@ -91,7 +99,6 @@ __all__ = [
     "RequestsRef",
     "Settings",
     "SettingsError",
-    "ShareKey",
     "ShareSettings",
     "ShellySource",
     "SnmpSource",
@@ -113,4 +120,5 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "read_secret",
+    "read_yaml",
 ]
