@@ -145,3 +145,43 @@ def test_a_reset_counts_from_zero_and_never_below() -> None:
     assert step(100.0, 0.5) == (0.5, "reset")
     assert step(100.0, 0.0) == (0.0, "reset")
     assert step(100.0, -5.0) == (0.0, "reset")  # a negative reading adds nothing
+
+
+# --- durations (`placement solve --period`): a number and an optional s/m/h/d -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("1h", 3600.0),
+        ("7d", 604_800.0),
+        (" 2H ", 7200.0),  # case and surrounding blanks do not matter
+        ("1.5m", 90.0),
+        ("0.5", 0.5),
+        ("2", 2.0),  # a bare number is seconds, not divided or doubled
+    ],
+)
+def test_durations_in_seconds(text: str, seconds: float) -> None:
+    assert units.seconds_from_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "h", "1w", "ten", "1 h m", "1hh"])
+def test_what_is_not_a_duration_is_named(text: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        units.seconds_from_duration(text)
+    assert str(exc.value) == f"{text!r} is not a duration (e.g. 90s, 15m, 1h, 7d)"
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "-5m", "inf", "1e400", "nan", "-0"])
+def test_a_duration_must_be_positive_and_finite(text: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        units.seconds_from_duration(text)
+    assert str(exc.value) == f"{text!r}: a duration must be positive and finite"
+
+
+def test_the_smallest_durations_are_kept() -> None:
+    assert units.seconds_from_duration("0.5s") == 0.5  # below 1 s, above 0
+    assert units.seconds_from_duration("1e300d") == 1e300 * 86_400.0  # large but finite
