@@ -52,7 +52,7 @@ def test_plain_ethernet_ipv6_and_no_outer_length() -> None:
     assert walk(build.ethernet(P), 1) == (carrier(14, 86), None, 0, None)
 
 
-@pytest.mark.parametrize("ethertype", [0x88DD, 0x86DC, 0x8600, 0x06DD, 0x0800 + 0xDD])
+@pytest.mark.parametrize("ethertype", [0x88DD, 0x87DD, 0x86DC, 0x86DE, 0x8600, 0x06DD, 0x08DD])
 def test_ethertypes_next_to_ipv6_are_not_ipv6(ethertype: int) -> None:
     assert walk(build.ethernet(P, ethertype=ethertype), 1) == NOTHING
     # a payload whose first byte is 0xDD after a 0x86xx ethertype is still not IPv6
