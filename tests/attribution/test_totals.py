@@ -4,6 +4,7 @@ restart), on hand-computed numbers; the snapshot's arrays are read-only."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,16 @@ import pytest
 
 from collector.attribution.energy import NfEnergy
 from collector.attribution.inputs import NfInput, WindowInputs
-from collector.attribution.snapshot import AppRows, AppTraffic, NfTotals, NfWindow, Snapshot
+from collector.attribution.snapshot import (
+    AppRows,
+    AppTraffic,
+    IntensityStatus,
+    NfTotals,
+    NfWindow,
+    Snapshot,
+)
 from collector.attribution.split import split_window
-from collector.attribution.topology import NfSpec, Topology
+from collector.attribution.topology import NfSpec, Topology, ZoneSpec
 from collector.attribution.totals import NO_ZONE, Accumulator, make_snapshot
 
 RU = NfSpec("ru1", "ru", zone="site", idle_policy="fixed", idle_watts=2.0)
@@ -285,3 +293,23 @@ def test_snapshot_arrays_are_read_only() -> None:
     assert [getattr(empty, f).shape for f in ("app", "nf", "packets", "bytes")] == [(0,)] * 4
     rows_ = AppRows.empty()
     assert all(getattr(rows_, f).shape == (0,) for f in ("app", "nf", "role", "direction"))
+
+
+def test_unattributed_parts_under_their_design_reason_names() -> None:
+    """DESIGN section 5's `reason` label values, in that order, each with its own part."""
+    n = NfTotals("ru1", "ru", "measured", "all", 10.0, 3.0, 1.0, 2.0, 4.0)
+    assert list(n.unattributed_by_reason().items()) == [
+        ("untagged", 1.0),
+        ("idle_no_traffic", 2.0),
+        ("catch_up", 4.0),
+    ]
+
+
+def test_snapshot_carries_the_intensities_and_whether_a_market_factor_is_configured() -> None:
+    status = (IntensityStatus("site", "static", "average", 400.0, 5.0),)
+    zones = {"dc": ZoneSpec("dc", market_grams_per_kwh=0.0)}
+    for topo, market in ((TOPO, False), (replace(TOPO, zones=zones), True)):
+        inp, energies = window(0.0, 30.0)
+        snap = make_snapshot(Accumulator(topo), inp, split_window(inp), energies, {}, status)
+        assert snap.intensity == status
+        assert snap.market_configured is market
