@@ -3,42 +3,66 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-LINT_DIRS := $(wildcard collector tests bench testbed)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LINT_DIRS := $(wildcard collector tests bench testbed scripts)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml locks/ci.txt | sha1sum | cut -c1-12)
 
-.PHONY: help demo test check lint typecheck imports unit bench deps venv clean
+.PHONY: help demo test check lint typecheck imports unit bench deps venv clean lock lock-upgrade \
+	dist wheelhouse images clean-images
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 deps: ## install missing Debian packages (root)
 	@scripts/install-debian.sh
 
-venv: $(STAMP) ## create .venv with the project, the model and the test tools
+venv: $(STAMP) ## create .venv from locks/ci.txt: the project, every extra, the test tools
 
-$(STAMP): pyproject.toml
+# torch is not in the lock (locks/overrides.txt): `torch==2.13.0` takes its CPU build from a file
+# on these machines; its own requirements come from the lock, so pip adds nothing else here.
+$(STAMP): pyproject.toml locks/ci.txt locks/pip.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --require-hashes --no-deps -r locks/pip.txt
+	$(BIN)/pip install -q --require-hashes --no-deps -r locks/ci.txt
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,model]'
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	@rm -f $(VENV)/.installed-* && touch $@
+
+lock: venv ## resolve locks/*.txt again from pyproject.toml (uv, at the date they record)
+	$(BIN)/python scripts/lock.py
+
+lock-upgrade: venv ## resolve locks/*.txt at today's date: newer releases
+	$(BIN)/python scripts/lock.py --upgrade
 
 demo: deps venv ## run the end-to-end demo on the network-namespace testbed
 	$(BIN)/e2e-energy demo
 
-check: venv ## ruff, mypy strict and the import-linter contracts
+check: venv ## ruff, mypy strict, the import-linter contracts, locks/ against pyproject.toml
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/lock.py --verify
 
 unit: venv ## the pytest suite only
 	$(BIN)/python -m pytest -q
 
 test: deps venv check unit ## everything: install what is missing, lint, type-check, test
 
+dist: venv ## the sdist and the wheel in dist/
+	$(BIN)/uv build --quiet --sdist --wheel --out-dir dist
+
+wheelhouse: venv ## the images' build context (.cache/images/context): locked wheels and ours
+	$(BIN)/python scripts/images.py wheelhouse
+
+images: deps venv ## build the agent and attributor images (podman, offline) and print their sizes
+	$(BIN)/python scripts/images.py
+
+clean-images: ## remove the images, their base and .cache/images
+	$(BIN)/python scripts/images.py clean
+
 bench: venv ## all benchmarks (prints ratios, never asserts timings)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --json || exit 1; done
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

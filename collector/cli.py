@@ -47,6 +47,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run the end-to-end demo on the testbed.",
     ),
 }
+EXTRAS: dict[str, str] = {
+    "ioam": "decode",
+    "sources": "attributor",
+    "attributor": "attributor",
+    "replay": "attributor",
+    "placement": "placement",
+    "testbed": "testbed",
+    "demo": "testbed",
+}
+"""The distribution's extra each subcommand needs beyond the core (the agent needs none): the
+agent image has the core only, so there these commands say what to install instead of failing
+with a traceback."""
+IN_ATTRIBUTOR_IMAGE = ("attributor", "placement", "decode")
 
 
 class LazyGroup(click.Group):
@@ -64,7 +77,16 @@ class LazyGroup(click.Group):
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
-                return _unavailable(cmd_name, spec[1])
+                return _unavailable(cmd_name, spec[1], "not available in this build yet")
+            if cmd_name in EXTRAS and exc.name and not exc.name.startswith("collector"):
+                extra = EXTRAS[cmd_name]
+                why = (
+                    f"needs the `{extra}` extra (module {exc.name!r} is missing): "
+                    f"pip install 'e2e-energy-collector[{extra}]'"
+                )
+                if extra in IN_ATTRIBUTOR_IMAGE:
+                    why += ", or use the attributor image"
+                return _unavailable(cmd_name, spec[1], why)
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
@@ -76,10 +98,14 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _unavailable(name: str, help_text: str) -> click.Command:
-    @click.command(name=name, help=help_text + " (not available in this build)")
+def _unavailable(name: str, help_text: str, why: str) -> click.Command:
+    @click.command(
+        name=name,
+        help=f"{help_text} (unavailable: {why})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     def cmd() -> None:
-        raise click.ClickException(f"`{name}` is not available in this build yet")
+        raise click.ClickException(f"`{name}` is unavailable here: it {why}")
 
     return cmd
 

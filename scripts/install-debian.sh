@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the demo need (shared/INFRA.md), only when missing.
+# Installs the Debian packages the tests and the demo need (docs/explanation/test-environment.md),
+# only when missing.
 # Runs as root on Debian 12; prints what it does; exits non-zero when an install fails.
 set -euo pipefail
 declare -A need=(
@@ -8,6 +9,7 @@ declare -A need=(
   [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
   [ping]=iputils-ping [ip]=iproute2 [ethtool]=ethtool
   [chromium]=chromium
+  [podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [newuidmap]=uidmap
 )
 missing=()
 for cmd in "${!need[@]}"; do

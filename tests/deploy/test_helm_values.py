@@ -58,7 +58,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("interval-format", {"podMonitor": {"interval": "15 seconds"}}, "/podMonitor/interval"),
     ("role", {"config": {"nfs": [{"name": "x", "role": "gnb"}]}}, "/config/nfs/0/role"),
     ("share-key", {"config": {"shares": {"du": {"static": "watts"}}}}, "/config/shares/du/static"),
-    ("digest", {"image": {"digest": "latest"}}, "/image/digest"),
+    ("digest", {"agent": {"image": {"digest": "latest"}}}, "/agent/image/digest"),
+    ("one-image", {"image": {"repository": "ghcr.io/x/e2e-energy"}}, "/image"),
     ("ring-block-size", {"agent": {"ringBlockSize": 1000}}, "/agent/ringBlockSize"),
     ("run-as-root", {"attributor": {"runAsUser": 0}}, "/attributor/runAsUser"),
 ]
