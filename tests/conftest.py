@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +62,34 @@ def shared_fixture(*parts: str) -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+def image_tools() -> ModuleType:
+    """scripts/images.py as a module: the tests build the wheelhouse and the images the way
+    `make images` does, into the same cache (.cache/images), so one run pays for them once."""
+    spec = importlib.util.spec_from_file_location("e2e_images", ROOT / "scripts" / "images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    """Every wheel locks/agent.txt and locks/attributor.txt pin, hash-checked (PyPI, once)."""
+    tools = image_tools()
+    with tools.cache_lock():
+        path: Path = tools.wheelhouse()
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_images() -> dict[str, str]:
+    """target -> image ID of the agent and attributor images (and "base"), built once a session."""
+    need_binary("podman")
+    need_binary("runc")
+    need_binary("mmdebstrap")
+    need_root()
+    ids: dict[str, str] = image_tools().build_all()
+    return ids

@@ -143,11 +143,27 @@ def frontier_cmd(
         if classes:
             fronts = {n: fronts[n] for n in classes}
     if plot_path is not None:
+        _plotter(plot_path)  # a clear error without matplotlib
         from collector.placement.plot import plot_budget_sweep, plot_frontiers
 
         draw = plot_frontiers if budgets is None else plot_budget_sweep
         draw(cfg, fronts, plot_path)
     _emit(fmt, frontier_report(fronts), frontier_table(fronts, cfg.currency))
+
+
+def _plotter(plot_path: Path | None) -> Any | None:
+    """plot_frontiers when matplotlib is installed; None (no plot) when it is not and no
+    --plot was asked for, as in the attributor image."""
+    try:
+        from collector.placement.plot import plot_frontiers
+    except ModuleNotFoundError as exc:
+        if plot_path is not None:
+            raise click.ClickException(
+                f"--plot needs matplotlib ({exc.name} is missing): "
+                "pip install 'e2e-energy-collector[plot]'"
+            ) from None
+        return None
+    return plot_frontiers
 
 
 @placement.command("simulate")
@@ -158,15 +174,15 @@ def frontier_cmd(
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("placement-frontier.png"),
-    show_default=True,
+    default=None,
+    help="Where the frontier plot goes [default: placement-frontier.png when matplotlib, the "
+    "`plot` extra, is installed; no plot otherwise].",
 )
 def simulate_cmd(
-    config_path: Path | None, fmt: str, settings_path: Path | None, plot_path: Path
+    config_path: Path | None, fmt: str, settings_path: Path | None, plot_path: Path | None
 ) -> None:
     """Solve at each class's own budget, sweep the frontier, print the layer split, plot."""
-    from collector.placement.plot import plot_frontiers
-
+    plot = _plotter(plot_path)
     cfg = _load(config_path, settings_path)
     try:
         problem = build_problem(cfg)
@@ -174,16 +190,20 @@ def simulate_cmd(
     except (InfeasibleError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     fronts = class_frontiers(cfg)
-    plot_frontiers(cfg, fronts, plot_path)
     report = solution_report(sol)
     report["frontier"] = frontier_report(fronts)
-    report["plot"] = str(plot_path)
-    text = "\n\n".join(
-        [
-            summary_lines(report),
-            "layer split at each class's own budget:\n" + layer_table(report),
-            "frontier (per class):\n" + frontier_table(fronts, cfg.currency),
-            f"plot written to {plot_path}",
-        ]
-    )
+    sections = [
+        summary_lines(report),
+        "layer split at each class's own budget:\n" + layer_table(report),
+        "frontier (per class):\n" + frontier_table(fronts, cfg.currency),
+    ]
+    if plot is not None:
+        path = plot_path or Path("placement-frontier.png")
+        plot(cfg, fronts, path)
+        report["plot"] = str(path)
+        sections.append(f"plot written to {path}")
+    else:
+        report["plot"] = None
+        sections.append("no plot: matplotlib is not installed (the `plot` extra)")
+    text = "\n\n".join(sections)
     _emit(fmt, report, text)
