@@ -26,6 +26,8 @@ FROM build AS deps-attributor
 RUN install-venv deps attributor
 
 FROM build AS project
+# scripts/images.py removes stale builds of this stage (one per code change) by this label
+LABEL io.e2e-energy.stage=project
 COPY project/ /project/
 RUN install-venv project
 

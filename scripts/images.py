@@ -187,6 +187,9 @@ def build(target: str, base_ref: str) -> str:
         new = iid.read().strip().removeprefix("sha256:")
     if old and not new.startswith(old):  # the previous build of this tag, now unnamed
         subprocess.run([*PODMAN, "rmi", old], capture_output=True)
+    # earlier builds of the project stage (a few MB each, one per code change)
+    prune = [*PODMAN, "image", "prune", "--force", "--filter", "label=io.e2e-energy.stage=project"]
+    subprocess.run(prune, capture_output=True)
     return new
 
 
@@ -308,6 +311,7 @@ def compare_single(rev: str) -> None:
     print(f"single      {mb(single):>10}  adds {mb(single - base_size)} to the base ({rev})")
     for t in TARGETS:
         print(f"{t} / single: {figures[t]['size'] / single:.2f} of the size")
+    subprocess.run([*PODMAN, "rmi", tag], capture_output=True)  # a one-off, 900 MB
 
 
 def clean() -> None:
