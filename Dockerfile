@@ -15,6 +15,9 @@ ARG BASE=docker.io/library/python:3.11.11-slim-bookworm
 
 # --- build: the dependencies' virtual environment per image, and the project in a layer of its own
 FROM ${BASE} AS build
+# scripts/images.py keeps the current build of each stage below as a named cache and removes
+# stale ones (one per lock or code change) by this label; the images do not inherit it.
+LABEL io.e2e-energy.stage=build
 COPY wheels/ /wheels/
 COPY locks/ /locks/
 COPY install-venv.sh /usr/local/bin/install-venv
@@ -26,8 +29,6 @@ FROM build AS deps-attributor
 RUN install-venv deps attributor
 
 FROM build AS project
-# scripts/images.py removes stale builds of this stage (one per code change) by this label
-LABEL io.e2e-energy.stage=project
 COPY project/ /project/
 RUN install-venv project
 

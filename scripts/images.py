@@ -176,9 +176,13 @@ def context() -> Path:
     return CONTEXT
 
 
-def build(target: str, base_ref: str) -> str:
-    """Builds one target with no network; returns the image ID and tags it REPOSITORY-target:dev."""
-    tag = f"{REPOSITORY}-{target}:dev"
+CACHE_STAGES = ("deps-agent", "deps-attributor", "project")
+"""Build stages kept under a name (REPOSITORY-cache:STAGE) so podman reuses their layers."""
+
+
+def build(target: str, base_ref: str, tag: str | None = None) -> str:
+    """Builds one target with no network; returns its image ID, tagged REPOSITORY-target:dev."""
+    tag = tag or f"{REPOSITORY}-{target}:dev"
     old = image_id(tag)
     with tempfile.NamedTemporaryFile("r") as iid:
         run(*PODMAN, "build", "--quiet", *ULIMITS, "--network=none", "--pull=never",
@@ -187,10 +191,15 @@ def build(target: str, base_ref: str) -> str:
         new = iid.read().strip().removeprefix("sha256:")
     if old and not new.startswith(old):  # the previous build of this tag, now unnamed
         subprocess.run([*PODMAN, "rmi", old], capture_output=True)
-    # earlier builds of the project stage (a few MB each, one per code change)
-    prune = [*PODMAN, "image", "prune", "--force", "--filter", "label=io.e2e-energy.stage=project"]
-    subprocess.run(prune, capture_output=True)
     return new
+
+
+def prune_stale_stages() -> None:
+    """Unnamed build-stage images left by earlier locks or code: ours only, by label."""
+    prune = [*PODMAN, "image", "prune", "--force", "--filter", "label=io.e2e-energy.stage=build"]
+    for _ in range(5):  # removing an image can leave its parent unnamed in turn
+        if not run(*prune, quiet=True).strip():
+            return
 
 
 def image_id(ref: str) -> str | None:
@@ -208,7 +217,10 @@ def build_all() -> dict[str, str]:
     with cache_lock():
         base_ref = base()
         context()
+        for stage in CACHE_STAGES:
+            build(stage, base_ref, f"{REPOSITORY}-cache:{stage}")
         ids = {t: build(t, base_ref) for t in TARGETS}
+        prune_stale_stages()
         ids["base"] = image_id(base_ref) or base_ref
         return ids
 
@@ -283,9 +295,9 @@ ENTRYPOINT ["/opt/venv/bin/e2e-energy"]
 def compare_single(rev: str) -> None:
     """Builds the one image of `rev` (before the split) on the same base and compares sizes.
 
-    As that revision's Dockerfile did: every wheel `pip wheel .` resolves today (network), copied
-    in and installed in one step. That Dockerfile left the copied wheels in a layer of their own;
-    here they are removed in the installing step, so the figure is the smaller, fairer one.
+    As that revision's Dockerfile did: every wheel `pip wheel .` resolves today (network) is
+    copied in, then installed and deleted in one step (so the copied wheels stay in a layer of
+    their own, as they did there); only the base differs, and pip runs from its wheel.
     """
     ids = build_all()
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
@@ -309,6 +321,10 @@ def compare_single(rev: str) -> None:
     single = image_size(tag)
     base_size = figures["base"]["size"]
     print(f"single      {mb(single):>10}  adds {mb(single - base_size)} to the base ({rev})")
+    for layer in layers(tag)[len(layers(ids["base"])) :]:
+        if layer.size >= 1000:
+            what = re.sub(r"\s+", " ", layer.created_by.split("#(nop)")[-1]).strip()
+            print(f"    {mb(layer.size):>10}  {what[:88]}")
     for t in TARGETS:
         print(f"{t} / single: {figures[t]['size'] / single:.2f} of the size")
     subprocess.run([*PODMAN, "rmi", tag], capture_output=True)  # a one-off, 900 MB

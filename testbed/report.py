@@ -2,7 +2,7 @@
 
 Input: the attributor's run reports (collector.attribution.report.build_report) for the baseline
 and the what-if phase, plus the topology. Nothing here measures anything: it arranges numbers
-and sets them next to the ranges the seed paper reports (shared REFERENCE.md).
+and sets them next to the ranges the seed paper reports (docs/explanation/background.md).
 """
 
 from __future__ import annotations

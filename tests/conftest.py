@@ -15,6 +15,8 @@ from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+EXAMPLE_SETTINGS = ROOT / "docs" / "reference" / "settings-example.yaml"
+"""The complete, commented settings file shipped for operators; tests load it so it never drifts."""
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # No per-example deadline: these machines are shared and noisy, and speed belongs in bench/, not

@@ -1,4 +1,4 @@
-"""Attribution: topology, the window grid, the accounting of DESIGN.md section 4, snapshots."""
+"""Attribution: topology, the window grid, the accounting (docs/explanation/attribution.md), snapshots."""
 
 from collector.attribution.engine import Engine, UnknownNf
 from collector.attribution.snapshot import AppRows, NfTotals, NfWindow, Snapshot, Totals

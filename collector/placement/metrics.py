@@ -1,4 +1,4 @@
-"""The advisor's metrics (DESIGN.md section 6): relocatable inference demand, the layer split,
+"""The advisor's metrics (docs/explanation/placement.md): relocatable inference demand, the layer split,
 the relocation break-even per class and region pair, and the energy-latency frontier with its
 energy and carbon returns on latency (ERL, CRL).
 """

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from collector.settings import parse_settings
-from tests.conftest import SHARED, need_module
+from tests.conftest import EXAMPLE_SETTINGS, need_module
 from tests.helmchart import TOGGLES, chart_path, documents, render, settings_of
 
 helm = need_module("helm_python")
@@ -142,11 +142,11 @@ def test_rendered_settings_load_in_the_collector(toggle: str) -> None:
 
 
 def test_the_example_settings_render_and_load() -> None:
-    """shared/settings-example.yaml as chart values: the attributor gets the same tree back."""
-    example = yaml.safe_load((SHARED / "settings-example.yaml").read_text())
+    """docs/reference/settings-example.yaml as chart values: the attributor gets it back."""
+    example = yaml.safe_load(EXAMPLE_SETTINGS.read_text())
     config = {k: v for k, v in example.items() if k not in ("agent", "agents")}
     config["store"] = {"retention_days": example["store"]["retention_days"]}
-    config["api"] = {"token_file": None}
+    config["api"] = {k: v for k, v in example["api"].items() if k != "listen"}
     agent = example["agent"]
     values = {
         "config": config,
