@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the demo need (docs/explanation/test-environment.md),
+# Installs the Debian packages the tests and the demo need (docs/how-to/run-the-tests.md),
 # only when missing.
 # Runs as root on Debian 12; prints what it does; exits non-zero when an install fails.
 set -euo pipefail

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs inside the image build (Dockerfile), with no network and every hash checked:
-#   install-venv deps LOCK   the virtual environment /opt/e2e-energy with locks/LOCK.txt
+#   install-venv deps LOCK   the virtual environment /opt/e2e-energy with the lock LOCK (agent or
+#                            attributor, copied from locks/ into the build context)
 #   install-venv project     the project's wheel into /opt/e2e-energy/project, a layer of its own
 #                            (a code change leaves the dependencies' layer as it was)
 # pip runs from its own wheel, so the base needs no pip and the images carry none. The

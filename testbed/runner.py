@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from collector.settings import Settings, TestbedApp
+from collector.settings import REVEAL_SECRETS, Settings, TestbedApp
 from testbed import netns
 from testbed.plan import Plan, make_plan
 
@@ -268,7 +268,9 @@ class Testbed:
 
     def runtime_settings(self) -> dict[str, Any]:
         """The topology with this run's addresses and ports filled in (for the attributor)."""
-        data: dict[str, Any] = self.settings.model_dump(mode="json", exclude_none=True)
+        data: dict[str, Any] = self.settings.model_dump(
+            mode="json", exclude_none=True, context={REVEAL_SECRETS: True}
+        )
         for src in data["sources"]:
             if src["kind"] == "kepler":
                 src["url"] = f"http://127.0.0.1:{self.kepler_port}/metrics"

@@ -14,6 +14,8 @@ from collector.settings.agent import (
     TraceIdCarrier,
 )
 from collector.settings.base import (
+    REVEAL_SECRETS,
+    Secret,
     SettingsError,
     Strict,
     format_validation_errors,
@@ -78,6 +80,7 @@ from collector.settings.topology import (
 )
 
 __all__ = [
+    "REVEAL_SECRETS",
     "AgentSettings",
     "AgentsKubernetes",
     "AgentsSettings",
@@ -102,6 +105,7 @@ __all__ = [
     "RadioModel",
     "RedfishSource",
     "RequestsRef",
+    "Secret",
     "Settings",
     "SettingsError",
     "ShareKey",
