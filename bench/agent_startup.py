@@ -1,7 +1,8 @@
 """How long `e2e-energy agent --help` takes, and what it would take if the agent imported the
 attributor's packages (numpy, pandas, scipy, FastAPI, pysnmp, the Kubernetes client).
 
-Each figure is the median of N fresh interpreter starts in this venv:
+Each figure is the median CPU time (user + system, which a loaded shared machine distorts less
+than wall time) of N fresh interpreter starts in this venv:
   bare        `python -c pass`: the interpreter alone
   agent       `e2e-energy agent --help` (what the DaemonSet's image runs through)
   +heavy      the same after importing the packages the agent image leaves out
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +31,10 @@ CLI = "from collector.cli import main; main({args!r})"
 def median_seconds(code: str, runs: int) -> float:
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False)
-        times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return statistics.median(times)
 
 
