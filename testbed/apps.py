@@ -23,8 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testbed.hopopts import set_hopopts
-from testbed.wire import KIND_ANSWER, KIND_REQUEST, Assembler, chunks, encode_body, ipv6_length
+from testbed.wire import (
+    KIND_ANSWER,
+    KIND_REQUEST,
+    Assembler,
+    chunks,
+    encode_body,
+    ipv6_length,
+    set_hopopts,
+)
 
 _SENTENCE = (
     "radio unit baseband edge core network inference model energy carbon packet trace node "
@@ -62,13 +69,21 @@ class App:
     def send_loop(self) -> None:
         rng = random.Random(self.args.seed)
         period = 1.0 / self.args.rate
+        if self.args.start_at:  # a phase's quiet lead: counters sampled after its edge first
+            self.stop.wait(max(0.0, self.args.start_at - time.time()))
         next_t = time.monotonic()
         mid = 0
         deadline = next_t + self.args.duration
+        if self.args.stop_at:
+            deadline = min(deadline, next_t + self.args.stop_at - time.time())
         while not self.stop.is_set() and time.monotonic() < deadline:
             mid += 1
             body = encode_body(
-                {"app": self.args.app, "texts": make_texts(self.args.texts, self.args.words, rng)},
+                {
+                    "app": self.args.app,
+                    "model": self.args.model,
+                    "texts": make_texts(self.args.texts, self.args.words, rng),
+                },
                 os.urandom(self.args.payload_bytes),
             )
             with self.lock:
@@ -87,6 +102,8 @@ class App:
         assembler = Assembler()
         quiet_since: float | None = None
         while True:
+            if self.args.stop_at and time.time() >= self.args.stop_at:
+                return  # the phase is over: what is still missing counts as unanswered
             try:
                 datagram, peer = self.sock.recvfrom(65535)
             except TimeoutError:
@@ -135,9 +152,12 @@ def main() -> None:
     p.add_argument("--payload-bytes", type=int, default=1000)
     p.add_argument("--words", type=int, default=8, help="words per prompt")
     p.add_argument("--texts", type=int, default=1, help="prompts per request")
+    p.add_argument("--model", default="", help="model the server should use (default: its first)")
     p.add_argument("--slots", type=int, default=6)
     p.add_argument("--datagram-bytes", type=int, default=1200)
     p.add_argument("--linger", type=float, default=15.0, help="wait for late answers (s)")
+    p.add_argument("--start-at", type=float, default=0.0, help="first request at this Unix time")
+    p.add_argument("--stop-at", type=float, default=0.0, help="stop at this Unix time (s)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats", type=Path, required=True)
     args = p.parse_args()

@@ -10,7 +10,7 @@ kernel lacks the ioam6 lwtunnel encap); A and B fill their slots; dumpcap on R's
 the packets before R's own stack sees them. Network namespaces are named e2io<pid><role> and
 are always deleted again.
 
-Usage (root): python testbed/ioam_groundtruth.py --out FILE.pcapng [--packets 8]
+Usage (root): python -m testbed.ioam_groundtruth --out FILE.pcapng [--packets 8]
               [--trace-type 0xfff000] [--namespace 123] [--oss] [--slots 3]
 """
 
@@ -25,8 +25,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collector.ioam.build import hopopts_for_socket
 

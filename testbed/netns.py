@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pyroute2 import IPRoute, NetNS, netns
 
-from collector.settings import TestbedSettings
 from testbed.plan import MGMT_IF, TUN_NAME, Plan
+from testbed.settings import TestbedSettings
 
 STATE_DIR = Path(os.environ.get("E2E_ENERGY_TESTBED_STATE", "/run/e2e-energy-testbed"))
 IFA_F_NODAD = 0x02

@@ -10,7 +10,7 @@ import ipaddress
 import zlib
 from dataclasses import dataclass
 
-from collector.settings import TestbedSettings
+from testbed.settings import TestbedSettings
 
 TUN_NAME = "gtp0"
 MGMT_IF = "mgmt0"

@@ -5,6 +5,10 @@ time of their processes, applies testbed/power_models.py, integrates energy, the
 - rewrites the JSON file behind snmpd's pass_persist helper (the RU's APC rPDU2 outlet), and
 - serves a Kepler-format /metrics (generation 0.9 or 0.10 label sets) for DU, CU, UPF, server.
 There is no RAPL on these machines: every number here is modelled, and the sources say so.
+The served energy counters are continuous in time, as a hardware energy counter is: the static
+part is counted up to the moment of the scrape (static watts are constant), the dynamic part up
+to the last step. A counter that only moved once a second would hand whoever scrapes it at
+another rhythm a staircase, and turn the scrape jitter into false dynamic energy.
 
     python -m testbed.powerd --config testbed/topology.yaml --prefix e2tb --kepler 127.0.0.1:0
         --snmp-json FILE --pids-file FILE --port-file FILE
@@ -23,7 +27,6 @@ from pathlib import Path
 
 from pyroute2 import NetNS
 
-from collector.settings import TestbedSettings, load_settings
 from testbed.plan import MGMT_IF, make_plan
 from testbed.power_models import (
     Interval,
@@ -33,6 +36,8 @@ from testbed.power_models import (
     radio_power,
     traffic_power,
 )
+from testbed.settings import TestbedSettings, load_topology
+from testbed.snmp_pass import apc_outlet_values
 
 JOULES_PER_TENTH_KWH = 360_000.0
 
@@ -51,16 +56,15 @@ class NfMeter:
     peak_watts: float = 0.0
 
 
-def rx_totals(ns: str) -> tuple[float, float]:
+def rx_totals(nsr: NetNS) -> tuple[float, float]:
     """Received packets and bytes over the NF's data interfaces (not lo, not management)."""
     packets = octets = 0.0
-    with NetNS(ns) as nsr:
-        for link in nsr.get_links():
-            if link.get_attr("IFLA_IFNAME") in ("lo", MGMT_IF):
-                continue
-            stats = link.get_attr("IFLA_STATS64")
-            packets += stats["rx_packets"]
-            octets += stats["rx_bytes"]
+    for link in nsr.get_links():
+        if link.get_attr("IFLA_IFNAME") in ("lo", MGMT_IF):
+            continue
+        stats = link.get_attr("IFLA_STATS64")
+        packets += stats["rx_packets"]
+        octets += stats["rx_bytes"]
     return packets, octets
 
 
@@ -72,8 +76,10 @@ class Daemon:
         self.snmp_json = snmp_json
         nodes = set(tb.power.radio) | set(tb.power.traffic) | set(tb.power.cpu)
         self.meters = {n: NfMeter(n) for n in sorted(nodes)}
+        self.handles: dict[str, NetNS] = {}
+        """One open netlink socket per namespace, kept for the daemon's life (opening one
+        forks a helper: once a second per node would cost more CPU than the NFs themselves)."""
         self.lock = threading.Lock()
-        self.text = ""
         self.last = time.monotonic()
         self.primed = False
 
@@ -84,13 +90,30 @@ class Daemon:
             return {}
         return data
 
+    def _netns(self, node: str) -> NetNS:
+        if node not in self.handles:
+            self.handles[node] = NetNS(self.plan.ns(node))
+        return self.handles[node]
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
     def step(self) -> None:
+        readings = {}
+        pids = self._pids()
+        for node in self.meters:
+            readings[node] = (*rx_totals(self._netns(node)), cpu_seconds(pids.get(node, [])))
+        with self.lock:
+            self._account(readings)
+        self._write_snmp()
+
+    def _account(self, readings: dict[str, tuple[float, float, float]]) -> None:
         now = time.monotonic()
         dt, self.last = now - self.last, now
-        pids = self._pids()
         for node, m in self.meters.items():
-            packets, octets = rx_totals(self.plan.ns(node))
-            cpu = cpu_seconds(pids.get(node, []))
+            packets, octets, cpu = readings[node]
             iv = Interval(dt, packets - m.packets, octets - m.bytes, max(0.0, cpu - m.cpu))
             m.packets, m.bytes, m.cpu = packets, octets, cpu
             if not self.primed:
@@ -106,17 +129,18 @@ class Daemon:
             m.static_joules += split.static_watts * dt
             m.dynamic_joules += split.dynamic_watts * dt
         self.primed = True
-        self._write_snmp()
-        text = render_kepler(self.tb, self.meters)
+
+    def render(self) -> str:
+        """The Kepler text as of now (static energy counted up to this moment)."""
         with self.lock:
-            self.text = text
+            return render_kepler(self.tb, self.meters, time.monotonic() - self.last)
 
     def _write_snmp(self) -> None:
-        outlets = {}
+        outlets: dict[int, dict[str, object]] = {}
         for node, index in self.tb.power.outlets.items():
             m = self.meters[node]
             nf = self.tb.node(node).nf or node
-            outlets[str(index)] = {
+            outlets[index] = {
                 "name": nf,
                 "watts": round(m.watts.watts),
                 "peak_watts": round(m.peak_watts),
@@ -125,12 +149,13 @@ class Daemon:
                 ),
             }
         tmp = self.snmp_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(outlets), encoding="utf-8")
+        tmp.write_text(json.dumps(apc_outlet_values(outlets)), encoding="utf-8")
         tmp.replace(self.snmp_json)
 
 
-def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter]) -> str:
-    """Kepler /metrics for the pod-mapped NFs, in the configured generation's names and labels."""
+def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter], since_step: float = 0.0) -> str:
+    """Kepler /metrics for the pod-mapped NFs, in the configured generation's names and labels;
+    `since_step` seconds of static power are added to the energy integrated at the last step."""
     lines = ["# testbed: modelled energy (no RAPL on this machine); see testbed/power_models.py"]
     pods = {n: tb.power.pods[n] for n in meters if n in tb.power.pods}
     if tb.power.kepler_generation == "0.10":
@@ -141,7 +166,7 @@ def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter]) -> str:
         for node, pod in pods.items():
             m, (ns, name) = meters[node], pod.split("/")
             labels = f'pod_id="{node}-uid",pod_name="{name}",pod_namespace="{ns}",state="running"'
-            total = m.static_joules + m.dynamic_joules
+            total = m.static_joules + m.watts.static_watts * since_step + m.dynamic_joules
             lines.append(f'kepler_pod_cpu_joules_total{{{labels},zone="package"}} {total:.6f}')
         lines += [
             "# HELP kepler_pod_cpu_watts Power of cpu at pod level",
@@ -165,9 +190,8 @@ def render_kepler(tb: TestbedSettings, meters: dict[str, NfMeter]) -> str:
             lines.append(
                 f'kepler_container_joules_total{{{base},mode="dynamic"}} {m.dynamic_joules:.6f}'
             )
-            lines.append(
-                f'kepler_container_joules_total{{{base},mode="idle"}} {m.static_joules:.6f}'
-            )
+            idle = m.static_joules + m.watts.static_watts * since_step
+            lines.append(f'kepler_container_joules_total{{{base},mode="idle"}} {idle:.6f}')
     return "\n".join(lines) + "\n"
 
 
@@ -177,8 +201,7 @@ def serve(daemon: Daemon, address: str) -> ThreadingHTTPServer:
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404)
                 return
-            with daemon.lock:
-                body = daemon.text.encode()
+            body = daemon.render().encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -204,8 +227,7 @@ def main() -> None:
     p.add_argument("--port-file", type=Path, required=True)
     p.add_argument("--interval", type=float, default=1.0)
     args = p.parse_args()
-    settings = load_settings(args.config)
-    assert settings.testbed is not None
+    settings = load_topology(args.config)
     daemon = Daemon(settings.testbed, args.prefix, args.pids_file, args.snmp_json)
     daemon.step()
     server = serve(daemon, args.kepler)
@@ -216,6 +238,7 @@ def main() -> None:
     while not stop.wait(args.interval):
         daemon.step()
     server.shutdown()
+    daemon.close()
 
 
 if __name__ == "__main__":

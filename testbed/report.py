@@ -1,18 +1,25 @@
-"""The demo's numbers, table and report (Markdown + PNG charts), from attribution run reports.
+"""The demo's numbers: per-application rows, the models' cost, each lever's change.
 
-Input: the attributor's run reports (collector.attribution.report.build_report) for the baseline
-and the what-if phase, plus the topology. Nothing here measures anything: it arranges numbers
-and sets them next to the ranges the seed paper reports (docs/explanation/background.md).
+Input: the attributor's run reports (collector.attribution.report.build_report) for each phase,
+the phases' server counters, and the topology. Nothing here measures anything: it arranges
+numbers and sets them next to what the seed paper reports ("E2E energy monitoring for AI
+inference in mobile networks", its abstract: the only part that is public; see
+docs/explanation/background.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.settings import Settings
+from testbed.models import MODELS
+from testbed.settings import TestbedFile
 
-MODEL_LABEL = "all-MiniLM-L6-v2 (sentence-embedding model)"
+if TYPE_CHECKING:
+    from testbed.demo import Phase
+
 NETWORK_ROLES = ("ru", "du", "cu", "upf")
 ROLE_ORDER = ("ru", "du", "cu", "upf", "inference")
 ROLE_LABEL = {"ru": "RU", "du": "DU", "cu": "CU", "upf": "UPF", "inference": "server"}
@@ -32,11 +39,15 @@ class AppRow:
     joules_per_request_by_role: dict[str, float]
     network_energy_share: float | None
     network_co2_share: dict[str, float | None]
-    dynamic_joules_per_request: float = 0.0
+    dynamic_per_request_by_role: dict[str, float]
 
     @property
     def joules_per_request(self) -> float:
         return sum(self.joules_per_request_by_role.values())
+
+    @property
+    def dynamic_joules_per_request(self) -> float:
+        return sum(self.dynamic_per_request_by_role.values())
 
 
 def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
@@ -49,11 +60,11 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
         n = float(entry.get("requests") or 0.0)
         by_role = {r: 0.0 for r in ROLE_ORDER}
         co2 = {r: 0.0 for r in ROLE_ORDER}
-        dynamic = 0.0
+        dynamic = {r: 0.0 for r in ROLE_ORDER}
         for nf, d in entry["nfs"].items():
             role = role_of.get(nf, "inference")
             by_role[role] += float(d["joules"])
-            dynamic += float(d.get("dynamic_joules", 0.0))
+            dynamic[role] += float(d.get("dynamic_joules", 0.0))
             co2[role] += float(d["co2_grams"] or 0.0)
         total = sum(by_role.values())
         net = sum(by_role[r] for r in NETWORK_ROLES)
@@ -70,7 +81,7 @@ def app_rows(settings: Settings, run: dict[str, Any]) -> list[AppRow]:
                 joules_per_request_by_role={r: (v / n if n else 0.0) for r, v in by_role.items()},
                 network_energy_share=net / total if total else None,
                 network_co2_share=shares,
-                dynamic_joules_per_request=dynamic / n if n else 0.0,
+                dynamic_per_request_by_role={r: (v / n if n else 0.0) for r, v in dynamic.items()},
             )
         )
     return rows
@@ -180,3 +191,46 @@ def per_request_all(rows: list[AppRow], *, dynamic: bool = False) -> float:
         )
         / n
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """One model in one phase and app: measured CPU time per request, its joules at the
+    server's watts per busy core, and the server energy the attributor gave each request."""
+
+    model: str
+    parameters: int
+    phase: str
+    app: str
+    requests: float
+    cpu_seconds_per_request: float
+    model_joules_per_request: float
+    server_joules_per_request: float
+
+
+def model_rows(
+    settings: TestbedFile, phases: Sequence[Phase], rows: dict[str, list[AppRow]]
+) -> list[ModelRow]:
+    """Baseline and what-if: each model's measured cost per request, per app."""
+    server = next(n.name for n in settings.testbed.nodes if n.role == "inference")
+    watts = settings.testbed.power.cpu[server].watts_per_core.value
+    out = []
+    for phase in phases:
+        if phase.name not in ("baseline", "whatif"):
+            continue
+        attributed = {r.app: r.joules_per_request_by_role["inference"] for r in rows[phase.name]}
+        for app, (n, cpu) in sorted(phase.model_usage.items()):
+            per = cpu / n if n else 0.0
+            out.append(
+                ModelRow(
+                    model=phase.model,
+                    parameters=MODELS[phase.model].parameters,
+                    phase=phase.name,
+                    app=app,
+                    requests=n,
+                    cpu_seconds_per_request=per,
+                    model_joules_per_request=per * watts,
+                    server_joules_per_request=attributed.get(app, 0.0),
+                )
+            )
+    return out

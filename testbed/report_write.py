@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from collector.settings import Settings
 from testbed.report import (
-    MODEL_LABEL,
     PAPER_CO2_SHARE,
     PAPER_ENERGY_SHARE,
-    PAPER_MAX_REDUCTION,
-    PAPER_RATIO,
     ROLE_LABEL,
     ROLE_ORDER,
     AppRow,
-    change,
     format_pct,
-    per_request_all,
-    table_rows,
 )
+from testbed.report_sections import sections
+from testbed.settings import TestbedFile
+
+if TYPE_CHECKING:
+    from testbed.demo import Phase
 
 COLOURS = {
     "ru": "#4c72b0",
@@ -100,182 +99,20 @@ def chart_shares(base: list[AppRow], path: Path) -> None:
     plt.close(fig)
 
 
-def _md_table(head: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(lines)
-
-
 def write_report(
     out: Path,
-    settings: Settings,
-    base: list[AppRow],
-    whatif: list[AppRow],
+    settings: TestbedFile,
+    rows: dict[str, list[AppRow]],
+    phases: Sequence[Phase],
     runs: dict[str, dict[str, Any]],
     meta: dict[str, Any],
 ) -> Path:
+    """report.md, energy_per_request.png and network_shares.png under `out`; returns report.md.
+    `rows` and `runs` are keyed by phase (baseline, model, data_rate, whatif)."""
     out.mkdir(parents=True, exist_ok=True)
-    chart_energy(base, whatif, out / "energy_per_request.png")
-    chart_shares(base, out / "network_shares.png")
-    text = "\n\n".join(_sections(settings, base, whatif, runs, meta)) + "\n"
+    chart_energy(rows["baseline"], rows["whatif"], out / "energy_per_request.png")
+    chart_shares(rows["baseline"], out / "network_shares.png")
+    text = "\n\n".join(sections(settings, rows, phases, runs, meta)) + "\n"
     path = out / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _sections(
-    settings: Settings,
-    base: list[AppRow],
-    whatif: list[AppRow],
-    runs: dict[str, dict[str, Any]],
-    meta: dict[str, Any],
-) -> list[str]:
-    assert settings.testbed is not None
-    power = settings.testbed.power
-    radio = power.radio["ru"]
-    out = [
-        "# e2e-energy demo report",
-        f"Model: {MODEL_LABEL}, on CPU in the `srv` namespace. Network: UE-RU-DU-CU=GTP-U=UPF "
-        f"in Linux network namespaces, IOAM stamped by the kernel. Baseline "
-        f"{meta['duration']:.0f} s, what-if {meta['duration']:.0f} s, windows of "
-        f"{settings.window_seconds:.0f} s. **All power is modelled** (no RAPL or meters on this "
-        "machine; see testbed/README.md): the traffic, CPU times and request counts are measured, "
-        "the watts come from the models below. This is a demonstration of the accounting, not a "
-        "reproduction of the paper's measurements.",
-        "## Per application (baseline)",
-        _md_table(*table_rows(base)),
-        "![energy per request](energy_per_request.png)",
-        "## Next to the seed paper",
-        _paper_table(base),
-        "![network shares](network_shares.png)",
-        "### What drives the difference",
-        "\n".join(
-            [
-                f"- **RU static power** ({radio.n_trx} x {radio.p0_watts} W, EARTH pico-cell "
-                "row, assumed) dominates: it is split by packets, so an app's share follows "
-                "its packet count, not its payload.",
-                "- **The model is small and runs on CPU** (all-MiniLM-L6-v2, ~22 M parameters, "
-                f"{power.cpu['srv'].watts_per_core} W per busy core, assumed) while the paper "
-                "runs VLMs on GPUs: the server side here is far lighter, so the network share "
-                "is higher.",
-                f"- **DU static {power.traffic['du'].static_watts} W and CU/UPF static "
-                f"{power.cpu['cu'].static_watts} W** (assumed) are split like the RU's.",
-                "- **The server's energy is split per request** (the default key for the "
-                "inference role), so a complex request carries the same server joules as a simple "
-                "one; its larger cost shows up as more packets, hence a larger network share.",
-                "- **Carbon**: RAN site and data centre are separate zones; the market basis "
-                "uses the data centre's renewable contract factor, which raises the network's "
-                "CO2 share.",
-            ]
-        ),
-        "## What-if: lower data rate and lighter workload",
-        meta["whatif_description"],
-        _md_table(*table_rows(whatif)),
-        _whatif_table(base, whatif),
-        "## Accounting check (baseline)",
-        _nf_table(runs["baseline"]),
-    ]
-    return out
-
-
-def _paper_table(base: list[AppRow]) -> str:
-    head = [
-        "app",
-        "network share of energy (testbed)",
-        "paper",
-        "network share of CO2, location / market (testbed)",
-        "paper",
-    ]
-    body = []
-    for r in base:
-        e = PAPER_ENERGY_SHARE.get(r.app)
-        c = PAPER_CO2_SHARE.get(r.app)
-        body.append(
-            [
-                r.app,
-                format_pct(r.network_energy_share),
-                f"{PAPER_RATIO.get(r.app, 'n/a')} (about {format_pct(e[0])}-{format_pct(e[1])})"
-                if e
-                else "n/a",
-                f"{format_pct(r.network_co2_share.get('location'))} / "
-                f"{format_pct(r.network_co2_share.get('market'))}",
-                f"{format_pct(c[0])}-{format_pct(c[1])}" if c else "n/a",
-            ]
-        )
-    return _md_table(head, body)
-
-
-def _whatif_table(base: list[AppRow], whatif: list[AppRow]) -> str:
-    total, dyn = change(base, whatif), change(base, whatif, dynamic=True)
-    b = {r.app: r for r in base}
-    body = []
-    for r in whatif:
-        if r.app not in b:
-            continue
-        body.append(
-            [
-                r.app,
-                f"{b[r.app].joules_per_request:.3f}",
-                f"{r.joules_per_request:.3f}",
-                format_pct(total.get(r.app)),
-                f"{b[r.app].dynamic_joules_per_request:.3f}",
-                f"{r.dynamic_joules_per_request:.3f}",
-                format_pct(dyn.get(r.app)),
-            ]
-        )
-    body.append(
-        [
-            "all requests",
-            f"{per_request_all(base):.3f}",
-            f"{per_request_all(whatif):.3f}",
-            format_pct(total.get("all")),
-            f"{per_request_all(base, dynamic=True):.3f}",
-            f"{per_request_all(whatif, dynamic=True):.3f}",
-            format_pct(dyn.get("all")),
-        ]
-    )
-    head = [
-        "app",
-        "baseline J/req",
-        "what-if J/req",
-        "change",
-        "baseline dynamic J/req",
-        "what-if dynamic J/req",
-        "change (dynamic)",
-    ]
-    note = (
-        f"The paper reports up to -{100 * PAPER_MAX_REDUCTION:.0f} % energy from model choice and "
-        "data rate. Here the dynamic (load-dependent) energy per request follows the workload "
-        "directly. The E2E figure per app also moves with the static split: static energy (mostly "
-        "the RU's) is shared by packets, so when one app sends fewer packets, the other app's "
-        "share of the same static watts grows. The `all requests` row is free of that effect."
-    )
-    return _md_table(head, body) + "\n\n" + note
-
-
-def _nf_table(run: dict[str, Any]) -> str:
-    body = []
-    for nf, d in sorted(run["nfs"].items()):
-        body.append(
-            [
-                nf,
-                d["role"],
-                d.get("energy_basis", ""),
-                f"{d['measured_joules']:.1f}",
-                f"{d['attributed_joules']:.1f}",
-                f"{d['unattributed_joules']:.1f}",
-                f"{d['unmeasured_seconds']:.0f}",
-                f"{d['max_conservation_error_ratio']:.1e}",
-            ]
-        )
-    head = [
-        "NF",
-        "role",
-        "basis",
-        "measured J",
-        "attributed J",
-        "unattributed J",
-        "unmeasured s",
-        "max conservation error",
-    ]
-    return _md_table(head, body)

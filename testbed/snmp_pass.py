@@ -1,8 +1,13 @@
-"""net-snmp pass_persist helper: serves an APC rPDU2 outlet metered status table from a JSON file.
+"""net-snmp pass_persist helper: serves the OIDs of a JSON file, re-read on every request.
 
-snmpd runs it once and talks over stdin/stdout (PING/get/getnext). Every request re-reads the JSON
-file, which the testbed's power daemon rewrites each second, so the watts change live.
-Table: .1.3.6.1.4.1.318.1.1.26.9.4.3.1.<col>.<outlet> (PowerNet-MIB rPDU2OutletMeteredStatusTable):
+The file maps OIDs to `[type, value]` ({".1.3.6...": ["integer", 27]}), so whoever writes it
+(the testbed's power daemon each second, or a test between reads) changes the answers live.
+snmpd starts it once (snmpd.conf: `pass_persist BASE python snmp_pass.py VALUES.json [DELAY]`)
+and talks over stdin/stdout (PING/get/getnext/set). When the DELAY file exists, its content
+(seconds) delays every answer: a slow agent for tests.
+
+`apc_outlet_values` writes the APC rPDU2 outlet metered status table the testbed serves for the
+RU: .1.3.6.1.4.1.318.1.1.26.9.4.3.1.<col>.<outlet> (PowerNet-MIB rPDU2OutletMeteredStatusTable):
 1 index, 3 name, 4 number, 7 power (W), 8 peak power (W), 11 energy (tenths of kWh).
 Standard library only (snmpd starts it with the interpreter and this file's path).
 """
@@ -11,61 +16,76 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-BASE = ".1.3.6.1.4.1.318.1.1.26.9.4.3"
-COLUMNS = {1: "integer", 3: "string", 4: "integer", 7: "integer", 8: "integer", 11: "integer"}
-FIELDS = {1: "index", 3: "name", 4: "index", 7: "watts", 8: "peak_watts", 11: "energy_tenth_kwh"}
+APC_OUTLET_TABLE = ".1.3.6.1.4.1.318.1.1.26.9.4.3"
+APC_COLUMNS = {
+    1: ("integer", "index"),
+    3: ("string", "name"),
+    4: ("integer", "index"),
+    7: ("integer", "watts"),
+    8: ("integer", "peak_watts"),
+    11: ("integer", "energy_tenth_kwh"),
+}
 
 
-def table(path: Path) -> list[tuple[tuple[int, ...], str, str]]:
-    """(oid as ints, type, value) in lexicographic OID order."""
-    try:
-        outlets = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    rows = []
-    base = tuple(int(x) for x in BASE.strip(".").split("."))
-    for col in sorted(COLUMNS):
-        for key in sorted(outlets, key=int):
-            outlet = dict(outlets[key], index=int(key))
-            rows.append(((*base, 1, col, int(key)), COLUMNS[col], str(outlet[FIELDS[col]])))
-    return rows
+def apc_outlet_values(outlets: dict[int, dict[str, Any]]) -> dict[str, list[Any]]:
+    """outlet index -> {name, watts, peak_watts, energy_tenth_kwh}: the table's OIDs."""
+    out: dict[str, list[Any]] = {}
+    for col, (kind, field) in APC_COLUMNS.items():
+        for index, outlet in outlets.items():
+            value = index if field == "index" else outlet[field]
+            out[f"{APC_OUTLET_TABLE}.1.{col}.{index}"] = [kind, value]
+    return out
 
 
 def _oid(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.strip().strip(".").split(".") if x)
 
 
+def load(path: Path) -> dict[tuple[int, ...], tuple[str, str]]:
+    """The file's OIDs (numeric, so they sort in SNMP order); an unreadable file serves none."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {_oid(k): (str(v[0]), str(v[1])) for k, v in raw.items()}
+
+
 def answer(command: str, oid_text: str, path: Path) -> list[str]:
+    """The reply lines to `get` or `getnext` of one OID."""
     oid = _oid(oid_text)
-    rows = table(path)
+    values = load(path)
     if command == "get":
-        hit = [r for r in rows if r[0] == oid]
+        hit = oid if oid in values else None
     else:
-        hit = [r for r in rows if r[0] > oid][:1]
-    if not hit:
+        hit = next((k for k in sorted(values) if k > oid), None)
+    if hit is None:
         return ["NONE"]
-    found, kind, value = hit[0]
-    return ["." + ".".join(map(str, found)), kind, value]
+    kind, value = values[hit]
+    return ["." + ".".join(map(str, hit)), kind, value]
 
 
 def main() -> None:
     path = Path(sys.argv[1])
+    delay = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     for line in sys.stdin:
-        command = line.strip()
-        if command == "PING":
+        command = line.strip().lower()
+        if command == "ping":
             out = ["PONG"]
         elif command in ("get", "getnext"):
-            out = answer(command, sys.stdin.readline(), path)
+            oid = sys.stdin.readline()
+            if delay is not None and delay.exists():
+                time.sleep(float(delay.read_text() or 0))
+            out = answer(command, oid, path)
         elif command == "set":
             sys.stdin.readline()
             sys.stdin.readline()
             out = ["not-writable"]
-        elif not command:
-            break
         else:
-            out = ["NONE"]
+            break
         sys.stdout.write("\n".join(out) + "\n")
         sys.stdout.flush()
 

@@ -7,11 +7,17 @@ ACKs), so the end-to-end test can compare the agent's per-app packet counts with
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.ioam.build import hopopts_for_socket
+
+TRACE_TYPE_NODE_ID = 0x800000
+"""Trace-type bit 0 (most significant of 24): Hop_Lim(8) + node_id(24), 4 octets per hop."""
+IPV6_HOPOPTS = getattr(socket, "IPV6_HOPOPTS", 54)
 MAGIC = b"E2"
 KIND_REQUEST = 1
 KIND_ANSWER = 2
@@ -84,3 +90,14 @@ class Assembler:
         for k in old:
             del self.partial[k]
         self.expired += len(old)
+
+
+def set_hopopts(sock: socket.socket, namespace_id: int, slots: int) -> int:
+    """Make every packet of `sock` carry an empty pre-allocated IOAM trace (this kernel lacks the
+    IOAM lwtunnel encap, so the sender inserts it and every forwarding namespace with
+    ioam6_enabled fills one slot); returns the Hop-by-Hop header's length."""
+    if slots % 2:
+        raise ValueError("slots must be even so the header is a multiple of 8 octets")
+    header = hopopts_for_socket(namespace_id, TRACE_TYPE_NODE_ID, slots)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, header)
+    return len(header)

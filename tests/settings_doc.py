@@ -1,7 +1,9 @@
-"""Renders the settings reference tables from collector/settings/ (models + docstrings).
+"""Renders the settings reference tables from the models and their field docstrings.
 
-`python -m tests.settings_doc --write` rewrites the generated block of
-docs/reference/settings.md; tests/test_settings_doc.py fails when the block is out of date.
+Two references: the collector's settings (collector/settings/) in docs/reference/settings.md,
+and the testbed's own section (testbed/settings.py) in testbed/README.md.
+`python -m tests.settings_doc --write` rewrites both generated blocks; tests/test_settings_doc.py
+and tests/testbed/test_settings.py fail when one is out of date.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from pydantic_core import PydanticUndefined
 import collector.settings as settings_pkg
 from collector.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
+COLLECTOR_SOURCES = tuple(sorted(Path(settings_pkg.__file__).parent.glob("*.py")))
+TESTBED_SOURCES = (ROOT / "testbed" / "settings.py",)
 
-def field_docs() -> dict[tuple[str, str], str]:
-    """(class name, field) -> the docstring written under the field in collector/settings/."""
+
+def field_docs(sources: tuple[Path, ...] = COLLECTOR_SOURCES) -> dict[tuple[str, str], str]:
+    """(class name, field) -> the docstring written under the field in the source files."""
     out: dict[tuple[str, str], str] = {}
     classes = (
         n
-        for path in sorted(Path(settings_pkg.__file__).parent.glob("*.py"))
+        for path in sources
         for n in ast.parse(path.read_text(encoding="utf-8")).body
         if isinstance(n, ast.ClassDef)
     )
@@ -80,10 +86,22 @@ def default_text(f: Any) -> str:
     return f"`{value!r}`" if value not in ({}, [], None) else f"`{value}`"
 
 
-def render() -> str:
-    docs = field_docs()
+def render(
+    root: type[BaseModel] = Settings,
+    prefix: str = "",
+    sources: tuple[Path, ...] = COLLECTOR_SOURCES,
+    *,
+    once: bool = False,
+) -> str:
+    """The tables below `root`; with `once`, a model used at several paths is shown at the
+    first one only (titled with its class, e.g. every power parameter is one Param)."""
+    docs = field_docs(sources)
     lines = []
-    for path, model in walk(Settings, "", set()):
+    shown: set[type[BaseModel]] = set()
+    for path, model in walk(root, prefix, set()):
+        if once and model in shown:
+            continue
+        shown.add(model)
         title = path or "top level"
         lines += [
             "",
@@ -102,9 +120,16 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "reference" / "settings.md"
+DOC = ROOT / "docs" / "reference" / "settings.md"
+TESTBED_DOC = ROOT / "testbed" / "README.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m tests.settings_doc --write -->"
 END = "<!-- END GENERATED -->"
+
+
+def render_testbed() -> str:
+    from testbed.settings import TestbedSettings
+
+    return render(TestbedSettings, "testbed", TESTBED_SOURCES, once=True)
 
 
 def generated_block(text: str) -> str:
@@ -112,10 +137,11 @@ def generated_block(text: str) -> str:
 
 
 def write() -> None:
-    text = DOC.read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    DOC.write_text(head + BEGIN + "\n" + render() + END + tail, encoding="utf-8")
+    for doc, block in ((DOC, render()), (TESTBED_DOC, render_testbed())):
+        text = doc.read_text(encoding="utf-8")
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        doc.write_text(head + BEGIN + "\n" + block + END + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

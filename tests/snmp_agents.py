@@ -21,7 +21,7 @@ from collector.services.poller import Poller
 from tests.conftest import need_binary
 
 RECORDINGS = Path(snmpsim_data.__file__).parent / "data" / "UPS"
-PASS_HELPER = Path(__file__).parent / "snmp_pass_persist.py"
+PASS_HELPER = Path(__file__).resolve().parent.parent / "testbed" / "snmp_pass.py"
 
 
 async def read_once(reader: SnmpReader) -> ReadResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -14,7 +14,6 @@ from collector.settings.base import SettingsError, format_validation_errors
 from collector.settings.carbon import CarbonSettings
 from collector.settings.outputs import ApiSettings, StoreSettings
 from collector.settings.sources import SourceSettings
-from collector.settings.testbed import TestbedSettings
 from collector.settings.topology import (
     AppSettings,
     AppsKubernetes,
@@ -43,7 +42,6 @@ class Settings(BaseSettings):
     shares: dict[str, ShareSettings] = Field(default_factory=default_shares)
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
-    testbed: TestbedSettings | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -97,16 +95,31 @@ class Settings(BaseSettings):
         )
 
 
-def parse_settings(data: dict[str, Any], origin: str = "<settings>") -> Settings:
-    """Validate a parsed mapping; errors name `origin` (the file) and each dotted key."""
+S = TypeVar("S", bound=Settings)
+
+
+@overload
+def parse_settings(data: dict[str, Any], origin: str = ...) -> Settings: ...
+@overload
+def parse_settings(data: dict[str, Any], origin: str, model: type[S]) -> S: ...
+def parse_settings(
+    data: dict[str, Any], origin: str = "<settings>", model: type[Settings] = Settings
+) -> Settings:
+    """Validate a parsed mapping; errors name `origin` (the file) and each dotted key.
+
+    `model` is Settings or a subclass that adds a section of its own (the testbed's file)."""
     try:
-        return Settings(**data)
+        return model(**data)
     except ValidationError as exc:
         raise SettingsError(format_validation_errors(exc, origin)) from None
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Read and validate a YAML settings file."""
+@overload
+def load_settings(path: str | Path) -> Settings: ...
+@overload
+def load_settings(path: str | Path, model: type[S]) -> S: ...
+def load_settings(path: str | Path, model: type[Settings] = Settings) -> Settings:
+    """Read and validate a YAML settings file (as `model`: Settings or a subclass)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -120,4 +133,4 @@ def load_settings(path: str | Path) -> Settings:
         data = {}
     if not isinstance(data, dict):
         raise SettingsError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
-    return parse_settings(data, str(p))
+    return parse_settings(data, str(p), model)

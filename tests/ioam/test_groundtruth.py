@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import ROOT, need_binary, need_root
 
 FIXTURES = ROOT / "tests" / "fixtures" / "ioam"
-SCRIPT = ROOT / "testbed" / "ioam_groundtruth.py"
 
 # tshark field suffix (ipv6.opt.ioam.trace.node.*) -> our node key
 NODE_FIELDS = {
@@ -118,7 +117,8 @@ def test_live_kernel_traces(scenario: str, tmp_path: Path) -> None:
         need_binary(binary)
     out = tmp_path / f"{scenario}.pcapng"
     subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(out), "--packets", "4", *SCENARIOS[scenario]],
+        [sys.executable, "-m", "testbed.ioam_groundtruth", "--out", str(out), "--packets", "4"]
+        + SCENARIOS[scenario],
         check=True,
         timeout=120,
     )

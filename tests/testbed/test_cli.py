@@ -47,7 +47,33 @@ def test_bad_config_names_the_file_and_key(tmp_path: Path) -> None:
     empty = tmp_path / "none.yaml"
     empty.write_text("window_seconds: 5\n")
     out = _cli("testbed", "down", "--config", str(empty), check=False)
-    assert "testbed: missing" in out.stderr
+    assert f"{empty}: testbed: Field required" in out.stderr
+
+
+def test_without_the_testbed_package_the_commands_say_so() -> None:
+    """An installation without `testbed` (the container image) keeps the collector's CLI and
+    answers `demo` and `testbed` with a clear error instead of a traceback."""
+    block = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'testbed' or name.startswith('testbed.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from collector.cli import main\n"
+        "main()\n"
+    )
+    for args in (["demo"], ["testbed", "status"]):
+        out = subprocess.run(
+            [sys.executable, "-c", block, *args], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode != 0
+        assert "unavailable here: it needs the `testbed` package" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    listed = subprocess.run(
+        [sys.executable, "-c", block, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0 and "demo" in listed.stdout and "agent" in listed.stdout
 
 
 def test_up_is_idempotent_and_down_removes_everything() -> None:
@@ -88,7 +114,7 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_path: Path) -> None:
             "--prefix",
             prefix,
             "--duration",
-            "5",
+            "10",
             "--report",
             str(tmp_path / "r"),
         ],

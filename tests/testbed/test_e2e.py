@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from collector.settings import load_settings
+from testbed.settings import load_topology
 from tests.conftest import need, need_binary, need_root
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -87,12 +88,12 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "the live attributor (`e2e-energy attributor`) is not in this build",
     )
     from testbed import netns
-    from testbed.demo import start_agents, start_attributor
+    from testbed.demo import server_usage, start_agents, start_attributor
     from testbed.runner import Testbed
 
     need(netns.unsupported_reason() is None, str(netns.unsupported_reason()))
     run = tmp_path_factory.mktemp("e2e")
-    settings = load_settings(ROOT / "testbed" / "topology.yaml")
+    settings = load_topology(ROOT / "testbed" / "topology.yaml")
     with Testbed(settings, run, prefix=PREFIX) as bed:
         start_agents(bed)
         record = start_attributor(bed)
@@ -108,9 +109,13 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         try:
             plain = bed.start_capture("plain", "srv", "upf0")
             n3 = bed.start_capture("n3", "upf", "cu0")
-            apps = [bed.start_app(a, SEND_SECONDS) for a in bed.tb.apps]
+            models = bed.tb.models
+            # simple asks for the large model, complex for the small one: both serve
+            chosen = {"simple": models.large, "complex": models.small}
+            apps = [bed.start_app(a, SEND_SECONDS, model=chosen[a.app]) for a in bed.tb.apps]
             for proc in apps:
                 assert proc.wait(120) == 0
+            usage = server_usage(bed)
             bed.stop("capture-plain")
             bed.stop("capture-n3")
             time.sleep(2 * settings.window_seconds + 2)
@@ -128,6 +133,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 "n3": n3,
                 "prom_up": prom_up,
                 "stats": {a.app: bed.app_stats(a.app) for a in bed.tb.apps},
+                "chosen": chosen,
+                "usage": usage,
             }
         finally:
             prom.terminate()
@@ -217,7 +224,7 @@ def _snapshots(e2e: dict[str, Any]) -> list[Any]:
     from collector.attribution.grid import windows_between
     from collector.attribution.records import read_records
 
-    settings = load_settings(e2e["bed"].run_dir / "topology.yaml")
+    settings = load_settings(e2e["bed"].run_dir / "collector.yaml")
     topo = topology_from_settings(settings)
     with e2e["record"].open() as f:
         records = [r for _, r in read_records(f)]
@@ -250,18 +257,15 @@ def test_ru_readings_came_over_snmp_from_snmpd(e2e: dict[str, Any]) -> None:
     assert len(watts) >= 5
     # the outlet's energy column (tenths of kWh) arrived too, with its 360 kJ resolution
     assert counters and all(r.resolution_joules == 360_000.0 for r in counters)
-    radio = e2e["settings"].testbed.power.radio["ru"]
-    for r in watts:
+    ru = e2e["settings"].testbed.power.radio["ru"]
+    n_trx, p0, dp, pmax = (p.value for p in (ru.n_trx, ru.p0_watts, ru.delta_p, ru.p_max_watts))
+    for r in watts:  # EARTH eq. 1 between no load and full load, as integer watts
         assert r.watts is not None
-        assert (
-            round(radio.n_trx * radio.p0_watts)
-            <= r.watts
-            <= round(radio.n_trx * (radio.p0_watts + radio.delta_p * radio.p_max_watts))
-        )
+        assert round(n_trx * p0) <= r.watts <= round(n_trx * (p0 + dp * pmax))
     up = dict((lab["source"], v) for lab, v in _samples(e2e["attributor"], "e2e_energy_source_up"))
     assert up.get("ran-pdu") == 1.0
     bed = e2e["bed"]
-    runtime = load_settings(bed.run_dir / "topology.yaml")
+    runtime = load_settings(bed.run_dir / "collector.yaml")
     pdu = next(s for s in runtime.sources if s.name == "ran-pdu")
     assert (pdu.kind, getattr(pdu, "address", "")) == ("snmp", f"127.0.0.1:{bed.snmp_port}")
     assert "NET-SNMP version" in (bed.run_dir / "snmpd-own.log").read_text()
@@ -282,3 +286,16 @@ def test_request_counts_match_what_the_apps_sent(e2e: dict[str, Any]) -> None:
 def test_real_prometheus_scrapes_agents_and_attributor(e2e: dict[str, Any]) -> None:
     assert len(e2e["prom_up"]) == 3
     assert all(v == 1.0 for v in e2e["prom_up"].values()), e2e["prom_up"]
+
+
+def test_each_app_was_served_by_the_model_it_asked_for(e2e: dict[str, Any]) -> None:
+    """The server's own counters: requests per (task, model) equal the app's answers, with the
+    model's CPU time measured; no request went to the other model."""
+    for app, stats in e2e["stats"].items():
+        model = e2e["chosen"][app]
+        assert stats["model"] == f"{model} (sentence-embedding model)"
+        requests, cpu = e2e["usage"][(app, model)]
+        assert requests == stats["answers"] > 0
+        assert cpu > 0
+        other = next(m for m in set(e2e["chosen"].values()) if m != model)
+        assert e2e["usage"][(app, other)] == (0.0, 0.0)

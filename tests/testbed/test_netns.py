@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import load_settings
+from testbed.settings import load_topology
 from tests.conftest import need, need_binary, need_root
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
@@ -62,7 +62,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from testbed.runner import Testbed
 
     need(netns.unsupported_reason() is None, str(netns.unsupported_reason()))
-    settings = load_settings(ROOT / "testbed" / "topology.yaml")
+    settings = load_topology(ROOT / "testbed" / "topology.yaml")
     run = tmp_path_factory.mktemp("bed")
     with Testbed(settings, run, prefix=PREFIX) as tb:
         tb.uplink_pcap = tb.start_capture("uplink", "srv", "upf0")  # type: ignore[attr-defined]
@@ -110,8 +110,9 @@ def test_apps_get_answers_from_the_real_model(bed: object) -> None:
         stats = bed.app_stats(app.app)
         assert stats["requests_sent"] >= app.rate_per_second * SEND_SECONDS - 1
         assert stats["answers"] == stats["requests_sent"], stats
-        assert stats["model"] == "all-MiniLM-L6-v2 (sentence-embedding model)"
-        line = f'testbed_inference_requests_total{{model="all-MiniLM-L6-v2",task="{app.app}"}}'
+        large = bed.tb.models.large  # apps ask for the baseline's model unless told otherwise
+        assert stats["model"] == f"{large} (sentence-embedding model)"
+        line = f'testbed_inference_requests_total{{model="{large}",task="{app.app}"}}'
         assert f"{line} {float(stats['answers'])}" in counters
 
 
@@ -139,8 +140,10 @@ def test_snmpd_serves_the_ru_watts(bed: object) -> None:
         env={"MIBS": "", "MIBDIRS": "/nonexistent"},
     ).stdout.split()
     radio = bed.tb.power.radio["ru"]
-    idle = radio.n_trx * radio.p0_watts
-    full = radio.n_trx * (radio.p0_watts + radio.delta_p * radio.p_max_watts)
+    n_trx, p0, dp, pmax = (
+        p.value for p in (radio.n_trx, radio.p0_watts, radio.delta_p, radio.p_max_watts)
+    )
+    idle, full = n_trx * p0, n_trx * (p0 + dp * pmax)  # EARTH eq. 1: no load, full load
     assert out[0].strip('"') == "ru1"
     assert round(idle) <= int(out[1]) <= round(full)
     assert round(idle) <= int(out[1]) <= int(out[2]) <= round(full)  # peak holds the maximum
@@ -156,8 +159,8 @@ def test_kepler_endpoint_serves_modelled_energy(bed: object) -> None:
         if line.startswith("kepler_pod_cpu_joules_total{"):
             labels, value = line.rsplit(" ", 1)
             values[labels.split('pod_name="')[1].split('"')[0]] = float(value)
-    assert set(values) == {"du-0", "cu-up-0", "upf-0", "minilm-0"}
-    assert values["minilm-0"] > 0  # the model's measured CPU time, times watts per core
+    assert set(values) == {"du-0", "cu-up-0", "upf-0", "embedder-0"}
+    assert values["embedder-0"] > 0  # the model's measured CPU time, times watts per core
     assert values["cu-up-0"] > 0
     assert "modelled" in text
 

@@ -1,57 +1,25 @@
-"""The testbed's pure parts: topology, plan, Hop-by-Hop bytes, GTP-U, framing, power models."""
+"""The testbed's pure parts: plan, Hop-by-Hop bytes, GTP-U, framing, power models, SNMP table."""
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
 import pytest
 
-from collector.settings import (
-    CpuModel,
-    RadioModel,
-    SettingsError,
-    TrafficModel,
-    load_settings,
-    parse_settings,
-)
 from testbed import gtpu, snmp_pass, wire
-from testbed.hopopts import hopopts
 from testbed.plan import TUN_NAME, make_plan
-from testbed.power_models import Interval, cpu_power, radio_power, traffic_power
+from testbed.power_models import Interval, PowerSplit, cpu_power, radio_power, traffic_power
 from testbed.powerd import NfMeter, render_kepler
+from testbed.settings import CpuModel, Param, RadioModel, TrafficModel, load_topology
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOPOLOGY = ROOT / "testbed" / "topology.yaml"
 
 
-def test_topology_loads_and_is_consistent() -> None:
-    s = load_settings(TOPOLOGY)
-    assert s.testbed is not None
-    nf_ids = {n.name: n.node_id for n in s.nfs}
-    for node in s.testbed.nodes:
-        if node.nf:
-            assert nf_ids[node.nf] == node.node_id, node.name
-    app_ns = {a.app: a.namespace_id for a in s.testbed.apps}
-    for app in s.apps:
-        assert app.traces[0].namespace_id == app_ns[app.name]
-    carried = {t.namespace_id for t in s.agent.trace_ids}
-    assert set(app_ns.values()) <= carried
-
-
-def test_bad_topology_names_key_and_file(tmp_path: Path) -> None:
-    text = TOPOLOGY.read_text().replace("trace_slots: 6", "trace_slots: 5")
-    bad = tmp_path / "t.yaml"
-    bad.write_text(text)
-    with pytest.raises(SettingsError, match=r"t\.yaml: testbed: .*trace_slots must be even"):
-        load_settings(bad)
-    with pytest.raises(SettingsError, match=r"testbed\.nodes\.0\.colour: unknown key"):
-        parse_settings({"testbed": {"nodes": [{"name": "ue", "role": "ue", "colour": 1}]}}, "x")
-
-
 def test_plan_routes_through_the_gtpu_tunnel() -> None:
-    s = load_settings(TOPOLOGY)
-    assert s.testbed is not None
+    s = load_topology(TOPOLOGY)
     plan = make_plan(s.testbed, "e2tb99")
     assert plan.ns("cu") == "e2tb99-cu"
     assert plan.gtpu_nodes == ("cu", "upf")
@@ -67,7 +35,12 @@ def test_plan_routes_through_the_gtpu_tunnel() -> None:
 
 
 def test_hopopts_layout() -> None:
-    h = hopopts(101, 6)
+    import socket
+
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        length = wire.set_hopopts(sock, 101, 6)
+        h = sock.getsockopt(socket.IPPROTO_IPV6, wire.IPV6_HOPOPTS, 256)
+    assert length == len(h) == 40
     assert h.hex() == (
         "00"  # next header (kernel fills it)
         "04"  # (4 + 1) * 8 = 40 octets
@@ -81,8 +54,8 @@ def test_hopopts_layout() -> None:
         "800000"  # trace type bit 0: hop limit + 24-bit node id
         "00" + "00" * 24  # reserved  # six empty slots
     )
-    with pytest.raises(ValueError, match="even"):
-        hopopts(101, 5)
+    with pytest.raises(ValueError, match="even"), socket.socket(socket.AF_INET6) as sock:
+        wire.set_hopopts(sock, 101, 5)
 
 
 def test_gtpu_round_trip_and_rejects() -> None:
@@ -116,28 +89,37 @@ def test_wire_chunks_reassemble_out_of_order_and_expire() -> None:
     assert (asm.expired, asm.malformed) == (1, 1)
 
 
+def _p(value: float) -> Param:
+    return Param(value=value, source="test")
+
+
 def test_power_models() -> None:
     radio = RadioModel(
-        n_trx=4, p0_watts=6.8, delta_p=4.0, p_max_watts=0.13, capacity_bits_per_second=8e6
+        n_trx=_p(2),
+        p0_watts=_p(6.8),
+        delta_p=_p(4.0),
+        p_max_watts=_p(0.13),
+        capacity_bits_per_second=_p(8e6),
     )
     idle = radio_power(radio, Interval(1.0))
-    assert idle.watts == pytest.approx(27.2)
+    assert idle.watts == pytest.approx(13.6)  # EARTH eq. 1: N_TRX x P0 with no load
     half = radio_power(radio, Interval(2.0, bytes=1e6))  # 4 Mbit/s = half load
-    assert half.dynamic_watts == pytest.approx(4 * 4.0 * 0.13 * 0.5)
+    assert half.dynamic_watts == pytest.approx(2 * 4.0 * 0.13 * 0.5)
     full = radio_power(radio, Interval(1.0, bytes=1e9))
-    assert full.watts == pytest.approx(4 * (6.8 + 4.0 * 0.13))  # clamped at full load
+    assert full.watts == pytest.approx(2 * (6.8 + 4.0 * 0.13))  # clamped at full load
     du = traffic_power(
-        TrafficModel(static_watts=15, joules_per_packet=1e-3, joules_per_byte=1e-6),
+        TrafficModel(static_watts=_p(15), joules_per_packet=_p(1e-3), joules_per_byte=_p(1e-6)),
         Interval(2.0, packets=100, bytes=1e6),
     )
     assert (du.static_watts, du.dynamic_watts) == (15, pytest.approx((0.1 + 1.0) / 2))
-    cu = cpu_power(CpuModel(static_watts=5, watts_per_core=12), Interval(4.0, cpu_seconds=1.0))
+    cu = cpu_power(
+        CpuModel(static_watts=_p(5), watts_per_core=_p(12)), Interval(4.0, cpu_seconds=1.0)
+    )
     assert cu.watts == pytest.approx(5 + 3)
 
 
 def test_kepler_rendering_both_generations() -> None:
-    s = load_settings(TOPOLOGY)
-    assert s.testbed is not None
+    s = load_topology(TOPOLOGY)
     meters = {n: NfMeter(n, static_joules=10.0, dynamic_joules=2.5) for n in ("du", "cu")}
     text = render_kepler(s.testbed, meters)
     assert (
@@ -154,16 +136,31 @@ def test_kepler_rendering_both_generations() -> None:
     assert 'pod_name="du-0",source="testbed-model",mode="dynamic"} 2.500000' in old
 
 
+def test_kepler_counters_run_on_between_steps() -> None:
+    """Scraped 1.5 s after the last step, a 2 W static part adds 3 J; the dynamic part stays
+    as of the last step (its watts are only known per interval)."""
+    s = load_topology(TOPOLOGY)
+    meter = NfMeter("cu", static_joules=10.0, dynamic_joules=2.5, watts=PowerSplit(2.0, 7.0))
+    text = render_kepler(s.testbed, {"cu": meter}, since_step=1.5)
+    assert 'pod_name="cu-up-0",pod_namespace="ran",state="running",zone="package"} 15.5000' in text
+    old_power = s.testbed.power.model_copy(update={"kepler_generation": "0.9"})
+    old = render_kepler(s.testbed.model_copy(update={"power": old_power}), {"cu": meter}, 1.5)
+    assert 'mode="idle"} 13.000000' in old and 'mode="dynamic"} 2.500000' in old
+
+
 def test_snmp_pass_table_order(tmp_path: Path) -> None:
     f = tmp_path / "o.json"
-    f.write_text(
-        '{"2": {"name": "b", "watts": 5, "peak_watts": 6, "energy_tenth_kwh": 0},'
-        ' "1": {"name": "ru1", "watts": 27, "peak_watts": 29, "energy_tenth_kwh": 3}}'
-    )
-    base = snmp_pass.BASE
+    outlets = {
+        2: {"name": "b", "watts": 5, "peak_watts": 6, "energy_tenth_kwh": 0},
+        1: {"name": "ru1", "watts": 27, "peak_watts": 29, "energy_tenth_kwh": 3},
+    }
+    f.write_text(json.dumps(snmp_pass.apc_outlet_values(outlets)))
+    base = snmp_pass.APC_OUTLET_TABLE
     assert snmp_pass.answer("get", f"{base}.1.7.1", f) == [f"{base}.1.7.1", "integer", "27"]
     assert snmp_pass.answer("getnext", f"{base}.1.3.1", f) == [f"{base}.1.3.2", "string", "b"]
     assert snmp_pass.answer("getnext", f"{base}.1.3.2", f)[0] == f"{base}.1.4.1"
+    # numeric order: column 11 comes after 8, not between 1 and 3
+    assert snmp_pass.answer("getnext", f"{base}.1.8.2", f) == [f"{base}.1.11.1", "integer", "3"]
     assert snmp_pass.answer("getnext", f"{base}.1.11.2", f) == ["NONE"]
     assert snmp_pass.answer("get", f"{base}.1.7.9", f) == ["NONE"]
     (tmp_path / "o.json").write_text("{broken")
