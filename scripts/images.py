@@ -124,6 +124,10 @@ def base() -> str:
     for old in CACHE.glob("base-*.tar"):  # one base tarball is enough
         if old != tarball:
             old.unlink()
+    names = run(*PODMAN, "images", "--format", "{{.Repository}}:{{.Tag}}", quiet=True).split()
+    stale = [n for n in names if n.startswith(f"{REPOSITORY}-base:") and n != ref]
+    if stale:  # bases of an earlier recipe
+        subprocess.run([*PODMAN, "rmi", *stale], capture_output=True)
     return ref
 
 

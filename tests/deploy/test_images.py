@@ -11,6 +11,7 @@ are what a kubelet would be given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -81,10 +82,9 @@ class Container(Background):
 
     def stop(self, timeout: float = 15.0) -> int:
         subprocess.run([*PODMAN, "stop", "-t", "10", self.name], capture_output=True)
-        try:  # `podman run` returns the container's status once it has seen it stop
+        # `podman run` returns the container's status once it has seen it stop
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
         rc = super().stop(timeout)
         subprocess.run([*PODMAN, "rm", "-f", self.name], capture_output=True)
         return rc
@@ -115,9 +115,10 @@ def test_agent_image_holds_the_core_only(built_images: dict[str, str]) -> None:
     assert attributor.stdout.startswith("65532 ['numpy', 'pandas', 'fastapi', 'pysnmp'")
 
 
-def agent_values(port: int, namespaces_: list[int]) -> dict[str, Any]:
+def agent_values(port: int, namespaces_: list[int], engine: str = "auto") -> dict[str, Any]:
     return {
         "agent": {
+            "engine": engine,
             "interfaces": [{"name": "up0", "direction": "uplink"}],
             "traceIds": [{"namespace_id": n, "carrier": "namespace"} for n in namespaces_],
             "port": port,
@@ -131,46 +132,58 @@ def scrape(ns: str, url: str) -> str:
         return str(resp.read().decode())
 
 
+@pytest.mark.parametrize("engine", ["ebpf", "afpacket"])
 def test_agent_image_counts_the_kernel_chain_as_the_checkout(
-    built_images: dict[str, str], tmp_path: Path
+    engine: str, built_images: dict[str, str], tmp_path: Path
 ) -> None:
+    """The image's agent with the chart's capabilities for `engine` (and nothing else), then the
+    checkout's AF_PACKET agent, each counting the same traffic sent through the kernel chain."""
     need_binary("ethtool")
-    docs = documents(agent_values(9471, list(chain.APPS)))
+    docs = documents(agent_values(9471, list(chain.APPS), engine))
     settings = tmp_path / "agent.yaml"
     settings.write_text(yaml.safe_dump(settings_of(docs, "agent.yaml")))
     daemonset = one(docs, "DaemonSet")
     flags = chart_flags(daemonset, {"agent.yaml": settings})
-    assert "--cap-add=NET_RAW" in flags and "--user" in flags
+    added = [f for f in flags if f.startswith("--cap-add=")]
+    assert added and "--user" in flags
+    args = containers(daemonset)[0]["args"]
     tags = ["snd", "r1", "r2", "r3", "rcv"]
+    counted: dict[str, str] = {}
     with namespaces(*tags) as ns_list:
         names = dict(zip(tags, ns_list, strict=True))
         chain.build_chain(names)
         rcv = names["rcv"]
-        # without the capability the chart adds, capture is refused (the flags matter)
-        bare = [f for f in flags if f != "--cap-add=NET_RAW"]
-        denied = Container(rcv, built_images["agent"], bare, containers(daemonset)[0]["args"])
-        assert denied.proc.wait(60) == 1 and "NET_RAW" in "".join(denied.err)
+        # without the capabilities the chart adds, the engine cannot start (the flags matter)
+        bare = [f for f in flags if f not in added]
+        denied = Container(rcv, built_images["agent"], bare, args)
+        assert denied.proc.wait(60) == 1, "".join(denied.err)
         denied.stop()
-        image = Container(rcv, built_images["agent"], flags, containers(daemonset)[0]["args"])
-        checkout = Agent(rcv, "--config", str(settings))
+        image = Container(rcv, built_images["agent"], flags, args)
         try:
             image.wait_for(r"listening on http://127\.0\.0\.1:9471/metrics", timeout=60)
-            sent = chain.send(names["snd"], {100: 700, 200: 300})
+            sent = chain.send(names["snd"], {100: 700, 200: 300, 300: 400})
             time.sleep(1.0)  # blocks retire after 50 ms, tallies flush every 250 ms
-            from_image = scrape(rcv, "http://127.0.0.1:9471/metrics")
-            from_checkout = checkout.scrape()
+            counted["image"] = scrape(rcv, "http://127.0.0.1:9471/metrics")
         finally:
             assert image.stop() == 0, "".join(image.err)
+        checkout = Agent(rcv, "--config", str(settings), "--engine", "afpacket")
+        try:
+            again = chain.send(names["snd"], {100: 700, 200: 300, 300: 400})
+            time.sleep(1.0)
+            counted["checkout"] = checkout.scrape()
+        finally:
             checkout.stop()
+    assert again == sent  # the same traffic twice
     expected: Counter[tuple[int, int, str]] = Counter()
-    for app, nodes in ((100, (11, 12, 13)), (200, (11, 12))):
+    for app, nodes in ((100, (11, 12, 13)), (200, (11, 12)), (300, (11, 12, 13))):
         for node in nodes:
             expected[(app, node, "packets")] = sent[app][0]
             expected[(app, node, "bytes")] = sent[app][1]
-    assert chain.agent_counts(from_image) == expected
-    assert chain.agent_counts(from_checkout) == expected
-    assert chain.results(from_image) == chain.results(from_checkout)
-    assert 'k8s_node="node-1"' in from_image  # NODE_NAME from the pod's fieldRef
+    assert chain.agent_counts(counted["image"]) == expected
+    assert chain.agent_counts(counted["checkout"]) == expected
+    assert chain.results(counted["image"]) == chain.results(counted["checkout"])
+    assert f'e2e_energy_agent_info{{engine="{engine}"' in counted["image"]
+    assert 'k8s_node="node-1"' in counted["image"]  # NODE_NAME from the pod's fieldRef
 
 
 def http(ns: str, url: str, data: bytes | None = None) -> tuple[int, bytes]:

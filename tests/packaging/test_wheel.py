@@ -109,13 +109,14 @@ def checkout(*args: str, cwd: Path) -> str:
 
 
 def test_wheel_and_sdist_carry_every_file_the_package_reads(dist: dict[str, Path]) -> None:
-    package = [f for f in tracked_files() if f.startswith("collector/")]
+    package = [f for f in tracked_files() if f.split("/")[0] in ("collector", "testbed")]
     data = [f for f in package if not f.endswith(".py")]
     assert "collector/placement/data/default.yaml" in data
+    assert "collector/agent/bpf/ioam_tc.bpf.o" in data
     with zipfile.ZipFile(dist["wheel"]) as whl:
         names = set(whl.namelist())
     assert not set(package) - names, "missing from the wheel"
-    assert not {n for n in names if n.startswith("tests/") or n.startswith("testbed/")}
+    assert not {n for n in names if n.startswith(("tests/", "bench/", "scripts/", "locks/"))}
     with tarfile.open(dist["sdist"]) as sd:
         top = sd.getnames()[0].split("/")[0]
         in_sdist = {n.removeprefix(top + "/") for n in sd.getnames()}
