@@ -40,6 +40,39 @@ ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
 HEAVY = ("numpy", "pandas", "scipy", "fastapi", "pysnmp", "kubernetes", "matplotlib", "scapy")
 
 
+SECCOMP = Path("/usr/share/containers/seccomp.json")
+
+
+def runtime_default_seccomp(where: Path) -> Path:
+    """podman's default seccomp profile as current RuntimeDefault profiles have it (moby's and
+    containerd's): `bpf` allowed with CAP_BPF and `perf_event_open` with CAP_PERFMON, not only
+    with CAP_SYS_ADMIN as in Debian 12's containers-common 0.50."""
+    profile = json.loads(SECCOMP.read_text())
+    own = {"bpf": "CAP_BPF", "perf_event_open": "CAP_PERFMON"}
+    rules = []
+    for rule in profile["syscalls"]:
+        names = [n for n in rule["names"] if n not in own]
+        if len(names) < len(rule["names"]) and rule.get("includes", {}).get("caps") == [
+            "CAP_SYS_ADMIN"
+        ]:
+            for name, cap in own.items():
+                rules.append({**rule, "names": [name]})
+                rules.append({**rule, "names": [name], "includes": {"caps": [cap]}})
+        elif len(names) < len(rule["names"]) and rule.get("excludes", {}).get("caps") == [
+            "CAP_SYS_ADMIN"
+        ]:
+            for name, cap in own.items():
+                rules.append(
+                    {**rule, "names": [name], "excludes": {"caps": ["CAP_SYS_ADMIN", cap]}}
+                )
+        if names:
+            rules.append({**rule, "names": names})
+    profile["syscalls"] = rules
+    path = where / "seccomp-runtime-default.json"
+    path.write_text(json.dumps(profile))
+    return path
+
+
 def chart_flags(doc: dict[str, Any], files: dict[str, Path], volume: str = "") -> list[str]:
     """podman flags for the workload's pod as the chart renders it."""
     pod = doc["spec"]["template"]["spec"]
@@ -54,6 +87,9 @@ def chart_flags(doc: dict[str, Any], files: dict[str, Path], volume: str = "") -
         flags += ["--read-only", "--read-only-tmpfs=false"]  # only what the pod mounts
     if sc.get("allowPrivilegeEscalation") is False:
         flags += ["--security-opt", "no-new-privileges"]
+    seccomp = sc.get("seccompProfile", psc.get("seccompProfile", {})).get("type")
+    assert seccomp == "RuntimeDefault"
+    flags += ["--security-opt", f"seccomp={runtime_default_seccomp(files_dir(files))}"]
     assert pod.get("hostNetwork") or doc["kind"] == "Deployment"
     flags += ["--network", "host"]  # the attributor too: the namespace is its pod network
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -68,6 +104,10 @@ def chart_flags(doc: dict[str, Any], files: dict[str, Path], volume: str = "") -
     for env in c.get("env", []):
         flags += ["--env", f"{env['name']}={env.get('value', 'node-1')}"]
     return flags
+
+
+def files_dir(files: dict[str, Path]) -> Path:
+    return next(iter(files.values())).parent
 
 
 class Container(Background):
