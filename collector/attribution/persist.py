@@ -37,6 +37,15 @@ def write_snapshot(store: Store, snap: Snapshot) -> None:
         nfs=nfs,
         requests=list(snap.requests.items()),
         totals=totals,
+        traffic=list(
+            zip(
+                snap.traffic.app.tolist(),
+                snap.traffic.nf.tolist(),
+                snap.traffic.packets.tolist(),
+                snap.traffic.bytes.tolist(),
+                strict=True,
+            )
+        ),
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from collector.sources.health import Health
+
 APP_COLUMNS = (
     "static_joules",
     "dynamic_joules",
@@ -22,6 +24,7 @@ APP_COLUMNS = (
     "embodied_grams",
 )
 REASONS = ("untagged", "idle_no_traffic", "catch_up")
+"""Why energy stays unattributed (DESIGN.md section 4): the `reason` label and API keys."""
 
 
 def _frozen(a: npt.ArrayLike, dtype: Any = None) -> npt.NDArray[Any]:
@@ -97,8 +100,26 @@ class AppTraffic:
         return len(self.app)
 
 
+class _Unattributed:
+    """The unattributed parts of an NF's energy, shared by a window and the running totals."""
+
+    __slots__ = ()
+    untagged_joules: float
+    idle_no_traffic_joules: float
+    catch_up_joules: float
+
+    @property
+    def unattributed_joules(self) -> float:
+        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
+
+    def unattributed_by_reason(self) -> dict[str, float]:
+        """Each part under its REASONS name, in that order."""
+        parts = (self.untagged_joules, self.idle_no_traffic_joules, self.catch_up_joules)
+        return dict(zip(REASONS, parts, strict=True))
+
+
 @dataclass(frozen=True, slots=True)
-class NfWindow:
+class NfWindow(_Unattributed):
     """One NF in one window: measured E_n = attributed + untagged + idle_no_traffic + catch_up."""
 
     nf: str
@@ -121,13 +142,9 @@ class NfWindow:
     untagged_clamps: int
     embodied_grams: float
 
-    @property
-    def unattributed_joules(self) -> float:
-        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
-
 
 @dataclass(frozen=True, slots=True)
-class NfTotals:
+class NfTotals(_Unattributed):
     """Cumulative per-NF sums since the first window (they resume from the store)."""
 
     nf: str
@@ -141,10 +158,6 @@ class NfTotals:
     catch_up_joules: float = 0.0
     unmeasured_seconds: float = 0.0
 
-    @property
-    def unattributed_joules(self) -> float:
-        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
-
 
 @dataclass(frozen=True, slots=True)
 class IntensityStatus:
@@ -155,16 +168,6 @@ class IntensityStatus:
     signal: str
     grams_per_kwh: float
     age_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    """Health of one source as the poller saw it (filled by the live attributor)."""
-
-    source: str
-    up: bool
-    duration_seconds: float
-    errors_total: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,8 @@ class Snapshot:
     totals: Totals
     intensity: tuple[IntensityStatus, ...] = ()
     indices: tuple[tuple[str, str, float], ...] = ()
-    sources: tuple[SourceStatus, ...] = ()
+    sources: tuple[Health, ...] = ()
+    """Every source's and agent's health at the window's computation (live only)."""
     market_configured: bool = False
     traffic: AppTraffic = field(default_factory=AppTraffic.empty)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 
-from collector.attribution.records import Record
-from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
-from collector.services.replay_cmd import load_records
+from collector.attribution import Snapshot
+from collector.attribution.live import LiveAttributor, poll_interval
+from collector.attribution.records import Record, RecordError
+from collector.attribution.replay import load_records_file
+from collector.outputs.exporter import SnapshotCollector
+from collector.placement.inputs import PlacementInputError
+from collector.placement.schedule import Advisor, store_advisor
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreLocked
 
@@ -23,9 +28,41 @@ def _host_port(listen: str) -> tuple[str, int]:
         raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
 
 
-async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
+def build_advisor(live: LiveAttributor, settings: Settings) -> Advisor | None:
+    """The scheduled placement advisor over the live store, fed the carbon service's latest
+    intensities; None without a `placement` section."""
+    if settings.placement is None:
+        return None
+    try:
+        return store_advisor(
+            live.store.path,
+            settings.placement,
+            clock=live.clock,
+            intensities=lambda: list(live.carbon.latest.values()),
+        )
+    except PlacementInputError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def step(live: LiveAttributor, advisor: Advisor | None) -> list[Snapshot]:
+    """One turn of the loop: poll and compute the due windows, then let the advisor start a run
+    on its own thread when one is due (it never runs inside this turn)."""
+    snaps = await live.tick()
+    if advisor is not None:
+        advisor.poll()
+    return snaps
+
+
+async def _serve(
+    live: LiveAttributor,
+    exporter: SnapshotCollector,
+    settings: Settings,
+    listen: str,
+    advisor: Advisor | None,
+) -> None:
     import uvicorn
 
+    from collector.outputs.advice_metrics import AdviceCollector
     from collector.outputs.api import create_app
     from collector.outputs.exporter import make_registry
 
@@ -38,19 +75,27 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         page_size=settings.api.page_size,
         clock=live.clock,
         ready=lambda: live.ready,
-        metrics=make_registry(live.collector),
+        metrics=make_registry(
+            exporter, *([AdviceCollector(advisor)] if advisor is not None else [])
+        ),
+        advisor=advisor,
     )
     host, port = _host_port(listen)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    loop_task = asyncio.create_task(_loop(live, server, poll_interval(settings)))
+    loop_task = asyncio.create_task(_loop(live, advisor, server, poll_interval(settings)))
     try:
         await server.serve()
     finally:
         loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
         reader.close()
+        await live.aclose()
 
 
-async def _loop(live: LiveAttributor, server: object, interval: float) -> None:
+async def _loop(
+    live: LiveAttributor, advisor: Advisor | None, server: object, interval: float
+) -> None:
     announced = False
     while not getattr(server, "should_exit", False):
         if not announced and getattr(server, "started", False):
@@ -58,7 +103,7 @@ async def _loop(live: LiveAttributor, server: object, interval: float) -> None:
             click.echo(f"attributor listening on http://{sock[0]}:{sock[1]}", err=True)
             announced = True
         try:
-            for snap in await live.tick():
+            for snap in await step(live, advisor):
                 click.echo(f"window {snap.window_start:.0f} computed", err=True)
         except Exception as exc:  # one bad tick must not end the process
             click.echo(f"tick failed: {type(exc).__name__}: {exc}", err=True)
@@ -105,18 +150,22 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     if inputs is not None:
         from collector.attribution import topology_from_settings
 
-        with inputs.open(encoding="utf-8", errors="surrogateescape") as f:
-            replay_inputs = load_records(f, topology_from_settings(settings), str(inputs))
+        try:
+            replay_inputs = load_records_file(inputs, topology_from_settings(settings))
+        except RecordError as exc:
+            raise click.ClickException(str(exc)) from None
     path = store_path or settings.store.path
     try:
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
     except StoreLocked as exc:
         raise click.ClickException(str(exc)) from None
-    recording = open_record(record)
+    recording = None if record is None else record.open("a", encoding="utf-8")
+    exporter = SnapshotCollector()
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs)  # fmt: skip
+                          replay_inputs=replay_inputs, publish=exporter.publish)  # fmt: skip
     try:
-        asyncio.run(_serve(live, settings, listen or settings.api.listen))
+        advisor = build_advisor(live, settings)
+        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen, advisor))
     finally:
         store.close()
         if recording is not None:

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from collector.models import EnergyBasis
 from collector.settings.base import Secret, Strict
+from collector.snmp_tables import SnmpProfile
 
 
 class SourceBase(Strict):
@@ -16,7 +17,10 @@ class SourceBase(Strict):
     energy_basis: EnergyBasis = "measured"
     """`measured` (a meter) or `modelled` (an estimate); carried on every NF output."""
     timeout_seconds: float = Field(5.0, gt=0)
-    """Whole-read deadline (s); past it the source is down for this poll, others unaffected."""
+    """One attempt's limit (s); the read's deadline is this x (retries + 1), past which the
+    source is down for this poll, others unaffected."""
+    retries: int = Field(0, ge=0)
+    """Attempts after a timeout, a refused connection or an HTTP 5xx, within one read."""
     interval_seconds: float = Field(5.0, gt=0)
     """How often the poller reads it (s)."""
 
@@ -78,22 +82,12 @@ class SnmpSource(SourceBase):
     priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
     priv_key: Secret | None = None
     priv_key_file: Path | None = None
-    profile: Literal[
-        "apc_rpdu2_device",
-        "apc_rpdu2_phase",
-        "apc_rpdu2_outlet",
-        "apc_ident",
-        "raritan_inlet",
-        "raritan_outlet",
-        "sentry4_cord",
-        "eaton_input",
-        "eaton_outlet",
-        "if_mib",
-        "generic",
-    ]
+    profile: SnmpProfile
+    """A name from collector/snmp_tables.py: a vendor table, `if_mib` or `generic`."""
     timeout_seconds: float = Field(2.0, gt=0)
     """Per SNMP request try (s); the whole read may take (retries + 2) x this."""
     retries: int = Field(1, ge=0)
+    """SNMP retransmissions of each request (UDP), by the SNMP engine."""
     oid: str | None = None
     """generic profile: the OID (a table column or a scalar)."""
     scale: float = 1.0

@@ -24,6 +24,10 @@ NF_COLS = (
     "attributed_joules", "untagged_joules", "idle_no_traffic_joules", "catch_up_joules",
     "unmeasured_seconds", "conservation_error_ratio", "co2_missing_joules",
 )  # fmt: skip
+TRAFFIC_COLS = ("app", "nf", "packets", "bytes")
+"""Tagged traffic per (app, NF) in a window, both directions summed: the placement advisor's
+bytes per request and transport J per byte and km (added after the first release: stores
+written before it simply have no rows here)."""
 NF_TOTAL_COLS = (
     "nf", "role", "energy_basis", "denominator", "measured_joules", "attributed_joules",
     "untagged_joules", "idle_no_traffic_joules", "catch_up_joules", "unmeasured_seconds",
@@ -48,13 +52,15 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS nf_window_start ON nf_window (window_start)",
     "CREATE TABLE IF NOT EXISTS requests_window (window_start REAL, app TEXT, requests REAL)",
     "CREATE INDEX IF NOT EXISTS requests_window_start ON requests_window (app, window_start)",
+    _ddl("traffic_window", TRAFFIC_COLS, "window_start REAL, "),
+    "CREATE INDEX IF NOT EXISTS traffic_window_start ON traffic_window (window_start)",
     _ddl("totals_app", APP_COLS, key="app, nf, direction"),
     _ddl("totals_nf", NF_TOTAL_COLS, key="nf"),
     "CREATE TABLE IF NOT EXISTS totals_requests (app TEXT PRIMARY KEY, requests REAL)",
     "CREATE TABLE IF NOT EXISTS totals_missing (zone TEXT PRIMARY KEY, joules REAL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL)",
 )
-WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window")
+WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window", "traffic_window")
 
 
 class StoreLocked(RuntimeError):
@@ -113,6 +119,7 @@ class Store:
         nfs: Iterable[Sequence[Any]],
         requests: Iterable[tuple[str, float]],
         totals: dict[str, Any],
+        traffic: Iterable[Sequence[Any]] = (),
     ) -> None:
         """Write one window and replace the cumulative totals, in one transaction."""
         with self.db:
@@ -120,13 +127,17 @@ class Store:
             c.execute(
                 "INSERT OR REPLACE INTO windows VALUES (?, ?)", (window_start, window_seconds)
             )
-            for table in ("app_window", "nf_window", "requests_window"):
+            for table in WINDOW_TABLES[1:]:
                 c.execute(f"DELETE FROM {table} WHERE window_start = ?", (window_start,))
             c.executemany(
                 _insert("app_window", 1 + len(APP_COLS)), ((window_start, *r) for r in apps)
             )
             c.executemany(_insert("nf_window", 1 + len(NF_COLS)), ((window_start, *r) for r in nfs))
             c.executemany(_insert("requests_window", 3), ((window_start, *r) for r in requests))
+            c.executemany(
+                _insert("traffic_window", 1 + len(TRAFFIC_COLS)),
+                ((window_start, *r) for r in traffic),
+            )
             self._replace_totals(totals)
             self._retain()
 
