@@ -129,7 +129,7 @@ def test_no_secret_in_logs_reports_api_or_errors(tmp_path: Path) -> None:
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         proc = subprocess.Popen(
-            [*py, "attributor", "--config", str(config)],
+            [*py, "attributor", "--config", str(config), "--settle-seconds", "1"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         responses = []
@@ -148,8 +148,15 @@ def test_no_secret_in_logs_reports_api_or_errors(tmp_path: Path) -> None:
             while not all(any(w in s for s in seen) for w in wanted):  # every credential sent
                 assert time.monotonic() < deadline + 60, sorted(set(seen))
                 time.sleep(0.5)
-            time.sleep(3)  # and a few more polls, each failing
             token = SECRETS["api-token-file"]
+            down = (
+                'e2e_energy_source_up{source="meter"} 0',
+                'e2e_energy_source_up{source="pdu-v3"} 0',
+            )
+            # health is published with each window's snapshot: wait for one after the failures
+            while not all(d in get(f"{base}/metrics", token)[1] for d in down):
+                assert time.monotonic() < deadline + 90, "no window published the sources' health"
+                time.sleep(0.5)
             for path in ("/healthz", "/readyz", "/metrics", "/v1/apps", "/v1/nfs", "/v1/sources",
                          "/openapi.json", "/v1/apps/a/totals"):  # fmt: skip
                 responses.append(get(base + path, token))
