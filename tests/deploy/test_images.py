@@ -252,9 +252,10 @@ def volume() -> Iterator[str]:
         subprocess.run([*PODMAN, "volume", "rm", "-f", name], capture_output=True)
 
 
-def wait_for_metric(ns: str, url: str, metric: str, timeout: float = 90) -> str:
+def wait_for_metric(ns: str, url: str, metric: str, proc: Background, timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        assert proc.proc.poll() is None, f"exited {proc.proc.returncode}: {''.join(proc.err)}"
         try:
             status, body = http(ns, url)
             if status == 200 and total(body.decode(), metric) > 0:
@@ -262,7 +263,7 @@ def wait_for_metric(ns: str, url: str, metric: str, timeout: float = 90) -> str:
         except OSError:
             pass
         time.sleep(0.5)
-    raise AssertionError(f"{metric} not > 0 at {url} within {timeout} s")
+    raise AssertionError(f"{metric} not > 0 at {url} within {timeout} s: {''.join(proc.err)}")
 
 
 def test_attributor_image_serves_and_resumes_from_its_volume(
@@ -278,6 +279,10 @@ def test_attributor_image_serves_and_resumes_from_its_volume(
     deployment = one(documents({"attributor": {"port": ls.PORTS["attributor"]}}), "Deployment")
     settings = yaml.safe_load(attributor_file.read_text())
     settings["store"]["path"] = "/var/lib/e2e-energy/store.sqlite"  # the chart's, on the volume
+    # the stack's placement dataset, mounted read-only as an operator mounts one (values.yaml:
+    # `config.placement.config` must exist in the container)
+    dataset = Path(settings["placement"]["config"])
+    settings["placement"]["config"] = "/etc/e2e-energy/placement/placement.yaml"
     attributor_file.write_text(yaml.safe_dump(settings))
     assert values["agent"]["listen"].endswith(f":{ls.PORTS['agent']}")
     base = f"http://127.0.0.1:{ls.PORTS['attributor']}"
@@ -292,6 +297,7 @@ def test_attributor_image_serves_and_resumes_from_its_volume(
         daemonset = one(docs, "DaemonSet")
         a_flags = chart_flags(daemonset, {"agent.yaml": agent_file})
         t_flags = chart_flags(deployment, {"attributor.yaml": attributor_file}, store)
+        t_flags += ["-v", f"{dataset}:{settings['placement']['config']}:ro"]
         t_args = containers(deployment)[0]["args"]
         assert "--user" in t_flags and t_flags[t_flags.index("--user") + 1] == "65532:65532"
         try:
@@ -301,7 +307,7 @@ def test_attributor_image_serves_and_resumes_from_its_volume(
             procs[-1].wait_for(r"listening on", timeout=60)
             procs.append(Container(rcv, built_images["attributor"], t_flags, t_args))
             with ls.traffic(names["snd"], sources):
-                wait_for_metric(rcv, f"{base}/metrics", "e2e_energy_app_joules_total")
+                wait_for_metric(rcv, f"{base}/metrics", "e2e_energy_app_joules_total", procs[-1])
                 time.sleep(10)  # several windows of 2 s into the store
                 assert http(rcv, f"{base}/healthz")[0] == 200
                 assert http(rcv, f"{base}/readyz")[0] == 200
@@ -316,7 +322,7 @@ def test_attributor_image_serves_and_resumes_from_its_volume(
                 assert procs[-1].stop() in (0, 143), "".join(procs[-1].err)
                 again = Container(rcv, built_images["attributor"], t_flags, t_args)
                 procs.append(again)
-                after = wait_for_metric(rcv, f"{base}/metrics", "e2e_energy_nf_joules_total")
+                after = wait_for_metric(rcv, f"{base}/metrics", "e2e_energy_nf_joules_total", again)
         finally:
             for p in reversed(procs):
                 p.stop()

@@ -149,16 +149,19 @@ def test_tools_run_from_the_full_install(full: Path, tmp_path: Path) -> None:
     assert json.loads(replayed) == json.loads(
         checkout("replay", *args, "--format", "json", cwd=tmp_path)
     )
-    # no --config: the dataset bundled in the wheel (collector/placement/data); no matplotlib
-    # (the `plot` extra) here, so no plot, where the checkout draws one
+    # no --config: the dataset bundled in the wheel (collector/placement/data)
     simulated = json.loads(installed(full, "placement", "simulate", "--format", "json",
                                      cwd=tmp_path).stdout)  # fmt: skip
     reference = json.loads(checkout("placement", "simulate", "--format", "json", cwd=tmp_path))
-    assert simulated.pop("plot") is None and reference.pop("plot") == "placement-frontier.png"
     simulated["solver"].pop("seconds"), reference["solver"].pop("seconds")
     assert simulated == reference
     assert simulated["classes"][0]["name"] == "interactive"
-    assert "no plot: matplotlib" in installed(full, "placement", "simulate", cwd=tmp_path).stdout
+    # no matplotlib (the `plot` extra) here: --plot says which extra, without a traceback
+    png = tmp_path / "frontier.png"
+    refused = installed(full, "placement", "simulate", "--plot", str(png), cwd=tmp_path,
+                        check=False)  # fmt: skip
+    assert refused.returncode == 1 and not png.exists()
+    assert "e2e-energy-collector[plot]" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def free_port() -> int:
