@@ -10,7 +10,10 @@ than wall time) of N fresh interpreter starts in this venv:
 and the agent's own imports by `python -X importtime` (cumulative microseconds of the top
 modules). Prints ratios against `bare`; never asserts timings.
 
-Usage: python bench/agent_startup.py [--json] [--runs 7]
+With --image REF the same medians (bare, agent) are taken inside that image instead, through
+podman with the flags `make images` uses (what a node runs).
+
+Usage: python bench/agent_startup.py [--json] [--runs 7] [--image localhost/e2e-energy-agent:dev]
 """
 
 from __future__ import annotations
@@ -38,6 +41,35 @@ def median_seconds(code: str, runs: int) -> float:
     return statistics.median(times)
 
 
+IN_IMAGE = """
+import json, resource, statistics, subprocess, sys
+def med(cmd):
+    t = []
+    for _ in range({runs}):
+        b = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(cmd, capture_output=True, check=True)
+        a = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t.append(a.ru_utime - b.ru_utime + a.ru_stime - b.ru_stime)
+    return statistics.median(t)
+print(json.dumps({{"bare": med([sys.executable, "-c", "pass"]),
+                  "agent": med(["e2e-energy", "agent", "--help"])}}))
+"""
+
+
+def in_image(image: str, runs: int) -> dict[str, float]:
+    """bare and agent medians measured by a Python inside the image (no network, no mounts)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from images import PODMAN, ULIMITS  # the flags podman needs on these machines
+
+    out = subprocess.run(
+        [*PODMAN, "run", "--rm", *ULIMITS, "--network=none", "--entrypoint", "python3", image,
+         "-c", IN_IMAGE.format(runs=runs)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    figures: dict[str, float] = json.loads(out.stdout)
+    return figures
+
+
 def importtime(code: str) -> list[tuple[str, int]]:
     """(module, cumulative µs) of the slowest imports of `code`, at any depth."""
     out = subprocess.run(
@@ -55,7 +87,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--image", help="measure inside this image (podman) instead")
     args = parser.parse_args()
+    if args.image:
+        got = in_image(args.image, args.runs)
+        print(f"in {args.image}: bare {got['bare'] * 1000:.0f} ms, agent --help "
+              f"{got['agent'] * 1000:.0f} ms ({got['agent'] / got['bare']:.1f}x bare)")  # fmt: skip
+        if args.json:
+            print(json.dumps({"image": args.image, "seconds": got}))
+        return
     agent = CLI.format(args=["agent", "--help"])
     figures = {
         "bare": median_seconds("pass", args.runs),
