@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -86,12 +87,49 @@ def wheelhouse() -> Path:
     return path
 
 
+_IMAGE_BUILD: list[subprocess.Popen[bytes]] = []
+IMAGE_BUILD_LOG = ROOT / ".cache" / "images" / "suite-build.log"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run the built images go last, and the build starts now, in the background:
+    it takes minutes (a Debian base, the wheelhouse, two images) and runs on the core that the
+    serial suite leaves idle, so by the time those tests come it is done or nearly done."""
+    uses = [i for i in items if "built_images" in getattr(i, "fixturenames", ())]
+    if not uses:
+        return
+    rest = [i for i in items if "built_images" not in getattr(i, "fixturenames", ())]
+    items[:] = rest + uses
+    tools = ("podman", "runc", "mmdebstrap")
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in tools) or _IMAGE_BUILD:
+        return  # the fixture reports what is missing when the tests run
+    IMAGE_BUILD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with IMAGE_BUILD_LOG.open("wb") as log:
+        build = [sys.executable, str(ROOT / "scripts" / "images.py")]
+        proc = subprocess.Popen(
+            build, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        _IMAGE_BUILD.append(proc)
+
+
+def pytest_sessionfinish() -> None:
+    """A session that ends before the image tests (-x, Ctrl-C) leaves no build behind."""
+    for proc in _IMAGE_BUILD:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def built_images() -> dict[str, str]:
-    """target -> image ID of the agent and attributor images (and "base"), built once a session."""
+    """target -> image ID of the agent and attributor images (and "base"), built once a session:
+    the background build started at collection is awaited, then build_all() (cache hits) gives
+    the IDs; a failed background build is rebuilt here, in the foreground, with its errors."""
     need_binary("podman")
     need_binary("runc")
     need_binary("mmdebstrap")
     need_root()
+    for proc in _IMAGE_BUILD:
+        proc.wait()
     ids: dict[str, str] = image_tools().build_all()
     return ids
