@@ -3,7 +3,8 @@
 Input: the attributor's run reports (collector.attribution.report.build_report) for each phase,
 the phases' server counters, and the topology. Nothing here measures anything: it arranges
 numbers and sets them next to what the seed paper reports ("E2E energy monitoring for AI
-inference in mobile networks", its abstract: the only part that is public).
+inference in mobile networks", its abstract: the only part that is public; see
+docs/explanation/background.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from collector.settings import Settings
+from collector.units import JOULES_PER_KWH
 from testbed.models import MODELS
 from testbed.settings import TestbedFile
 
@@ -103,7 +105,7 @@ def _market_share(
         if factor is None:
             first = zone.providers[0]
             factor = float(getattr(first, "grams_per_kwh", 0.0))
-        grams = float(d["joules"]) / 3.6e6 * factor
+        grams = float(d["joules"]) / JOULES_PER_KWH * factor
         total += grams
         if role_of.get(nf) in NETWORK_ROLES:
             net += grams

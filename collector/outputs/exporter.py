@@ -38,7 +38,7 @@ def _info(name: str) -> InfoMetricFamily:
 
 
 class SnapshotCollector(Collector):
-    """Yields the e2e_energy_* families of DESIGN.md section 5 from the published snapshot."""
+    """Yields the e2e_energy_* families of docs/reference/metrics.md from the published snapshot."""
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None

@@ -14,6 +14,8 @@ from collector.settings.agent import (
     TraceIdCarrier,
 )
 from collector.settings.base import (
+    REVEAL_SECRETS,
+    Secret,
     SettingsError,
     Strict,
     format_validation_errors,
@@ -72,6 +74,7 @@ from collector.settings.topology import (
 )
 
 __all__ = [
+    "REVEAL_SECRETS",
     "AgentSettings",
     "AgentsKubernetes",
     "AgentsSettings",
@@ -97,6 +100,7 @@ __all__ = [
     "ProviderSettings",
     "RedfishSource",
     "RequestsRef",
+    "Secret",
     "Settings",
     "SettingsError",
     "ShareSettings",
