@@ -266,8 +266,9 @@ def longer(option: bytes, extra: bytes) -> bytes:
 
 @pytest.fixture
 def cold_plans(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start from an empty plan cache, as a fresh agent does."""
+    """Start from empty plan caches (narrow and wide namespaces), as a fresh agent does."""
     monkeypatch.setattr(fastparse, "_PLANS", {})
+    monkeypatch.setattr(fastparse, "_WIDE_PLANS", {})
 
 
 def test_trace_option_without_node_data(cold_plans: None) -> None:
@@ -411,3 +412,14 @@ def test_malformed_inner_packets_keep_their_lengths(name: str) -> None:
     ipv6_len = 40 + struct.unpack("!H", inner[4:6])[0]
     assert hot_parse(over_ipv4(gtp(0x30, inner))) == malformed(ipv6_len, 36 + len(inner))
     assert hot_parse(inner, 101) == malformed(ipv6_len, 0)
+
+
+def test_wide_namespaces_apply_to_the_packet_inside_gtpu(cold_plans: None) -> None:
+    """The inner packet of a G-PDU reads namespace 5's wide node ids too (2**40 + 9, not 9)."""
+    node = {"node_id": 9, "node_id_wide": (1 << 40) + 9}
+    option = build.trace_option(namespace_id=5, trace_type=0x808000, nodes=[node])
+    inner = build.ipv6(upper=build.udp(1000, 2000), hop_by_hop=[option])
+    frame = build.ethernet(build.ipv6(upper=build.udp(2152, 2152, build.gtpu(inner))))
+    assert hot_parse(frame).node_ids == (9,)
+    assert hot_parse(frame, wide_namespaces=frozenset({5})).node_ids == ((1 << 40) + 9,)
+    assert hot_parse(frame, wide_namespaces=frozenset({6})).node_ids == (9,)
