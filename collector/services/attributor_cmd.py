@@ -12,7 +12,7 @@ from collector.attribution.records import Record
 from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
 from collector.services.replay_cmd import load_records
 from collector.settings import Settings, SettingsError, load_settings, read_secret
-from collector.store import Store, StoreLocked
+from collector.store import Store, StoreError
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -110,11 +110,13 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     path = store_path or settings.store.path
     try:
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
-    except StoreLocked as exc:
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     recording = open_record(record)
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs)  # fmt: skip
+                          replay_inputs=replay_inputs,
+                          max_pending_windows=settings.store.max_pending_windows,
+                          log=lambda m: click.echo(m, err=True))  # fmt: skip
     try:
         asyncio.run(_serve(live, settings, listen or settings.api.listen))
     finally:

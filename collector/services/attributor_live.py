@@ -21,7 +21,7 @@ from collector.agent.scrape import AgentReading, AgentScrapeError, fetch_agent
 from collector.attribution import Engine, Snapshot, topology_from_settings
 from collector.attribution.grid import window_start
 from collector.attribution.mapping import InputMapper
-from collector.attribution.persist import load_totals, write_snapshot
+from collector.attribution.persist import StoreWriter, load_totals
 from collector.attribution.records import Record, record_to_json
 from collector.attribution.snapshot import SourceStatus
 from collector.carbon.service import build_carbon
@@ -49,14 +49,17 @@ class LiveAttributor:
         record: IO[str] | None = None,
         replay_inputs: list[Record] | None = None,
         kube_client: object | None = None,
+        max_pending_windows: int = 240,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.topology = topology_from_settings(settings)
         self.clock = clock
         self.settle = settle_seconds
         self.store = store
+        self.writer = StoreWriter(store, max_pending=max_pending_windows, log=log)
         self.engine = Engine(self.topology, totals=load_totals(store))
-        self.collector = SnapshotCollector()
+        self.collector = SnapshotCollector(store_health=self.writer.health)
         self.mapper = InputMapper(settings, self.topology)
         self.poller = build_poller(settings, clock)
         self.carbon = build_carbon(settings, clock)
@@ -170,17 +173,24 @@ class LiveAttributor:
         return list(self.settings.agents.urls)
 
     def compute_due(self, now: float) -> list[Snapshot]:
-        """Compute every window whose end lies at least `settle` seconds in the past."""
+        """Compute every window whose end lies at least `settle` seconds in the past; each goes
+        to the store, and what the store holds is published (a failed write is retried here at
+        every tick, windows due or not)."""
         w = self.topology.window_seconds
         out = []
+        if self.writer.pending:
+            self._publish(self.writer.commit())
         while self.next_window + w + self.settle <= now:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self._statuses(), indices=self._indices())
-            write_snapshot(self.store, snap)
-            self.collector.publish(snap)
+            self._publish(self.writer.commit(snap))
             out.append(snap)
         return out
+
+    def _publish(self, written: Snapshot | None) -> None:
+        if written is not None:
+            self.collector.publish(written)
 
     def _statuses(self) -> tuple[SourceStatus, ...]:
         polled = source_statuses(self.poller.health())

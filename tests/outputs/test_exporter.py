@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
+from collector.attribution.persist import StoreHealth
 from collector.attribution.snapshot import SourceStatus
 from collector.outputs.exporter import SnapshotCollector, make_registry
 from collector.outputs.metrics_spec import METRICS, PREFIX
@@ -30,8 +31,12 @@ def replay_snapshot() -> Snapshot:
     return replace(snaps[-1], sources=(source,), indices=(("ran-site", "watttime", 42.0),))
 
 
+def store_health() -> StoreHealth:
+    return StoreHealth(3, 1, MappingProxyType({"disk_full": 4}), "disk_full: database is full")
+
+
 def render(snap: Snapshot) -> str:
-    collector = SnapshotCollector()
+    collector = SnapshotCollector(store_health=store_health)
     collector.publish(snap)
     return generate_latest(make_registry(collector)).decode()
 
@@ -75,6 +80,9 @@ def test_values_come_from_the_totals() -> None:
     assert value("nf_info", **info) == 1.0
     assert value("source_errors_total", source="kepler", kind="timeout") == 2.0
     assert value("grid_signal_index", zone="ran-site", provider="watttime") == 42.0
+    assert value("store_pending_windows") == 3.0
+    assert value("store_write_errors_total", kind="disk_full") == 4.0
+    assert value("store_dropped_windows_total") == 1.0
 
 
 def test_promtool_check_metrics_is_clean() -> None:
