@@ -64,6 +64,10 @@ class Capturer:
     def count(self) -> int:
         raise NotImplementedError
 
+    def kernel_seconds(self) -> float:
+        """CPU time spent for this capturer in kernel context outside its processes (eBPF)."""
+        return 0.0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -79,10 +83,15 @@ class Capturer:
 
 
 class AgentCapturer(Capturer):
-    def __init__(self, ns: str, interface: str, workers: int, config: Path) -> None:
-        self.name = f"agent-{workers}w"
+    """The agent with the AF_PACKET engine (`workers` processes) or the eBPF engine."""
+
+    def __init__(
+        self, ns: str, interface: str, workers: int, config: Path, engine: str = "afpacket"
+    ) -> None:
+        self.name = "agent-ebpf" if engine == "ebpf" else f"agent-{workers}w"
         cmd = [sys.executable, "-m", "collector", "agent", "--config", str(config)]
-        cmd += ["--interface", interface, "--listen", "127.0.0.1:0", "--workers", str(workers)]
+        cmd += ["--interface", interface, "--listen", "127.0.0.1:0", "--engine", engine]
+        cmd += ["--workers", str(workers)] if engine != "ebpf" else []
         super().__init__(cmd, ns)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
@@ -90,18 +99,21 @@ class AgentCapturer(Capturer):
             raise RuntimeError(f"agent did not start: {line}{self.proc.stderr.read()}")
         self.url = line.split("listening on ")[1].split(",")[0]
 
-    def count(self) -> int:
+    def _sum(self, prefix: str) -> float:
         from tests.netns import inside
 
         with inside(self.ns), urllib.request.urlopen(self.url, timeout=10) as resp:
             text = resp.read().decode()
-        return int(
-            sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("e2e_energy_agent_packets_total{")
-            )
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
         )
+
+    def count(self) -> int:
+        return int(self._sum("e2e_energy_agent_packets_total{"))
+
+    def kernel_seconds(self) -> float:
+        """The eBPF program's run time as the kernel accounts it (stats must be enabled)."""
+        return self._sum("e2e_energy_agent_bpf_run_seconds_total{")
 
 
 class ScapyCapturer(Capturer):

@@ -8,10 +8,19 @@ declare -A need=(
   [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
   [ping]=iputils-ping [ip]=iproute2 [ethtool]=ethtool
   [chromium]=chromium
+  [clang]=clang [llvm-objdump]=llvm [bpftool]=bpftool
+)
+# Packages without a command, found by a file they install (the eBPF engine's libbpf).
+declare -A need_file=(
+  [/usr/include/bpf/libbpf.h]=libbpf-dev
+  [/usr/lib/$(uname -m)-linux-gnu/libbpf.so.1]=libbpf1
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+for file in "${!need_file[@]}"; do
+  [ -e "$file" ] || missing+=("${need_file[$file]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
+from collector.agent.scrape import parse_agent_metrics
 from tests.conftest import ROOT
 from tests.netns import inside
 
@@ -64,8 +66,11 @@ class Background:
 
 
 class Agent(Background):
-    def __init__(self, ns: str, *args: str) -> None:
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "collector", "agent", *args]
+    """`e2e-energy agent ARGS` in namespace `ns` behind `prefix` (setpriv), once it listens."""
+
+    def __init__(self, ns: str, *args: str, prefix: tuple[str, ...] = ()) -> None:
+        cmd = ["ip", "netns", "exec", ns, *prefix, sys.executable, "-m", "collector", "agent"]
+        cmd += args
         super().__init__([*cmd, "--listen", "127.0.0.1:0"])
         self.ns = ns
         m = self.wait_for(r"listening on http://([\d.]+):(\d+)/metrics")
@@ -98,3 +103,42 @@ class Tshark(Background):
             ]
         )
         self.wait_for(r"Capturing on")
+
+
+def flows(text: str) -> dict[tuple[int, str, int], tuple[float, float]]:
+    """(namespace, TraceID, NodeID) -> (packets, bytes) of an agent's exposition."""
+    return {
+        (c.namespace_id, c.trace_id, c.node_id): (c.packets_total, c.bytes_total)
+        for c in parse_agent_metrics(text, 0.0).traffic
+    }
+
+
+def value(text: str, prefix: str) -> float:
+    """The sum of the samples whose line starts with `prefix`."""
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
+
+
+def run_agent(ns: str, frames: list[bytes], *args: str, prefix: tuple[str, ...] = ()) -> str:
+    """Start the agent on vb (downlink), send `frames` from va, and scrape once it has read all.
+
+    With `--engine X` it checks that X is the engine counting (no silent fallback)."""
+    agent = Agent(ns, "--interface", "vb:downlink", *args, prefix=prefix)
+    try:
+        if "--engine" in args:
+            engine = args[args.index("--engine") + 1]
+            assert f'e2e_energy_agent_info{{engine="{engine}"' in agent.scrape()
+        with inside(ns):
+            tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            tx.bind(("va", 0))
+        with tx:
+            for i, frame in enumerate(frames):
+                tx.send(frame)
+                if i % 100 == 99:
+                    time.sleep(0.001)
+        time.sleep(1.0)
+        text = agent.scrape()
+    finally:
+        assert agent.stop() == 0, "".join(agent.err)
+    return text

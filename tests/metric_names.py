@@ -41,6 +41,10 @@ AGENT_METRICS = frozenset(
         "e2e_energy_agent_flow_evictions_total",
         "e2e_energy_interface_packets_total",
         "e2e_energy_interface_bytes_total",
+        "e2e_energy_agent_info",
+        "e2e_energy_agent_parse_limit_packets_total",
+        "e2e_energy_agent_bpf_run_seconds_total",
+        "e2e_energy_agent_bpf_runs_total",
     }
 )
 KNOWN_METRICS = ATTRIBUTOR_METRICS | AGENT_METRICS | {"e2e_energy_build_info"}

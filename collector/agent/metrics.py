@@ -45,6 +45,14 @@ class AgentCollector(Collector):
         )
         info.add_metric([__version__, self._node], 1)
         yield info
+        engine = GaugeMetricFamily(
+            "e2e_energy_agent_info",
+            "The capture engine counting here (ebpf, afpacket, pcap) and why it was chosen.",
+            labels=["engine", "reason", "k8s_node"],
+        )
+        engine.add_metric([snap.engine, snap.engine_reason, self._node], 1)
+        yield engine
+        yield from self._ebpf_metrics(snap)
 
     def _flow_metrics(self, snap: AgentSnapshot) -> Iterator[Metric]:
         packets = CounterMetricFamily(
@@ -89,12 +97,13 @@ class AgentCollector(Collector):
         yield ratio
         drops = CounterMetricFamily(
             "e2e_energy_agent_kernel_drops",
-            "Packets the kernel dropped because the capture ring was full (PACKET_STATISTICS).",
+            "Packets not counted for lack of room: the capture ring was full (AF_PACKET), or the "
+            "kernel counter map was (eBPF).",
             labels=["interface", "k8s_node"],
         )
         seen = CounterMetricFamily(
             "e2e_energy_agent_kernel_packets",
-            "Packets the kernel filter passed to the capture ring (PACKET_STATISTICS).",
+            "Packets that passed the kernel filter (may carry IOAM) on this interface.",
             labels=["interface", "k8s_node"],
         )
         for interface in sorted(snap.kernel_drops):
@@ -121,6 +130,34 @@ class AgentCollector(Collector):
         )
         folded.add_metric([node], snap.folded_packets)
         yield folded
+
+    def _ebpf_metrics(self, snap: AgentSnapshot) -> Iterator[Metric]:
+        """Only with the eBPF engine: walks cut short by a bound, and the program's run time."""
+        if snap.bpf_runs is None:
+            return
+        node = self._node
+        limits = CounterMetricFamily(
+            "e2e_energy_agent_parse_limit_packets",
+            "Packets the eBPF program counted as malformed because a header walk hit one of its "
+            "bounds (16 extension headers, 256 options in one header, 8 GTP-U extension headers).",
+            labels=["interface", "k8s_node"],
+        )
+        for interface in sorted(snap.parse_limits):
+            limits.add_metric([interface, node], snap.parse_limits[interface])
+        yield limits
+        seconds = CounterMetricFamily(
+            "e2e_energy_agent_bpf_run_seconds",
+            "Kernel CPU time spent in the eBPF program (0 unless kernel.bpf_stats_enabled=1).",
+            labels=["k8s_node"],
+        )
+        seconds.add_metric([node], snap.bpf_run_seconds or 0.0)
+        runs = CounterMetricFamily(
+            "e2e_energy_agent_bpf_runs",
+            "Runs of the eBPF program, one per packet (0 unless kernel.bpf_stats_enabled=1).",
+            labels=["k8s_node"],
+        )
+        runs.add_metric([node], snap.bpf_runs)
+        yield from (seconds, runs)
 
     def _interface_metrics(self) -> Iterator[Metric]:
         labels = ["interface", "direction", "k8s_node"]

@@ -59,6 +59,7 @@ def replay(
 ) -> tuple[AgentState, ReplayStats]:
     """Count every frame of `path`; raises PcapError for an unreadable or corrupt file."""
     state = AgentState(settings)
+    state.set_engine("pcap", "replay")
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
     program = bpf.ioam_filter(settings.snaplen)
     stats = ReplayStats()

@@ -7,7 +7,7 @@ never takes it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from collector.agent.flows import FlowKey, FlowTable
 from collector.agent.tally import RESULT_NAMES, Delta
@@ -25,6 +25,12 @@ class AgentSnapshot:
     evictions: int
     folded_packets: float
     sample: int
+    engine: str = "afpacket"
+    engine_reason: str = ""
+    parse_limits: dict[str, int] = field(default_factory=dict)
+    bpf_run_seconds: float | None = None
+    """Kernel run time of the eBPF program (kernel.bpf_stats_enabled), None for AF_PACKET."""
+    bpf_runs: int | None = None
 
 
 class AgentState:
@@ -37,7 +43,20 @@ class AgentState:
         self.sample = settings.sample
         self._results = dict.fromkeys(RESULT_NAMES, 0)
         self._kernel: dict[str, dict[int, tuple[int, int]]] = {}
+        self._limits: dict[str, int] = {}
+        self.engine = "afpacket"
+        self.engine_reason = ""
+        self._bpf: tuple[float, int] | None = None
         self._lock = threading.Lock()
+
+    def set_engine(self, engine: str, reason: str) -> None:
+        """Which capture engine counts (`ebpf`, `afpacket`, `pcap`) and why it was chosen."""
+        with self._lock:
+            self.engine, self.engine_reason = engine, reason
+
+    def set_bpf_stats(self, run_seconds: float, runs: int) -> None:
+        with self._lock:
+            self._bpf = (run_seconds, runs)
 
     def merge(self, delta: Delta, *, worker: int = 0) -> None:
         """Fold one tally's delta in; kernel stats are cumulative per (interface, worker)."""
@@ -47,6 +66,7 @@ class AgentState:
                 self._results[index] += count
             for interface, stats in delta.kernel.items():
                 self._kernel.setdefault(interface, {})[worker] = stats
+            self._limits.update(delta.limits)
 
     def expire(self, now: float) -> None:
         with self._lock:
@@ -62,4 +82,9 @@ class AgentState:
                 evictions=self.table.evictions,
                 folded_packets=self.table.folded_packets,
                 sample=self.sample,
+                engine=self.engine,
+                engine_reason=self.engine_reason,
+                parse_limits=dict(self._limits),
+                bpf_run_seconds=None if self._bpf is None else self._bpf[0],
+                bpf_runs=None if self._bpf is None else self._bpf[1],
             )

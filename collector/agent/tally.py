@@ -38,12 +38,14 @@ class Delta:
     """What a tally gathered since its last flush: picklable, so workers send it over a pipe.
 
     flows: key -> [packets, bytes, outer_bytes, last_seen]; results: by RESULT_* index;
-    kernel: interface -> (packets, drops) cumulative.
+    kernel: interface -> (packets, drops) cumulative; limits: interface -> packets the eBPF
+    program judged malformed because a walk hit one of its bounds, cumulative.
     """
 
     flows: dict[FlowKey, list[float]] = field(default_factory=dict)
     results: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     kernel: dict[str, tuple[int, int]] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 class Tally:

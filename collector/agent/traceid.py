@@ -51,10 +51,8 @@ def _dex(r: TraceFields) -> TraceKey:
     return OTHER_TRACE if r.dex_flow_id is None else r.dex_flow_id
 
 
-def _prefix(text: str | None) -> tuple[int, int] | None:
+def address_prefix(text: str) -> tuple[int, int]:
     """An address or CIDR as (network, mask) integers over 128 bits; IPv4 is IPv4-mapped."""
-    if text is None:
-        return None
     net = ipaddress.ip_network(text, strict=False)
     if isinstance(net, ipaddress.IPv4Network):
         net = ipaddress.IPv6Network(f"::ffff:{net.network_address}/{96 + net.prefixlen}")
@@ -66,8 +64,8 @@ class _StaticRule:
 
     def __init__(self, rule: StaticTraceRule) -> None:
         self.trace_id = rule.trace_id
-        self.src = _prefix(rule.src)
-        self.dst = _prefix(rule.dst)
+        self.src = None if rule.src is None else address_prefix(rule.src)
+        self.dst = None if rule.dst is None else address_prefix(rule.dst)
         self.sport = rule.src_port
         self.dport = rule.dst_port
 

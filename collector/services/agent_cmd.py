@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+from collector.agent.ebpf import run_ebpf
+from collector.agent.engine import Choice, choose
 from collector.agent.live import CollectionPoint, run_single, run_workers
 from collector.agent.metrics import AgentCollector
 from collector.agent.replay import replay
@@ -21,6 +24,7 @@ from collector.ioam.pcapfile import PcapError
 from collector.settings import AgentSettings, SettingsError, load_settings
 
 DIRECTIONS = ("uplink", "downlink")
+ENGINES = ("auto", "ebpf", "afpacket")
 
 
 def parse_point(text: str) -> CollectionPoint:
@@ -62,8 +66,20 @@ def _registry(state: AgentState, settings: AgentSettings, interfaces: list[str])
     help="Collection interface (repeatable); replaces agent.interfaces.",
 )
 @click.option("--listen", metavar="ADDR:PORT", help="Where /metrics is served (default :9470).")
-@click.option("--workers", type=click.IntRange(1, 64), help="Capture processes (PACKET_FANOUT).")
-@click.option("--sample", type=click.IntRange(1), help="Count 1 packet in N and scale by N.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    help="Capture engine (default agent.engine, auto): ebpf counts in the kernel, afpacket in "
+    "Python; auto takes eBPF when it loads and attaches.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="AF_PACKET only: capture processes (PACKET_FANOUT).",
+)
+@click.option(
+    "--sample", type=click.IntRange(1), help="AF_PACKET only: count 1 packet in N and scale by N."
+)
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Replay this pcap/pcapng file.")
 @click.option("--once", is_flag=True, help="With --pcap: count the file, print /metrics, exit.")
 @click.option("--direction", type=click.Choice(DIRECTIONS), help="Direction of a --pcap file.")
@@ -71,6 +87,7 @@ def agent(
     config: str | None,
     interfaces: tuple[str, ...],
     listen: str | None,
+    engine: str | None,
     workers: int | None,
     sample: int | None,
     pcap: str | None,
@@ -79,13 +96,16 @@ def agent(
 ) -> None:
     """Capture IOAM traffic and count it per application (TraceID) and network node (NodeID).
 
-    Live capture needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
+    The eBPF engine needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (Linux 5.11 or later); the
+    AF_PACKET engine needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
     """
     try:
         settings = load_settings(config).agent if config else AgentSettings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     overrides: dict[str, Any] = {}
+    if engine is not None:
+        overrides["engine"] = engine
     if workers is not None:
         overrides["workers"] = workers
     if sample is not None:
@@ -122,18 +142,20 @@ def _replay(path: str, settings: AgentSettings, direction: str) -> None:
 
 
 def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
-    try:
-        for point in points:
-            check_capture(point.interface)
-    except CaptureError as exc:
-        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(format="e2e-energy agent: %(message)s", level=logging.INFO)
+    choice = _choose_engine(points, settings)
+    if choice.ebpf is not None:
+        settings = settings.model_copy(update={"sample": 1, "workers": 1})
     state = AgentState(settings)
+    state.set_engine(choice.engine, choice.reason)
     host, port = parse_listen(settings.listen)
     try:
         server, _thread = start_http_server(
             port, host, _registry(state, settings, [p.interface for p in points])
         )
     except OSError as exc:
+        if choice.ebpf is not None:
+            choice.ebpf.close()
         raise click.ClickException(f"cannot listen on {settings.listen}: {exc.strerror}") from None
     stop = threading.Event()
 
@@ -144,20 +166,43 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
     signal.signal(signal.SIGINT, on_signal)
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     names = ", ".join(f"{p.interface}:{p.direction}" for p in points)
+    how = (
+        "the eBPF engine"
+        if choice.ebpf is not None
+        else f"the AF_PACKET engine, {settings.workers} worker(s)"
+    )
 
     def announce() -> None:
         click.echo(
             f"e2e-energy agent: listening on http://{bound_host}:{bound_port}/metrics, "
-            f"capturing on {names} with {settings.workers} worker(s)",
+            f"capturing on {names} with {how}",
             err=True,
         )
+        click.echo(f"e2e-energy agent: engine {choice.engine} ({choice.detail})", err=True)
 
     try:
-        run = run_single if settings.workers == 1 else run_workers
-        run(points, settings, state, stop.is_set, announce)
+        if choice.ebpf is not None:
+            run_ebpf(choice.ebpf, state, stop.is_set, announce)
+        else:
+            run = run_single if settings.workers == 1 else run_workers
+            run(points, settings, state, stop.is_set, announce)
     except CaptureError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         server.shutdown()
         server.server_close()
     click.echo("e2e-energy agent: stopped", err=True)
+
+
+def _choose_engine(points: list[CollectionPoint], settings: AgentSettings) -> Choice:
+    """The engine, started; a clear error when the asked-for engine cannot run."""
+    try:
+        choice = choose(settings.engine, [(p.interface, p.direction) for p in points], settings)
+        if choice.ebpf is None:
+            for point in points:
+                check_capture(point.interface)
+    except CaptureError as exc:
+        raise click.ClickException(str(exc)) from None
+    if choice.ebpf is not None and (settings.sample > 1 or settings.workers > 1):
+        logging.warning("--sample and --workers apply to the AF_PACKET engine only: ignored")
+    return choice

@@ -36,6 +36,15 @@ class TraceIdCarrier(Strict):
 class AgentSettings(Strict):
     listen: str = "0.0.0.0:9470"
     interfaces: list[InterfaceSettings] = []
+    engine: Literal["auto", "ebpf", "afpacket"] = "auto"
+    """How packets are counted: `ebpf` (a TC program counts in the kernel; needs CAP_BPF,
+    CAP_NET_ADMIN, CAP_PERFMON and Linux 5.11+), `afpacket` (a ring of packets parsed in
+    Python; needs CAP_NET_RAW), or `auto`: eBPF when it loads and attaches, else AF_PACKET."""
+    ebpf_map_entries: int = Field(8192, ge=64, le=1 << 20)
+    """Distinct keys the eBPF engine can count between two reads (4 a second): one per
+    (interface, namespace, TraceID, trace of up to 8 NodeIDs), or per NodeID of a longer
+    trace; more are counted as kernel drops. Kernel memory, reserved when the agent starts:
+    about 2 x this x (32 x possible CPUs + 130) bytes."""
     trace_ids: list[TraceIdCarrier] = []
     max_flows: int = Field(100_000, gt=0)
     """Hard cap on the flow table; the oldest idle entries are evicted past it (counted)."""

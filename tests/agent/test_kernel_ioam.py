@@ -1,10 +1,13 @@
-"""Acceptance: the kernel fills IOAM traces along a chain of namespaces; the agent at the
-receiver counts exactly what was sent, per application and node, as tshark does, and a replay
-of tshark's capture gives the live counters.
+"""Acceptance: the kernel fills IOAM traces along a chain of namespaces; at the receiver the
+eBPF engine, the AF_PACKET engine (both running at once on the same interface) and tshark count
+exactly what was sent, per application and node, and a replay of tshark's capture gives the live
+counters.
 
     snd --- r1 --- r2 --- r3 --- rcv        (r1..r3 stamp NodeIDs 11, 12, 13)
     app A: IOAM namespace 100, 4 pre-allocated slots (3 used)
     app B: IOAM namespace 200, 2 slots: r3 finds no room and sets Overflow
+    app C: IOAM namespace 300, 4 slots, GTP-U: UDP to port 2152 carrying G-PDUs, the trace in
+           the outer (transport) IPv6 header as on an N3/N9 link
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from collector.agent.scrape import parse_agent_metrics
+from collector.ioam import build
+from collector.ioam.build import hopopts_for_socket
 from tests.agentproc import Agent, Tshark
 from tests.conftest import ROOT, need_binary, need_root
 from tests.netns import inside, namespaces, sh, veth
@@ -26,7 +31,8 @@ from tests.netns import inside, namespaces, sh, veth
 pytestmark = pytest.mark.netns
 TRACE_TYPE = 0x800000  # bit 0: hop limit + 24-bit node id
 ROUTERS = {"r1": 11, "r2": 12, "r3": 13}
-APPS = {100: 4, 200: 2}  # namespace -> pre-allocated slots
+APPS = {100: 4, 200: 2, 300: 4}  # namespace -> pre-allocated slots
+GTP_APP = 300
 RCV = "2001:db8:4::2"
 
 
@@ -73,9 +79,14 @@ def warm_up(snd_ns: str, pcap: Path) -> None:
     raise AssertionError("tshark captured nothing")
 
 
+def g_pdu(i: int) -> bytes:
+    """A G-PDU carrying a small inner IPv6/UDP packet (no IOAM of its own)."""
+    inner = build.ipv6(upper=build.udp(5000, 6000, bytes(i % 200)))
+    return build.gtpu(inner, teid=0x300 + i % 4)
+
+
 def send(snd_ns: str, counts: dict[int, int]) -> dict[int, tuple[int, int]]:
     """Send UDP with an empty pre-allocated trace per app; returns app -> (packets, bytes)."""
-    from collector.ioam.build import hopopts_for_socket
 
     sent: dict[int, tuple[int, int]] = {}
     with inside(snd_ns):
@@ -91,8 +102,8 @@ def send(snd_ns: str, counts: dict[int, int]) -> dict[int, tuple[int, int]]:
             hbh_len = len(hopopts_for_socket(app, TRACE_TYPE, APPS[app]))
             total = 0
             for i in range(n):
-                payload = bytes(10 + (i * 37) % 300)
-                socks[app].sendto(payload, (RCV, 9999))
+                payload = g_pdu(i) if app == GTP_APP else bytes(10 + (i * 37) % 300)
+                socks[app].sendto(payload, (RCV, 2152 if app == GTP_APP else 9999))
                 total += 40 + hbh_len + 8 + len(payload)
                 if i % 50 == 49:
                     time.sleep(0.002)  # stay far below the ring's capacity
@@ -114,7 +125,8 @@ def tshark_counts(pcap: Path) -> Counter[tuple[int, int, str]]:
     )  # fmt: skip
     counts: Counter[tuple[int, int, str]] = Counter()
     for line in out.stdout.splitlines():
-        ns, nodes, plen = line.split("\t")
+        ns, nodes, plens = line.split("\t")
+        plen = plens.split(";")[0]  # the packet carrying the trace; a G-PDU's inner comes next
         for node in {int(n, 0) for n in nodes.split(";") if n}:  # tshark prints hex
             counts[(int(ns, 0), node, "packets")] += 1
             counts[(int(ns, 0), node, "bytes")] += 40 + int(plen, 0)
@@ -138,7 +150,7 @@ def results(text: str) -> dict[str, float]:
     }
 
 
-def test_kernel_traces_counted_like_tshark_and_replay(tmp_path: Path) -> None:
+def test_kernel_traces_counted_alike_by_both_engines_tshark_and_replay(tmp_path: Path) -> None:
     need_root()
     need_binary("tshark")
     need_binary("ethtool")
@@ -149,25 +161,32 @@ def test_kernel_traces_counted_like_tshark_and_replay(tmp_path: Path) -> None:
         pcap = tmp_path / "rcv.pcap"
         capture = Tshark(names["rcv"], "up0", str(pcap))
         warm_up(names["snd"], pcap)
-        agent = Agent(names["rcv"], "--interface", "up0:uplink")
+        agents = {
+            engine: Agent(names["rcv"], "--interface", "up0:uplink", "--engine", engine)
+            for engine in ("ebpf", "afpacket")
+        }
         try:
-            sent = send(names["snd"], {100: 700, 200: 300})
+            sent = send(names["snd"], {100: 700, 200: 300, 300: 400})
             time.sleep(1.0)  # blocks retire after 50 ms, tallies flush every 250 ms
-            live = agent.scrape()
+            live = {engine: agent.scrape() for engine, agent in agents.items()}
         finally:
-            assert agent.stop() == 0, "".join(agent.err)
+            for agent in agents.values():
+                assert agent.stop() == 0, "".join(agent.err)
             capture.stop()
-    assert "e2e-energy agent: stopped" in "".join(agent.err)
+    for engine, agent in agents.items():
+        assert f'e2e_energy_agent_info{{engine="{engine}"' in live[engine]
+        assert "e2e-energy agent: stopped" in "".join(agent.err)
 
     expected: Counter[tuple[int, int, str]] = Counter()
-    for app, nodes in ((100, (11, 12, 13)), (200, (11, 12))):
+    for app, nodes in ((100, (11, 12, 13)), (200, (11, 12)), (300, (11, 12, 13))):
         for node in nodes:
             expected[(app, node, "packets")] = sent[app][0]
             expected[(app, node, "bytes")] = sent[app][1]
-    assert agent_counts(live) == expected
-    assert results(live)["overflow"] == sent[200][0]
-    assert results(live)["parsed"] == sent[100][0]
-    assert results(live)["malformed"] == 0
+    for engine in live:
+        assert agent_counts(live[engine]) == expected, engine
+        assert results(live[engine])["overflow"] == sent[200][0]
+        assert results(live[engine])["parsed"] == sent[100][0] + sent[300][0]
+        assert results(live[engine])["malformed"] == 0
     assert tshark_counts(pcap) == expected
 
     replayed = subprocess.run(
@@ -176,4 +195,4 @@ def test_kernel_traces_counted_like_tshark_and_replay(tmp_path: Path) -> None:
     )  # fmt: skip
     assert agent_counts(replayed.stdout) == expected
     for result in ("parsed", "overflow", "malformed"):
-        assert results(replayed.stdout)[result] == results(live)[result]
+        assert results(replayed.stdout)[result] == results(live["ebpf"])[result]

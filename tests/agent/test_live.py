@@ -1,28 +1,25 @@
-"""Acceptance on crafted traffic sent raw over veth: GTP-U-encapsulated IOAM is counted like
-plain IOAM, malformed and non-IOAM packets are counted by result (never fatal), workers and
-sampling count the same totals, and replaying the same frames from a pcap gives the live counters.
+"""Acceptance on crafted traffic sent raw over veth, for both engines (eBPF and AF_PACKET):
+GTP-U-encapsulated IOAM is counted like plain IOAM, malformed and non-IOAM packets are counted by
+result (never fatal), AF_PACKET's workers and sampling count the same totals, and replaying the
+same frames from a pcap gives the live counters. test_live_carriers.py has the TraceID carriers,
+VLAN tags and fragments.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from collector.agent.scrape import parse_agent_metrics
 from collector.ioam import build
 from collector.ioam.pcapfile import write_pcap
-from tests.agentproc import Agent
+from tests.agentproc import Agent, flows, run_agent, value
 from tests.conftest import ROOT, need_binary, need_root
-from tests.netns import inside, namespaces, sh, veth
 
 pytestmark = pytest.mark.netns
 TT = 0x800000
@@ -60,57 +57,17 @@ def traffic() -> tuple[list[bytes], dict[str, int]]:
             build.ethernet(build.ipv6(upper=build.udp(1, 2, bytes(i)), hop_by_hop=[broken]))
         )
         frames.append(build.ethernet(inner(500, i)[:50]))  # truncated inside the trace
+        frames.append(build.ethernet(inner(500, i)[:20]))  # truncated IPv6 header
         frames.append(build.ethernet(build.ipv6(upper=build.udp(1, 2), hop_by_hop=[])))
         frames.append(build.ethernet(build.ipv6(upper=build.udp(1, 2, bytes(i)))))  # filtered
         frames.append(eth4(build.ipv4(upper=build.udp(53, 53, bytes(i)))))  # filtered
-        kinds.update(["malformed", "malformed", "no_ioam", "filtered", "filtered"])
+        kinds.update(["malformed", "malformed", "malformed", "no_ioam", "filtered", "filtered"])
     return frames, dict(kinds)
 
 
-def flows(text: str) -> dict[tuple[int, str, int], tuple[float, float]]:
-    return {
-        (c.namespace_id, c.trace_id, c.node_id): (c.packets_total, c.bytes_total)
-        for c in parse_agent_metrics(text, 0.0).traffic
-    }
-
-
-def value(text: str, prefix: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
-    )
-
-
 @pytest.fixture(scope="module")
-def veth_ns() -> Iterator[str]:
-    need_root()
-    with namespaces("live") as (ns,):
-        veth(ns, "va", ns, "vb")
-        sh("sysctl", "-qw", "net.ipv6.conf.va.disable_ipv6=1", ns=ns)  # no MLD/ND from va
-        sh("sysctl", "-qw", "net.ipv6.conf.vb.disable_ipv6=1", ns=ns)
-        yield ns
-
-
-def run_agent(ns: str, frames: list[bytes], *args: str) -> str:
-    agent = Agent(ns, "--interface", "vb:downlink", *args)
-    try:
-        with inside(ns):
-            tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-            tx.bind(("va", 0))
-        with tx:
-            for i, frame in enumerate(frames):
-                tx.send(frame)
-                if i % 100 == 99:
-                    time.sleep(0.001)
-        time.sleep(1.0)
-        text = agent.scrape()
-    finally:
-        assert agent.stop() == 0, "".join(agent.err)
-    return text
-
-
-@pytest.fixture(scope="module")
-def live_single(veth_ns: str) -> str:
-    return run_agent(veth_ns, traffic()[0])
+def live_single(veth_ns: str, engine: str) -> str:
+    return run_agent(veth_ns, traffic()[0], "--engine", engine)
 
 
 def test_gtpu_counted_like_plain(live_single: str) -> None:
@@ -136,7 +93,7 @@ def test_repeated_node_counts_once_and_overflow_counted(live_single: str) -> Non
     assert f[(504, "504", 7)] == (120, size)
     assert f[(504, "504", 8)] == (120, size)
     assert f[(505, "505", 1)][0] == 120
-    assert value(live_single, 'e2e_energy_agent_packets_total{k8s_node="') == 120 * 6 + 30 * 3
+    assert value(live_single, 'e2e_energy_agent_packets_total{k8s_node="') == 120 * 6 + 30 * 4
 
 
 def test_results_by_kind(live_single: str) -> None:
@@ -151,7 +108,8 @@ def test_results_by_kind(live_single: str) -> None:
 
 
 def test_two_workers_count_the_same(veth_ns: str, live_single: str) -> None:
-    text = run_agent(veth_ns, traffic()[0], "--workers", "2")
+    """AF_PACKET with two fanout workers counts what either engine counts alone."""
+    text = run_agent(veth_ns, traffic()[0], "--engine", "afpacket", "--workers", "2")
     assert flows(text) == flows(live_single)
     assert value(text, "e2e_energy_agent_packets_total") == value(
         live_single, "e2e_energy_agent_packets_total"
@@ -160,7 +118,7 @@ def test_two_workers_count_the_same(veth_ns: str, live_single: str) -> None:
 
 def test_sampling_scales(veth_ns: str) -> None:
     frames = [build.ethernet(inner(500, 0)) for _ in range(400)]
-    text = run_agent(veth_ns, frames, "--sample", "4")
+    text = run_agent(veth_ns, frames, "--engine", "afpacket", "--sample", "4")
     assert flows(text)[(500, "500", 2)] == (400, 400 * len(inner(500, 0)))
     assert 'e2e_energy_agent_sampling_ratio{k8s_node="' in text
     assert value(text, "e2e_energy_agent_sampling_ratio") == 0.25
@@ -182,6 +140,7 @@ def test_replay_equals_live(tmp_path: Path, live_single: str) -> None:
         replayed = [ln for ln in out.stdout.splitlines() if ln.startswith(key) and name in ln]
         assert live[0].rsplit(" ", 1)[1] == replayed[0].rsplit(" ", 1)[1], name
     assert "60 filtered out" in out.stderr
+    assert 'e2e_energy_agent_info{engine="pcap"' in out.stdout
 
 
 def cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -200,7 +159,7 @@ def test_missing_interface_is_a_clear_error() -> None:
 def test_missing_cap_net_raw_is_named() -> None:
     need_root()
     drop = ("setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw")
-    out = cli("--interface", "lo", "--listen", "127.0.0.1:0", prefix=drop)
+    out = cli("--interface", "lo", "--engine", "afpacket", "--listen", "127.0.0.1:0", prefix=drop)
     assert out.returncode == 1
     assert "CAP_NET_RAW" in out.stderr
 
@@ -224,7 +183,7 @@ def test_live_exposition_passes_promtool(live_single: str) -> None:
 
 
 def test_agent_exits_with_an_error_when_every_worker_dies(veth_ns: str) -> None:
-    agent = Agent(veth_ns, "--interface", "vb", "--workers", "2")
+    agent = Agent(veth_ns, "--interface", "vb", "--engine", "afpacket", "--workers", "2")
     try:
         children = [int(p) for p in Path(f"/proc/{agent.proc.pid}/task/{agent.proc.pid}/children")
                     .read_text().split()]  # fmt: skip

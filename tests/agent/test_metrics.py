@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 from pathlib import Path
@@ -127,3 +128,33 @@ def test_k8s_node_label_falls_back_to_node_name(monkeypatch: pytest.MonkeyPatch)
     assert k8s_node_name(AgentSettings(k8s_node="edge-1")) == "edge-1"
     monkeypatch.delenv("NODE_NAME")
     assert k8s_node_name(AgentSettings()) != ""
+
+
+def ebpf_exposition() -> str:
+    snap = dataclasses.replace(
+        snapshot(),
+        engine="ebpf",
+        engine_reason="auto",
+        parse_limits={"eth1": 2},
+        bpf_run_seconds=1.5,
+        bpf_runs=3_000_000,
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(lambda: snap, k8s_node="edge-1"))
+    return generate_latest(registry).decode()
+
+
+def test_engine_info_and_ebpf_self_metrics() -> None:
+    text = exposition()
+    assert 'e2e_energy_agent_info{engine="afpacket",k8s_node="edge-1",reason=""} 1.0' in text
+    assert "e2e_energy_agent_bpf_run" not in text and "parse_limit" not in text
+    text = ebpf_exposition()
+    assert 'e2e_energy_agent_info{engine="ebpf",k8s_node="edge-1",reason="auto"} 1.0' in text
+    assert 'e2e_energy_agent_bpf_run_seconds_total{k8s_node="edge-1"} 1.5' in text
+    assert 'e2e_energy_agent_bpf_runs_total{k8s_node="edge-1"} 3e+06' in text
+    assert (
+        'e2e_energy_agent_parse_limit_packets_total{interface="eth1",k8s_node="edge-1"} 2.0' in text
+    )
+    promtool = need_binary("promtool")
+    out = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), out.stdout + out.stderr

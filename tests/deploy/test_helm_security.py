@@ -28,7 +28,10 @@ def _component(doc: dict[str, Any]) -> str:
 @pytest.mark.parametrize("toggle", sorted(TOGGLES))
 def test_containers_are_locked_down(toggle: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
     docs = rendered[toggle]
-    promiscuous = TOGGLES[toggle].get("agent", {}).get("promiscuous", False)
+    agent = TOGGLES[toggle].get("agent", {})
+    engine, promiscuous = agent.get("engine", "auto"), agent.get("promiscuous", False)
+    ebpf = {"BPF", "PERFMON", "NET_ADMIN"} if engine != "afpacket" else set()
+    afpacket = {"NET_RAW"} | ({"NET_ADMIN"} if promiscuous else set())
     for doc in (d for d in docs if d["kind"] in WORKLOADS):
         pod = doc["spec"]["template"]["spec"]
         assert not pod.get("hostPID") and not pod.get("hostIPC")
@@ -42,7 +45,8 @@ def test_containers_are_locked_down(toggle: str, rendered: dict[str, list[dict[s
             assert sc["capabilities"]["drop"] == ["ALL"]
             added = set(sc["capabilities"].get("add", []))
             if _component(doc) == "agent":
-                assert added == ({"NET_RAW", "NET_ADMIN"} if promiscuous else {"NET_RAW"})
+                assert added == ebpf | (afpacket if engine != "ebpf" else set()), toggle
+                assert len(added) == len(sc["capabilities"]["add"])  # no capability twice
             else:
                 assert added == set()
 

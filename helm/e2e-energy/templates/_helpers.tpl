@@ -84,6 +84,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- $agent := dict
   "listen" (printf "%s:%d" $a.bindAddress (int $a.port))
   "interfaces" $a.interfaces
+  "engine" $a.engine
+  "ebpf_map_entries" $a.ebpfMapEntries
   "trace_ids" $a.traceIds
   "max_flows" $a.maxFlows
   "max_trace_ids" $a.maxTraceIds
@@ -95,6 +97,22 @@ app.kubernetes.io/component: {{ .component }}
   "snaplen" $a.snaplen
   "promiscuous" $a.promiscuous }}
 {{- toYaml (dict "agent" $agent) }}
+{{- end }}
+
+{{/* The agent's added capabilities: what its engine needs (auto: both engines' sets). */}}
+{{- define "e2e-energy.agentCapabilities" -}}
+{{- $a := .Values.agent }}
+{{- $caps := list }}
+{{- if ne $a.engine "afpacket" }}
+{{- $caps = concat $caps (list "BPF" "PERFMON" "NET_ADMIN") }}
+{{- end }}
+{{- if ne $a.engine "ebpf" }}
+{{- $caps = append $caps "NET_RAW" }}
+{{- if $a.promiscuous }}
+{{- $caps = append $caps "NET_ADMIN" }}
+{{- end }}
+{{- end }}
+{{- toYaml (uniq $caps) }}
 {{- end }}
 
 {{/* The attributor's settings file: the user's `config` plus what the chart owns. */}}
