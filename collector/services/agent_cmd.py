@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import click
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
 
 from collector.agent.ebpf import run_ebpf
 from collector.agent.engine import Choice, choose
@@ -21,7 +21,8 @@ from collector.agent.replay import replay
 from collector.agent.ring import CaptureError, check_capture
 from collector.agent.state import AgentState
 from collector.ioam.pcapfile import PcapError
-from collector.settings import AgentSettings, SettingsError, load_settings
+from collector.outputs.web import serve_wsgi
+from collector.settings import AgentSettings, SettingsError, WebSettings, load_settings
 
 DIRECTIONS = ("uplink", "downlink")
 ENGINES = ("auto", "ebpf", "afpacket")
@@ -100,9 +101,11 @@ def agent(
     AF_PACKET engine needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
     """
     try:
-        settings = load_settings(config).agent if config else AgentSettings()
+        loaded = load_settings(config) if config else None
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    settings = loaded.agent if loaded is not None else AgentSettings()
+    web = loaded.web if loaded is not None else WebSettings()
     overrides: dict[str, Any] = {}
     if engine is not None:
         overrides["engine"] = engine
@@ -125,7 +128,7 @@ def agent(
         return
     if not points:
         raise click.UsageError("no collection interface: give --interface or agent.interfaces")
-    _live(points, settings)
+    _live(points, settings, web)
 
 
 def _replay(path: str, settings: AgentSettings, direction: str) -> None:
@@ -141,7 +144,7 @@ def _replay(path: str, settings: AgentSettings, direction: str) -> None:
     )
 
 
-def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
+def _live(points: list[CollectionPoint], settings: AgentSettings, web: WebSettings) -> None:
     logging.basicConfig(format="e2e-energy agent: %(message)s", level=logging.INFO)
     choice = _choose_engine(points, settings)
     if choice.ebpf is not None:
@@ -150,13 +153,13 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
     state.set_engine(choice.engine, choice.reason)
     host, port = parse_listen(settings.listen)
     try:
-        server, _thread = start_http_server(
-            port, host, _registry(state, settings, [p.interface for p in points])
-        )
-    except OSError as exc:
+        metrics = make_wsgi_app(_registry(state, settings, [p.interface for p in points]))
+        server, _thread = serve_wsgi(metrics, host, port, web)
+    except (OSError, SettingsError) as exc:
         if choice.ebpf is not None:
             choice.ebpf.close()
-        raise click.ClickException(f"cannot listen on {settings.listen}: {exc.strerror}") from None
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise click.ClickException(f"cannot listen on {settings.listen}: {why}") from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -165,6 +168,7 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+    scheme = "https" if web.tls is not None else "http"
     names = ", ".join(f"{p.interface}:{p.direction}" for p in points)
     how = (
         "the eBPF engine"
@@ -174,7 +178,7 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
 
     def announce() -> None:
         click.echo(
-            f"e2e-energy agent: listening on http://{bound_host}:{bound_port}/metrics, "
+            f"e2e-energy agent: listening on {scheme}://{bound_host}:{bound_port}/metrics, "
             f"capturing on {names} with {how}",
             err=True,
         )

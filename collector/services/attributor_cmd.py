@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from collector.attribution.records import Record
+
+if TYPE_CHECKING:
+    from collector.outputs.web import ServerTls
 from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
 from collector.services.replay_cmd import load_records
 from collector.settings import Settings, SettingsError, load_settings, read_secret
@@ -28,6 +32,7 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
 
     from collector.outputs.api import create_app
     from collector.outputs.exporter import make_registry
+    from collector.outputs.web import Authenticator, AuthMiddleware, ServerTls
 
     token = read_secret(settings.api.token, settings.api.token_file, "api.token_file")
     reader = Store(live.store.path)
@@ -41,8 +46,22 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         metrics=make_registry(live.collector),
     )
     host, port = _host_port(listen)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    loop_task = asyncio.create_task(_loop(live, server, poll_interval(settings)))
+    try:
+        tls = ServerTls(settings.web.tls) if settings.web.tls is not None else None
+    except SettingsError as exc:
+        reader.close()
+        raise click.ClickException(str(exc)) from None
+    auth = Authenticator(settings.web)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            AuthMiddleware(app, auth) if auth.enabled else app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_context_factory=None if tls is None else (lambda _c, _d: tls.context),
+        )
+    )
+    loop_task = asyncio.create_task(_loop(live, server, poll_interval(settings), tls))
     try:
         await server.serve()
     finally:
@@ -50,13 +69,18 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         reader.close()
 
 
-async def _loop(live: LiveAttributor, server: object, interval: float) -> None:
+async def _loop(
+    live: LiveAttributor, server: object, interval: float, tls: ServerTls | None
+) -> None:
     announced = False
+    scheme = "http" if tls is None else "https"
     while not getattr(server, "should_exit", False):
         if not announced and getattr(server, "started", False):
             sock = server.servers[0].sockets[0].getsockname()  # type: ignore[attr-defined]
-            click.echo(f"attributor listening on http://{sock[0]}:{sock[1]}", err=True)
+            click.echo(f"attributor listening on {scheme}://{sock[0]}:{sock[1]}", err=True)
             announced = True
+        if tls is not None and tls.maybe_reload():
+            click.echo("web.tls: certificate reloaded", err=True)
         try:
             for snap in await live.tick():
                 click.echo(f"window {snap.window_start:.0f} computed", err=True)

@@ -65,6 +65,7 @@ from collector.settings.topology import (
     TrafficTotalRef,
     default_shares,
 )
+from collector.settings.web import BasicAuthSettings, TlsServerSettings, WebSettings
 
 __all__ = [
     "AgentSettings",
@@ -73,6 +74,7 @@ __all__ = [
     "ApiSettings",
     "AppSettings",
     "AppsKubernetes",
+    "BasicAuthSettings",
     "CarbonSettings",
     "CsvProvider",
     "DcgmSource",
@@ -102,11 +104,13 @@ __all__ = [
     "StoreSettings",
     "Strict",
     "TasmotaSource",
+    "TlsServerSettings",
     "TraceIdCarrier",
     "TraceRef",
     "TrafficTotalRef",
     "UkCarbonProvider",
     "WattTimeProvider",
+    "WebSettings",
     "ZoneSettings",
     "default_shares",
     "format_validation_errors",

@@ -21,6 +21,7 @@ from collector.settings.topology import (
     ShareSettings,
     default_shares,
 )
+from collector.settings.web import WebSettings
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     shares: dict[str, ShareSettings] = Field(default_factory=default_shares)
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(
