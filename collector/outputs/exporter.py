@@ -43,11 +43,19 @@ class SnapshotCollector(Collector):
 
     def __init__(self, store_health: Callable[[], StoreHealth] | None = None) -> None:
         self._snapshot: Snapshot | None = None
+        self._published = 0
         self.store_health = store_health
         """The store writer's state, read at each scrape (it changes without a new window)."""
 
     def publish(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
+        self._published += 1
+
+    def version(self) -> object:
+        """Equal as long as a scrape would render the same text (the published snapshot and
+        the store writer's state)."""
+        health = self.store_health() if self.store_health is not None else None
+        return (self._published, health)
 
     @property
     def snapshot(self) -> Snapshot | None:

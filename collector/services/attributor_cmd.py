@@ -44,6 +44,7 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         clock=live.clock,
         ready=lambda: live.ready,
         metrics=make_registry(live.collector),
+        metrics_version=live.collector.version,
     )
     host, port = _host_port(listen)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -103,3 +104,40 @@ def test_nothing_but_build_info_before_the_first_window() -> None:
 
 def render_empty() -> str:
     return generate_latest(make_registry(SnapshotCollector())).decode()
+
+
+def test_metrics_endpoint_renders_once_per_published_snapshot(tmp_path: Path) -> None:
+    """Under a dashboard storm /metrics reuses the text rendered for the current snapshot and
+    store state; a new snapshot or a store-state change is rendered anew (never stale)."""
+    from fastapi.testclient import TestClient
+
+    from collector.outputs.api import create_app
+    from collector.store import Store
+
+    Store(tmp_path / "s.sqlite", writer=True).close()
+    health = [StoreHealth()]
+    collector = SnapshotCollector(store_health=lambda: health[0])
+    renders = [0]
+
+    class Counting(SnapshotCollector):
+        def collect(self):  # type: ignore[no-untyped-def]
+            renders[0] += 1
+            return collector.collect()
+
+    registry = make_registry(Counting())
+    app = create_app(Store(tmp_path / "s.sqlite"), metrics=registry,
+                     metrics_version=collector.version)  # fmt: skip
+    snap = replay_snapshot()
+    with TestClient(app) as c:
+        first = c.get("/metrics").text
+        assert c.get("/metrics").text == first and renders[0] == 1
+        collector.publish(snap)
+        second = c.get("/metrics").text
+        assert renders[0] == 2 and "e2e_energy_app_joules_total" in second
+        assert c.get("/metrics").text == second and renders[0] == 2
+        health[0] = StoreHealth(pending_windows=2)
+        assert "e2e_energy_store_pending_windows 2.0" in c.get("/metrics").text
+        assert renders[0] == 3
+        collector.publish(replace(snap, window_start=snap.window_start + 15))
+        c.get("/metrics")
+        assert renders[0] == 4
