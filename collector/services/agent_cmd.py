@@ -83,6 +83,12 @@ def _registry(state: AgentState, settings: AgentSettings, interfaces: list[str])
 )
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Replay this pcap/pcapng file.")
 @click.option("--once", is_flag=True, help="With --pcap: count the file, print /metrics, exit.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.01),
+    help="With --pcap: serve /metrics and count the file again every EVERY seconds, as if the "
+    "capture repeated (a stand-in agent for tests and soaks; needs no capture rights).",
+)
 @click.option("--direction", type=click.Choice(DIRECTIONS), help="Direction of a --pcap file.")
 def agent(
     config: str | None,
@@ -93,6 +99,7 @@ def agent(
     sample: int | None,
     pcap: str | None,
     once: bool,
+    every: float | None,
     direction: str | None,
 ) -> None:
     """Capture IOAM traffic and count it per application (TraceID) and network node (NodeID).
@@ -124,7 +131,10 @@ def agent(
         raise click.UsageError("--once needs --pcap FILE")
     if pcap is not None:
         default = points[0].direction if points else "uplink"
-        _replay(pcap, settings, direction or default)
+        if every is not None:
+            _replay_serve(pcap, settings, web, direction or default, every)
+        else:
+            _replay(pcap, settings, direction or default)
         return
     if not points:
         raise click.UsageError("no collection interface: give --interface or agent.interfaces")
@@ -142,6 +152,33 @@ def _replay(path: str, settings: AgentSettings, direction: str) -> None:
         f"{stats.outgoing} outgoing skipped, {stats.unsupported_linktype} of unknown link type",
         err=True,
     )
+
+
+def _replay_serve(
+    path: str, settings: AgentSettings, web: WebSettings, direction: str, every: float
+) -> None:
+    """Count the capture every `every` seconds into one state while serving /metrics."""
+    state = AgentState(settings)
+    state.set_engine("pcap", f"replaying {path} every {every:g} s")
+    try:
+        replay(path, settings, direction, state)
+        host, port = parse_listen(settings.listen)
+        server, _thread = serve_wsgi(make_wsgi_app(_registry(state, settings, [])), host, port, web)
+    except (PcapError, OSError, SettingsError) as exc:
+        raise click.ClickException(f"cannot replay {path}: {exc}") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheme = "https" if web.tls is not None else "http"
+    bound = f"{server.server_address[0]!s}:{server.server_address[1]}"
+    click.echo(f"e2e-energy agent: listening on {scheme}://{bound}/metrics, replaying {path}",
+               err=True)  # fmt: skip
+    try:
+        while not stop.wait(every):
+            replay(path, settings, direction, state)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _live(points: list[CollectionPoint], settings: AgentSettings, web: WebSettings) -> None:
