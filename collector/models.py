@@ -133,6 +133,8 @@ class SourceError:
     source: str
     kind: str
     message: str
+    retry_after_seconds: float | None = None
+    """A server's Retry-After (HTTP 429), for the caller's backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +150,7 @@ class ReadResult:
     intensity: tuple[IntensitySample, ...] = ()
     indices: tuple[SignalIndexSample, ...] = ()
     errors: tuple[SourceError, ...] = field(default_factory=tuple)
+    traffic: tuple[TrafficCount, ...] = ()
+    """An agent's per-flow counters."""
+    host: str = ""
+    """The machine the reading describes (an agent's k8s_node); keys its interface series."""

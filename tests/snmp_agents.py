@@ -17,7 +17,7 @@ import snmpsim_data
 
 from collector.models import ReadResult
 from collector.power.pdu_snmp import SnmpReader
-from collector.services.poller import Poller
+from collector.sources import Poller, Runner
 from tests.conftest import need_binary
 
 RECORDINGS = Path(snmpsim_data.__file__).parent / "data" / "UPS"
@@ -25,18 +25,19 @@ PASS_HELPER = Path(__file__).resolve().parent.parent / "testbed" / "snmp_pass.py
 
 
 async def read_once(reader: SnmpReader) -> ReadResult:
-    """One read, then the reader's sockets closed inside the same loop."""
+    """One read through the runtime, then the engine's sockets closed inside the same loop."""
+    runner = Runner(reader)
     try:
-        return await reader.read()
+        return await runner.read()
     finally:
-        reader.close()
+        await runner.aclose()
 
 
 async def poll_and_close(poller: Poller) -> list[ReadResult]:
     try:
         return await poller.poll_once()
     finally:
-        poller.close()
+        await poller.aclose()
 
 
 def free_udp_port() -> int:

@@ -6,7 +6,6 @@ which kube.py also applies client-side, so the filtering under test is real.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from collector.power.kepler import KeplerReader
 from collector.settings import KeplerSource
 from tests.http_fixture import serve_files
 from tests.kmockapi import kmock_api
+from tests.runtime import read_once
 
 FIX = Path(__file__).parent / "fixtures" / "kepler"
 
@@ -69,5 +69,5 @@ def test_kepler_label_rules_through_kube(api: Any, tmp_path: Path) -> None:
 
     with serve_files(tmp_path) as base:
         s = KeplerSource(name="k", kind="kepler", url=f"{base}/metrics", pod_labels={"app": "du"})
-        res = asyncio.run(KeplerReader(s, pod_lookup=lookup).read())
+        res = read_once(KeplerReader(s, pod_lookup=lookup))
     assert res.up and {x.target for x in res.energy} == {"ran/du-0"}

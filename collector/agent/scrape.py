@@ -1,23 +1,23 @@
 """Reads an agent's /metrics back into records the attributor uses (TrafficCount and
-TrafficTotalSample). The agent's exposition is the only interface between the two.
+TrafficTotalSample). The agent's exposition is the only interface between the two; an agent
+is a source like any other, run by the source runtime (pooled client, deadline, health).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
-from collector.models import Direction, TrafficCount, TrafficTotalSample
+from collector.models import Direction, ReadResult, TrafficCount, TrafficTotalSample
+from collector.sources import ReadPolicy
+from collector.sources.http import HttpClient
+from collector.sources.promtext import iter_samples
 
 AGENT_SOURCE = "agent"
 _DIRECTIONS: dict[str, Direction] = {"uplink": "uplink", "downlink": "downlink"}
-
-
-class AgentScrapeError(RuntimeError):
-    """An agent could not be read or its exposition was not understood."""
+_FLOW = {"e2e_energy_ioam_packets_total": 0, "e2e_energy_ioam_bytes_total": 1}
+_RX = {"e2e_energy_interface_packets_total": 0, "e2e_energy_interface_bytes_total": 1}
+_NAMES = frozenset({*_FLOW, *_RX, "e2e_energy_build_info"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,32 +29,21 @@ class AgentReading:
 
 
 def parse_agent_metrics(text: str, t: float) -> AgentReading:
-    """Parse the agent's text exposition; `t` is when it was received (unix seconds)."""
+    """Parse the agent's text exposition; `t` is when it was received (unix seconds).
+
+    Invalid exposition is a `parse` error and a negative or non-finite counter an
+    `invalid_value` error (collector.sources.promtext)."""
     flows: dict[tuple[int, str, int, str, str], list[float]] = {}
     rx: dict[str, list[float]] = {}
     node = ""
-    try:
-        families = list(text_string_to_metric_families(text))
-    except ValueError as exc:
-        raise AgentScrapeError(f"agent exposition is not valid: {exc}") from None
-    for family in families:
-        for s in family.samples:
-            lab = s.labels
-            node = lab.get("k8s_node", node)
-            if s.name in ("e2e_energy_ioam_packets_total", "e2e_energy_ioam_bytes_total"):
-                key = _flow_key(lab)
-                if key is None:
-                    continue
-                slot = 0 if s.name == "e2e_energy_ioam_packets_total" else 1
-                flows.setdefault(key, [0.0, 0.0])[slot] = s.value
-            elif s.name in (
-                "e2e_energy_interface_packets_total",
-                "e2e_energy_interface_bytes_total",
-            ):
-                if lab.get("direction") != "rx" or "interface" not in lab:
-                    continue
-                slot = 0 if s.name == "e2e_energy_interface_packets_total" else 1
-                rx.setdefault(lab["interface"], [0.0, 0.0])[slot] = s.value
+    for name, lab, value in iter_samples(text, _NAMES):
+        node = lab.get("k8s_node", node)
+        if name in _FLOW:
+            key = _flow_key(lab)
+            if key is not None:
+                flows.setdefault(key, [0.0, 0.0])[_FLOW[name]] = value
+        elif name in _RX and lab.get("direction") == "rx" and "interface" in lab:
+            rx.setdefault(lab["interface"], [0.0, 0.0])[_RX[name]] = value
     traffic = tuple(
         TrafficCount(
             namespace_id=ns,
@@ -91,12 +80,30 @@ def _flow_key(lab: dict[str, str]) -> tuple[int, str, int, str, str] | None:
         return None
 
 
-async def fetch_agent(url: str, timeout_seconds: float) -> AgentReading:
-    """GET an agent's /metrics and parse it; raises AgentScrapeError on any failure."""
-    try:
-        async with httpx.AsyncClient(timeout=timeout_seconds) as client:
-            response = await client.get(url)
-            response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise AgentScrapeError(f"{url}: {type(exc).__name__}: {exc}") from None
-    return parse_agent_metrics(response.text, time.time())
+class AgentSource:
+    """One agent's /metrics as a source named `agent/<host:port>`; the reading's `host` is the
+    agent's k8s_node (else that name), which keys its interface series."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        self.name = f"agent/{urlsplit(url).netloc}"
+        self.url = url
+        # parsed off the event loop: hundreds of agents per tick must not stall the API
+        self.policy = ReadPolicy(timeout_seconds=timeout_seconds, parse_in_thread=True)
+        self.http = HttpClient(timeout_seconds)
+
+    async def fetch(self) -> str:
+        return await self.http.get_text(self.url)
+
+    def parse(self, raw: str, t: float) -> ReadResult:
+        got = parse_agent_metrics(raw, t)
+        return ReadResult(
+            self.name,
+            True,
+            0.0,
+            traffic_totals=got.interfaces,
+            traffic=got.traffic,
+            host=got.k8s_node or self.name,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from collector.sources.health import Health
+
 APP_COLUMNS = (
     "static_joules",
     "dynamic_joules",
@@ -158,16 +160,6 @@ class IntensityStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceStatus:
-    """Health of one source as the poller saw it (filled by the live attributor)."""
-
-    source: str
-    up: bool
-    duration_seconds: float
-    errors_total: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True, slots=True)
 class Totals:
     """Everything cumulative: the `_total` counters of the exporter and the store's resume point."""
 
@@ -191,7 +183,8 @@ class Snapshot:
     totals: Totals
     intensity: tuple[IntensityStatus, ...] = ()
     indices: tuple[tuple[str, str, float], ...] = ()
-    sources: tuple[SourceStatus, ...] = ()
+    sources: tuple[Health, ...] = ()
+    """Every source's and agent's health at the window's computation (live only)."""
     market_configured: bool = False
     traffic: AppTraffic = field(default_factory=AppTraffic.empty)
 

@@ -11,76 +11,70 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
-from collector.carbon.base import Provider, ProviderError, ProviderReading
-from collector.models import IntensitySample, SignalIndexSample
-from collector.settings import ProviderSettings, Settings, SettingsError
+from collector.carbon import providers, watttime
+from collector.carbon.base import Provider
+from collector.models import IntensitySample, ReadResult, SignalIndexSample, SourceError
+from collector.settings import ProviderSettings, Settings
+from collector.sources import Health, Runner
 
 MAX_BACKOFF_FACTOR = 16.0
 
-
-@dataclass(slots=True)
-class ProviderHealth:
-    up: bool = False
-    errors_total: dict[str, int] = field(default_factory=dict)
-    last_error: str = ""
-    last_success: float | None = None
+PROVIDERS: dict[str, Callable[[Any, str, Callable[[], float]], Provider]] = {
+    "static": providers.Static,
+    "electricitymaps": providers.ElectricityMaps,
+    "watttime": watttime.WattTime,
+    "uk": providers.UkCarbon,
+    "csv": providers.CsvReplay,
+}
+"""`kind` -> the provider class; it takes its settings entry, its zone and the clock."""
 
 
 class CachedProvider:
-    """One provider in one zone's chain, with its cache, backoff and health."""
+    """One provider in one zone's chain, with its cache and backoff; the runtime runs its
+    reads (deadline, error kinds, health) on the service's clock."""
 
-    def __init__(self, provider: Provider, settings: ProviderSettings, zone: str) -> None:
-        self.provider = provider
+    def __init__(self, settings: ProviderSettings, zone: str) -> None:
         self.settings = settings
         self.zone = zone
-        self.health = ProviderHealth()
-        self._reading: ProviderReading | None = None
+        self._now = 0.0
+        self.provider = PROVIDERS[settings.kind](settings, zone, self._clock)
+        self.runner: Runner[Any] = Runner(self.provider, clock=self._clock)
+        self._reading: ReadResult | None = None
         self._fetched_at = -1e18
         self._retry_at = -1e18
         self._failures = 0
 
+    def _clock(self) -> float:
+        return self._now
+
     @property
     def label(self) -> str:
-        return f"{self.zone}/{self.provider.kind}"
+        return self.runner.name
 
-    def _fail(self, exc: ProviderError, now: float) -> None:
-        self.health.up = False
-        self.health.errors_total[exc.kind] = self.health.errors_total.get(exc.kind, 0) + 1
-        self.health.last_error = exc.message
+    @property
+    def health(self) -> Health:
+        return self.runner.health
+
+    def _back_off(self, error: SourceError, now: float) -> None:
         self._failures += 1
         factor = min(2.0 ** (self._failures - 1), MAX_BACKOFF_FACTOR)
         wait = self.settings.backoff_seconds * factor
-        if exc.retry_after is not None:
-            wait = max(wait, exc.retry_after)
+        if error.retry_after_seconds is not None:
+            wait = max(wait, error.retry_after_seconds)
         self._retry_at = now + wait
 
     async def refresh(self, now: float) -> None:
         """Fetch when the TTL has run out and no backoff is pending; never raises."""
         if now - self._fetched_at < self.settings.ttl_seconds or now < self._retry_at:
             return
-        try:
-            reading = await asyncio.wait_for(
-                self.provider.fetch(self.zone, now), self.settings.timeout_seconds
-            )
-        except TimeoutError:
-            self._fail(ProviderError("timeout", f"{self.label}: no answer in time"), now)
+        self._now = now
+        result = await self.runner.read()
+        if not result.up:
+            self._back_off(result.errors[0], now)
             return
-        except ProviderError as exc:
-            self._fail(exc, now)
-            return
-        except SettingsError as exc:  # a *_file secret that cannot be read
-            self._fail(ProviderError("config", str(exc)), now)
-            return
-        except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
-            self._fail(ProviderError("parse", f"{self.label}: {exc}"), now)
-            return
-        except Exception as exc:  # a provider bug must not take the other zones down
-            self._fail(ProviderError("internal", f"{self.label}: {type(exc).__name__}: {exc}"), now)
-            return
-        self._reading, self._fetched_at, self._failures = reading, now, 0
-        self.health.up, self.health.last_success = True, now
+        self._reading, self._fetched_at, self._failures = result, now, 0
 
     def current(self, now: float) -> IntensitySample | None:
         """The point in force at `now` (the newest at or before it; failing that the earliest
@@ -136,27 +130,17 @@ class CarbonService:
     def indices(self) -> list[SignalIndexSample]:
         return [i for chain in self.chains.values() for p in chain for i in p.indices()]
 
-    def health(self) -> dict[str, ProviderHealth]:
+    def health(self) -> dict[str, Health]:
         return {p.label: p.health for chain in self.chains.values() for p in chain}
 
-
-def build_provider(s: ProviderSettings) -> Provider:
-    from collector.carbon import providers, watttime
-
-    if s.kind == "static":
-        return providers.Static(s)
-    if s.kind == "electricitymaps":
-        return providers.ElectricityMaps(s)
-    if s.kind == "watttime":
-        return watttime.WattTime(s)
-    if s.kind == "uk":
-        return providers.UkCarbon(s)
-    return providers.CsvReplay(s)
+    async def aclose(self) -> None:
+        """Close the providers' HTTP pools; call inside the loop that refreshed."""
+        await asyncio.gather(*(p.runner.aclose() for c in self.chains.values() for p in c))
 
 
 def build_carbon(settings: Settings, clock: Callable[[], float] = time.time) -> CarbonService:
     chains = {
-        zone: [CachedProvider(build_provider(p), p, zone) for p in z.providers]
+        zone: [CachedProvider(p, zone) for p in z.providers]
         for zone, z in settings.carbon.zones.items()
     }
     market = {

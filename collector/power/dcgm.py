@@ -6,13 +6,10 @@ also summed into "namespace/pod". The energy counter is millijoules since boot (
 
 from __future__ import annotations
 
-import time
-
 from collector.models import EnergyBasis, EnergySample, ReadResult, SampleKind
-from collector.power.base import guarded_read
-from collector.power.http import HttpOptions, fetch_text
-from collector.power.promtext import iter_samples
 from collector.settings import DcgmSource
+from collector.sources.http import TextSource
+from collector.sources.promtext import iter_samples
 from collector.units import joules_from_millijoules
 
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"
@@ -42,23 +39,11 @@ def parse_dcgm(
     )
 
 
-class DcgmReader:
+class DcgmReader(TextSource[DcgmSource]):
     def __init__(self, settings: DcgmSource) -> None:
-        self.name = settings.name
-        self._s = settings
+        super().__init__(settings, settings.url)
 
-    def _http(self) -> HttpOptions:
-        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
-        of this source only."""
-        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
-
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            text = await fetch_text(self._http(), self._s.url)
-            samples = parse_dcgm(
-                text, source=self.name, t=time.time(), energy_basis=self._s.energy_basis
-            )
-            return ReadResult(self.name, True, time.perf_counter() - started, energy=samples)
-
-        return await guarded_read(self.name, body)
+    def parse(self, raw: str, t: float) -> ReadResult:
+        basis = self.settings.energy_basis
+        samples = parse_dcgm(raw, source=self.name, t=t, energy_basis=basis)
+        return ReadResult(self.name, True, 0.0, energy=samples)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from collector.models import TrafficTotalSample
+from collector.sources.values import checked
 
 IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
 IF_NAME = (*IFX, 1)
@@ -42,8 +43,8 @@ def parse_if_mib(
                 source=source,
                 target=str(if_index),
                 t=t,
-                packets_total=float(packets),
-                bytes_total=float(octets),
+                packets_total=checked(float(packets), f"ifIndex {if_index} packets"),
+                bytes_total=checked(float(octets), f"ifIndex {if_index} ifHCInOctets"),
                 link_header_bytes=link_header_bytes,
                 counter_width=COUNTER64_WIDTH,
             )

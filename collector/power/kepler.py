@@ -8,18 +8,16 @@ the pod's containers and both modes; the idle part is a second sample labelled m
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collector.models import EnergySample, ReadResult, SourceError
 from collector.power.accumulate import MemberAccumulator
-from collector.power.base import guarded_read
-from collector.power.http import HttpOptions, fetch_text
-from collector.power.promtext import iter_samples
 from collector.settings import KeplerSource
+from collector.sources import PayloadError, SourceFailure
+from collector.sources.http import HttpSource
+from collector.sources.promtext import iter_samples
 
 OLD_TOTAL = "kepler_container_joules_total"
 OLD_GPU = "kepler_container_gpu_joules_total"
@@ -60,7 +58,7 @@ def detect_generation(names: set[str]) -> str:
         return "0.10"
     if names & {OLD_TOTAL, OLD_GPU}:
         return "0.9"
-    raise ValueError("no Kepler energy metrics in the response (neither <=0.9 nor >=0.10 names)")
+    raise PayloadError("no Kepler energy metrics in the response (neither <=0.9 nor >=0.10 names)")
 
 
 def parse_kepler(
@@ -122,19 +120,31 @@ def pod_selector(namespaces: list[str], pods: list[str], names: set[str] | None)
     return select
 
 
-class KeplerReader:
-    """A Kepler endpoint as a Source; keeps the per-member state that makes counters monotonic."""
+def kube_lookup(labels: dict[str, str], namespaces: list[str]) -> PodLookup:
+    """The pods carrying `labels`, listed through the Kubernetes API at every read."""
+
+    async def lookup() -> set[str]:
+        from collector import kube
+
+        try:
+            return await kube.pod_names_async(labels=labels, namespaces=namespaces)
+        except Exception as exc:  # the client raises many types (config, HTTP, API)
+            raise SourceFailure("kube", f"pod lookup by labels {labels}: {exc}") from None
+
+    return lookup
+
+
+class KeplerReader(HttpSource[KeplerSource]):
+    """A Kepler endpoint; keeps the per-member state that makes counters monotonic."""
 
     def __init__(self, settings: KeplerSource, *, pod_lookup: PodLookup | None = None) -> None:
-        self.name = settings.name
-        self._s = settings
+        # A large node's exposition takes a CPU-second to parse: off the loop, so the other
+        # sources' reads and deadlines, and the API, keep running meanwhile.
+        super().__init__(settings, settings.url, parse_in_thread=True)
         self._acc = MemberAccumulator()
+        if pod_lookup is None and settings.pod_labels:
+            pod_lookup = kube_lookup(settings.pod_labels, settings.namespaces)
         self._lookup = pod_lookup
-
-    def _http(self) -> HttpOptions:
-        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
-        of this source only."""
-        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
 
     def samples(self, parsed: KeplerParse, t: float) -> tuple[EnergySample, ...]:
         out: list[EnergySample] = []
@@ -147,42 +157,33 @@ class KeplerReader:
                         t=t,
                         kind="counter",
                         value=joules,
-                        energy_basis=self._s.energy_basis,
+                        energy_basis=self.settings.energy_basis,
                         labels=_PART_LABELS[part],
                     )
                 )
         return tuple(out)
 
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            text = await fetch_text(self._http(), self._s.url)
-            t = time.time()
-            names = None if self._lookup is None else await self._lookup()
-            select = pod_selector(self._s.namespaces, self._s.pods, names)
-            # A large node's exposition takes a CPU-second to parse: off the loop, so the
-            # other sources' reads and deadlines keep running meanwhile.
-            parsed = await asyncio.to_thread(
-                parse_kepler,
-                text,
-                generation=self._s.generation,
-                zone=self._s.zone,
-                include_gpu=self._s.include_gpu,
-                select=select,
-            )
-            errors: tuple[SourceError, ...] = ()
-            if parsed.zones and self._s.zone not in parsed.zones:
-                seen = ", ".join(sorted(parsed.zones))
-                errors = (
-                    SourceError(self.name, "empty", f"no zone {self._s.zone!r} (has {seen})"),
-                )
-            samples = self.samples(parsed, t)
-            return ReadResult(
-                self.name,
-                bool(samples) or not errors,
-                time.perf_counter() - started,
-                energy=samples,
-                errors=errors,
-            )
+    async def fetch(self) -> tuple[str, set[str] | None]:
+        """The exposition, and (with `pod_labels`) the pods to keep, listed first so that the
+        sample time is when the exposition arrived."""
+        names = None if self._lookup is None else await self._lookup()
+        return await self.http.get_text(self.url), names
 
-        return await guarded_read(self.name, body)
+    def parse(self, raw: tuple[str, set[str] | None], t: float) -> ReadResult:
+        text, names = raw
+        parsed = parse_kepler(
+            text,
+            generation=self.settings.generation,
+            zone=self.settings.zone,
+            include_gpu=self.settings.include_gpu,
+            select=pod_selector(self.settings.namespaces, self.settings.pods, names),
+        )
+        errors: tuple[SourceError, ...] = ()
+        if parsed.zones and self.settings.zone not in parsed.zones:
+            seen = ", ".join(sorted(parsed.zones))
+            errors = (
+                SourceError(self.name, "empty", f"no zone {self.settings.zone!r} (has {seen})"),
+            )
+        samples = self.samples(parsed, t)
+        up = bool(samples) or not errors
+        return ReadResult(self.name, up, 0.0, energy=samples, errors=errors)

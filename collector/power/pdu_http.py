@@ -6,13 +6,13 @@ converted to joules in collector.units (Shelly Wh, Tasmota kWh with 1 Wh steps).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from collector.models import EnergyBasis, EnergySample, ReadResult
-from collector.power.base import guarded_read
-from collector.power.http import HttpOptions, fetch_json
 from collector.settings import HttpJsonSource, ShellySource, TasmotaSource
+from collector.sources import PayloadError
+from collector.sources.http import HttpSource
+from collector.sources.values import checked, reading
 from collector.units import joules_from_kwh, joules_from_wh, to_joules, to_watts
 
 TASMOTA_RESOLUTION_JOULES = 3600.0
@@ -20,25 +20,24 @@ TASMOTA_RESOLUTION_JOULES = 3600.0
 
 
 def json_path(doc: Any, path: str) -> Any:
-    """Follow a dotted path ("a.b.0.c"; integers index lists); KeyError names the missing part."""
+    """Follow a dotted path ("a.b.0.c"; integers index lists); the error names the missing part."""
     cur = doc
     for part in path.split("."):
         if isinstance(cur, list) and part.lstrip("-").isdigit():
             idx = int(part)
             if not -len(cur) <= idx < len(cur):
-                raise KeyError(f"{path}: index {part} out of range")
+                raise PayloadError(f"{path}: index {part} out of range")
             cur = cur[idx]
         elif isinstance(cur, dict) and part in cur:
             cur = cur[part]
         else:
-            raise KeyError(f"{path}: no {part!r} in the response")
+            raise PayloadError(f"{path}: no {part!r} in the response")
     return cur
 
 
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what} is not a number: {value!r}")
-    return float(value)
+def _at(doc: Any, path: str) -> float:
+    """The checked reading at `path`."""
+    return reading(json_path(doc, path), path)
 
 
 def _pair(
@@ -50,20 +49,15 @@ def _pair(
     joules: float | None,
     resolution: float | None = None,
 ) -> tuple[EnergySample, ...]:
+    """The samples, checked again after unit conversion (a huge kWh total overflows)."""
     out = []
     if watts is not None:
+        watts = checked(watts, f"{source} power (W)")
         out.append(EnergySample(source, target, t, "gauge", watts, energy_basis=basis))
     if joules is not None:
+        joules = checked(joules, f"{source} energy (J)")
         out.append(
-            EnergySample(
-                source,
-                target,
-                t,
-                "counter",
-                joules,
-                energy_basis=basis,
-                resolution_joules=resolution,
-            )
+            EnergySample(source, target, t, "counter", joules, basis, resolution_joules=resolution)
         )
     return tuple(out)
 
@@ -72,8 +66,8 @@ def parse_shelly(
     doc: Any, *, source: str, target: str, t: float, basis: EnergyBasis = "measured"
 ) -> tuple[EnergySample, ...]:
     """Shelly Gen2 `Switch.GetStatus`: `apower` (W) and `aenergy.total` (Wh)."""
-    watts = _number(json_path(doc, "apower"), "apower")
-    joules = float(joules_from_wh(_number(json_path(doc, "aenergy.total"), "aenergy.total")))
+    watts = _at(doc, "apower")
+    joules = float(joules_from_wh(_at(doc, "aenergy.total")))
     return _pair(source, target, t, basis, watts, joules)
 
 
@@ -81,9 +75,8 @@ def parse_tasmota(
     doc: Any, *, source: str, target: str, t: float, basis: EnergyBasis = "measured"
 ) -> tuple[EnergySample, ...]:
     """Tasmota `Status 8`: `StatusSNS.ENERGY.Power` (W) and `.Total` (kWh)."""
-    energy = json_path(doc, "StatusSNS.ENERGY")
-    watts = _number(json_path(energy, "Power"), "ENERGY.Power")
-    joules = float(joules_from_kwh(_number(json_path(energy, "Total"), "ENERGY.Total")))
+    watts = _at(doc, "StatusSNS.ENERGY.Power")
+    joules = float(joules_from_kwh(_at(doc, "StatusSNS.ENERGY.Total")))
     return _pair(source, target, t, basis, watts, joules, TASMOTA_RESOLUTION_JOULES)
 
 
@@ -91,46 +84,36 @@ def parse_http_json(doc: Any, s: HttpJsonSource, *, t: float) -> tuple[EnergySam
     """Generic JSON: power and/or energy at configured paths, in configured units."""
     watts = joules = None
     if s.power_path is not None:
-        watts = float(to_watts(_number(json_path(doc, s.power_path), s.power_path), s.power_unit))
+        watts = float(to_watts(_at(doc, s.power_path), s.power_unit))
     if s.energy_path is not None:
-        raw = _number(json_path(doc, s.energy_path), s.energy_path)
-        joules = float(to_joules(raw, s.energy_unit))
+        joules = float(to_joules(_at(doc, s.energy_path), s.energy_unit))
     return _pair(s.name, s.target, t, s.energy_basis, watts, joules)
 
 
-class HttpPlugReader:
-    """One reader for the three JSON payload kinds; the URL decides the endpoint."""
+class HttpPlugReader(HttpSource[ShellySource | TasmotaSource | HttpJsonSource]):
+    """One reader for the three JSON payload kinds; the kind decides the endpoint."""
 
     def __init__(self, settings: ShellySource | TasmotaSource | HttpJsonSource) -> None:
-        self.name = settings.name
-        self._s = settings
+        super().__init__(settings, plug_url(settings))
 
-    def _http(self) -> HttpOptions:
-        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
-        of this source only."""
-        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
+    async def fetch(self) -> Any:
+        return await self.http.get_json(self.url)
 
-    def url(self) -> str:
-        base = self._s.url.rstrip("/")
-        if isinstance(self._s, ShellySource):
-            return f"{base}/rpc/Switch.GetStatus?id={self._s.switch_id}"
-        if isinstance(self._s, TasmotaSource):
-            return f"{base}/cm?cmnd=Status%208"
-        return self._s.url
-
-    def parse(self, doc: Any, t: float) -> tuple[EnergySample, ...]:
-        s = self._s
+    def parse(self, raw: Any, t: float) -> ReadResult:
+        s = self.settings
         if isinstance(s, ShellySource):
-            return parse_shelly(doc, source=s.name, target=s.target, t=t, basis=s.energy_basis)
-        if isinstance(s, TasmotaSource):
-            return parse_tasmota(doc, source=s.name, target=s.target, t=t, basis=s.energy_basis)
-        return parse_http_json(doc, s, t=t)
+            got = parse_shelly(raw, source=s.name, target=s.target, t=t, basis=s.energy_basis)
+        elif isinstance(s, TasmotaSource):
+            got = parse_tasmota(raw, source=s.name, target=s.target, t=t, basis=s.energy_basis)
+        else:
+            got = parse_http_json(raw, s, t=t)
+        return ReadResult(self.name, True, 0.0, energy=got)
 
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            doc = await fetch_json(self._http(), self.url())
-            samples = self.parse(doc, time.time())
-            return ReadResult(self.name, True, time.perf_counter() - started, energy=samples)
 
-        return await guarded_read(self.name, body)
+def plug_url(s: ShellySource | TasmotaSource | HttpJsonSource) -> str:
+    base = s.url.rstrip("/")
+    if isinstance(s, ShellySource):
+        return f"{base}/rpc/Switch.GetStatus?id={s.switch_id}"
+    if isinstance(s, TasmotaSource):
+        return f"{base}/cm?cmnd=Status%208"
+    return s.url

@@ -9,17 +9,14 @@ units and ReadingTime are authoritative); when the sensor is absent, the excerpt
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-import httpx
-
 from collector.models import EnergyBasis, EnergySample, ReadResult, SampleKind
-from collector.power.base import SourceFailure, guarded_read
-from collector.power.http import HttpOptions, get_json
 from collector.settings import RedfishSource
+from collector.sources import PayloadError, SourceFailure
+from collector.sources.http import HttpSource
+from collector.sources.values import checked, iso_timestamp, reading
 from collector.units import to_joules, to_watts
 
 Docs = Mapping[str, Any]
@@ -28,11 +25,10 @@ _DELTA = ("Line1ToLine2", "Line2ToLine3", "Line3ToLine1")
 
 
 def _ts(text: Any, default: float) -> float:
-    if not isinstance(text, str):
-        return default
+    """A reading's ReadingTime, else the received time."""
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        return iso_timestamp(text)
+    except PayloadError:
         return default
 
 
@@ -47,8 +43,13 @@ def _reading(excerpt: Any, docs: Docs, kind: SampleKind, t: float) -> tuple[floa
         return None
     default_unit = "W" if kind == "gauge" else "kWh"
     unit = str(src.get("ReadingUnits", default_unit)) if src is sensor else default_unit
-    converted = to_watts(value, unit) if kind == "gauge" else to_joules(value, unit)
-    return float(converted), _ts(src.get("ReadingTime"), t)
+    what = str(src.get("@odata.id") or excerpt.get("DataSourceUri") or "a reading")
+    value = reading(value, what)
+    try:
+        converted = to_watts(value, unit) if kind == "gauge" else to_joules(value, unit)
+    except ValueError as exc:
+        raise PayloadError(f"{what}: {exc}") from None
+    return checked(float(converted), f"{what} ({unit})"), _ts(src.get("ReadingTime"), t)
 
 
 def _mains_power(circuit: dict[str, Any], docs: Docs, t: float) -> tuple[float, float] | None:
@@ -66,7 +67,8 @@ def _mains_power(circuit: dict[str, Any], docs: Docs, t: float) -> tuple[float, 
         parts = [_reading(poly.get(k), docs, "gauge", t) for k in group if k in poly]
         got = [p for p in parts if p is not None]
         if got:
-            return sum(p[0] for p in got), max(p[1] for p in got)
+            total = checked(sum(p[0] for p in got), f"{circuit.get('Id', '')} phase sum (W)")
+            return total, max(p[1] for p in got)
     return None
 
 
@@ -90,7 +92,7 @@ def parse_redfish(
     """Pure: outlets (target = outlet Id), mains ("mains/<Id>") and Metrics ("pdu")."""
     pdu = docs.get(pdu_path)
     if not isinstance(pdu, dict):
-        raise ValueError(f"{pdu_path}: PowerDistribution resource missing")
+        raise PayloadError(f"{pdu_path}: PowerDistribution resource missing")
     out: list[EnergySample] = []
 
     def emit(target: str, kind: SampleKind, r: tuple[float, float] | None) -> None:
@@ -125,59 +127,48 @@ def _links(doc: Any) -> list[str]:
     return found
 
 
-class RedfishReader:
+class RedfishReader(HttpSource[RedfishSource]):
     def __init__(self, settings: RedfishSource) -> None:
-        self.name = settings.name
-        self._s = settings
-        self._base = settings.url.rstrip("/")
+        # Embedded PDU web servers are small: at most 4 requests in flight.
+        super().__init__(settings, settings.url.rstrip("/"), max_connections=4)
 
-    def _http(self) -> HttpOptions:
-        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
-        of this source only."""
-        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
-
-    async def _get_many(
-        self, client: httpx.AsyncClient, paths: list[str], docs: dict[str, Any], *, optional: bool
-    ) -> None:
+    async def _get_many(self, paths: list[str], docs: dict[str, Any], *, optional: bool) -> None:
         async def one(path: str) -> None:
             try:
-                docs[path] = await get_json(client, self._base + path)
+                docs[path] = await self.http.get_json(self.url + path)
             except SourceFailure:
                 if not optional:
                     raise
 
         await asyncio.gather(*(one(p) for p in dict.fromkeys(paths) if p not in docs))
 
-    async def collect(self, client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    async def fetch(self) -> tuple[str, dict[str, Any]]:
+        """Every resource the parse needs, by @odata.id: the PDU, its collections, their
+        members and (with follow_sensors) the sensors their readings point at."""
         docs: dict[str, Any] = {}
-        pdu_path = f"/redfish/v1/PowerEquipment/RackPDUs/{self._s.pdu}" if self._s.pdu else ""
+        pdu_path = (
+            f"/redfish/v1/PowerEquipment/RackPDUs/{self.settings.pdu}" if self.settings.pdu else ""
+        )
         if not pdu_path:
-            coll = await get_json(client, self._base + "/redfish/v1/PowerEquipment/RackPDUs")
+            coll = await self.http.get_json(self.url + "/redfish/v1/PowerEquipment/RackPDUs")
             members = coll.get("Members") if isinstance(coll, dict) else None
             if not members:
-                raise SourceFailure("parse", "no RackPDUs on this Redfish service")
+                raise PayloadError("no RackPDUs on this Redfish service")
             pdu_path = str(members[0]["@odata.id"])
-        await self._get_many(client, [pdu_path], docs, optional=False)
+        await self._get_many([pdu_path], docs, optional=False)
         pdu = docs[pdu_path]
         colls = [str(pdu[k]["@odata.id"]) for k in ("Outlets", "Mains", "Metrics") if k in pdu]
-        await self._get_many(client, colls, docs, optional=False)
+        await self._get_many(colls, docs, optional=False)
         members = [str(m["@odata.id"]) for c in colls for m in docs[c].get("Members", [])]
-        await self._get_many(client, members, docs, optional=True)
-        if self._s.follow_sensors:
+        await self._get_many(members, docs, optional=True)
+        if self.settings.follow_sensors:
             sensors = [u for p in [*colls, *members] for u in _links(docs.get(p))]
-            await self._get_many(client, sensors, docs, optional=True)
+            await self._get_many(sensors, docs, optional=True)
         return pdu_path, docs
 
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            # Embedded PDU web servers are small: at most 4 requests in flight.
-            limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-            async with self._http().client(limits=limits) as client:
-                pdu_path, docs = await self.collect(client)
-            samples = parse_redfish(
-                docs, pdu_path, source=self.name, t=time.time(), basis=self._s.energy_basis
-            )
-            return ReadResult(self.name, True, time.perf_counter() - started, energy=samples)
-
-        return await guarded_read(self.name, body)
+    def parse(self, raw: tuple[str, dict[str, Any]], t: float) -> ReadResult:
+        pdu_path, docs = raw
+        samples = parse_redfish(
+            docs, pdu_path, source=self.name, t=t, basis=self.settings.energy_basis
+        )
+        return ReadResult(self.name, True, 0.0, energy=samples)

@@ -8,7 +8,6 @@ same on the wire (no answer): the error says so and names the address.
 from __future__ import annotations
 
 import asyncio
-import time
 import warnings
 from typing import Any
 
@@ -38,7 +37,6 @@ with warnings.catch_warnings():
     from pysnmp.smi.compiler import add_mib_compiler
 
 from collector.models import ReadResult, SourceError
-from collector.power.base import SourceFailure, guarded_read
 from collector.power.if_mib import IF_MIB_COLUMNS, parse_if_mib
 from collector.power.snmp_profiles import (
     Oid,
@@ -48,6 +46,7 @@ from collector.power.snmp_profiles import (
     profile_columns,
 )
 from collector.settings import SnmpSource, read_secret
+from collector.sources import LoopBound, ReadPolicy, SourceFailure
 
 _AUTH = {
     "SHA": usmHMACSHAAuthProtocol,
@@ -185,34 +184,23 @@ class SnmpClient:
         return {tuple(name): v for name, val in binds if (v := _value(val)) is not None}
 
 
+async def _close_engine(engine: SnmpEngine) -> None:
+    engine.close_dispatcher()
+
+
 class SnmpReader:
-    """A PDU profile, IF-MIB or generic OID source over SNMP."""
+    """A PDU profile, IF-MIB or generic OID source over SNMP: fetch = the walk, with the
+    engine kept per source; parse = the profile's pure parser."""
 
     def __init__(self, settings: SnmpSource) -> None:
         self.name = settings.name
+        # SNMP retransmits each request itself (`retries`); the whole read gets every try of
+        # a request plus one more as margin.
+        deadline = settings.timeout_seconds * (settings.retries + 2)
+        self.policy = ReadPolicy(settings.timeout_seconds, 0, deadline, settings.interval_seconds)
         self._s = settings
-        self._engine = new_engine()
-        self._engine_loop: asyncio.AbstractEventLoop | None = None
-
-    def _engine_for_loop(self) -> SnmpEngine:
-        """Building an engine costs ~0.4 s of CPU, so it is built with the reader (before any
-        poll) and kept; it binds to the first event loop that uses it. A later, different
-        loop (tests run one per read) gets a fresh engine."""
-        loop = asyncio.get_running_loop()
-        if self._engine_loop is None:
-            self._engine_loop = loop
-        elif self._engine_loop is not loop:
-            if not self._engine_loop.is_closed():
-                self._engine.close_dispatcher()
-            self._engine, self._engine_loop = new_engine(), loop
-        return self._engine
-
-    def close(self) -> None:
-        """Close the engine's sockets; call inside the loop that read (Poller.close does)."""
-        if self._engine_loop is not None and not self._engine_loop.is_closed():
-            self._engine.close_dispatcher()
-        self._engine_loop = None
-        self._engine = new_engine()
+        # ~0.4 s of CPU per engine: built with the reader, before any poll, and kept.
+        self._engine = LoopBound(new_engine, _close_engine, eager=True)
 
     def columns(self) -> list[Oid]:
         s = self._s
@@ -222,6 +210,9 @@ class SnmpReader:
             assert s.oid is not None and s.unit is not None
             return [generic_column(s.oid, s.scale, s.unit, s.counter_width).base]
         return profile_columns(s.profile)
+
+    async def fetch(self) -> dict[Oid, object]:
+        return await SnmpClient(self._s).walk(await self._engine.get(), self.columns())
 
     def parse(self, table: dict[Oid, object], t: float) -> ReadResult:
         s = self._s
@@ -253,18 +244,6 @@ class SnmpReader:
         usable = any(not x.unsupported for x in samples)
         return ReadResult(s.name, usable, 0.0, energy=tuple(samples), errors=tuple(errors))
 
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            table = await SnmpClient(self._s).walk(self._engine_for_loop(), self.columns())
-            r = self.parse(table, time.time())
-            return ReadResult(
-                r.source,
-                r.up,
-                time.perf_counter() - started,
-                r.energy,
-                r.traffic_totals,
-                errors=r.errors,
-            )
-
-        return await guarded_read(self.name, body)
+    async def aclose(self) -> None:
+        """Close the engine's sockets; the next read binds a new engine."""
+        await self._engine.aclose()

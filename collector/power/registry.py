@@ -1,58 +1,47 @@
-"""Settings -> source objects. The only place that knows which class reads which `kind`."""
+"""Settings -> running sources: the only place that knows which class reads which `kind`.
+
+Adding a source kind is one module (a class with `fetch` and `parse`), its settings class and
+one line in READERS; the runtime gives it deadline, retries, health and the source metrics.
+"""
 
 from __future__ import annotations
 
-from collector.power.base import Source, SourceFailure
-from collector.power.dcgm import DcgmReader
-from collector.power.kepler import KeplerReader, PodLookup
-from collector.power.pdu_http import HttpPlugReader
-from collector.power.pdu_redfish import RedfishReader
-from collector.power.requests import RequestsReader
-from collector.settings import (
-    DcgmSource,
-    HttpJsonSource,
-    KeplerSource,
-    PrometheusCounterSource,
-    RedfishSource,
-    Settings,
-    ShellySource,
-    SnmpSource,
-    SourceSettings,
-    TasmotaSource,
-)
+import importlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from collector.settings import Settings, SourceBase
+from collector.sources import Poller, Runner, Source
+
+READERS: dict[str, str] = {
+    "kepler": "collector.power.kepler:KeplerReader",
+    "dcgm": "collector.power.dcgm:DcgmReader",
+    "snmp": "collector.power.pdu_snmp:SnmpReader",  # pysnmp is imported only when used
+    "redfish": "collector.power.pdu_redfish:RedfishReader",
+    "shelly": "collector.power.pdu_http:HttpPlugReader",
+    "tasmota": "collector.power.pdu_http:HttpPlugReader",
+    "http_json": "collector.power.pdu_http:HttpPlugReader",
+    "prometheus_counter": "collector.power.requests:RequestsReader",
+}
+"""`kind` -> "module:Class"; the class takes its settings entry and implements Source."""
 
 
-def _kube_lookup(labels: dict[str, str], namespaces: list[str]) -> PodLookup:
-    async def lookup() -> set[str]:
-        from collector import kube
-
-        try:
-            return await kube.pod_names_async(labels=labels, namespaces=namespaces)
-        except Exception as exc:  # the client raises many types (config, HTTP, API)
-            raise SourceFailure("kube", f"pod lookup by labels {labels}: {exc}") from None
-
-    return lookup
+def reader_class(kind: str) -> Callable[[Any], Source[Any]]:
+    try:
+        module, _, name = READERS[kind].partition(":")
+    except KeyError:
+        raise ValueError(f"no reader for source kind {kind!r}") from None
+    cls: Callable[[Any], Source[Any]] = getattr(importlib.import_module(module), name)
+    return cls
 
 
-def build_source(s: SourceSettings) -> Source:
-    """One source object for one settings entry (pysnmp is imported only for SNMP sources)."""
-    if isinstance(s, KeplerSource):
-        lookup = _kube_lookup(s.pod_labels, s.namespaces) if s.pod_labels else None
-        return KeplerReader(s, pod_lookup=lookup)
-    if isinstance(s, DcgmSource):
-        return DcgmReader(s)
-    if isinstance(s, SnmpSource):
-        from collector.power.pdu_snmp import SnmpReader
-
-        return SnmpReader(s)
-    if isinstance(s, RedfishSource):
-        return RedfishReader(s)
-    if isinstance(s, ShellySource | TasmotaSource | HttpJsonSource):
-        return HttpPlugReader(s)
-    if isinstance(s, PrometheusCounterSource):
-        return RequestsReader(s)
-    raise ValueError(f"sources[{s.name}]: no reader for kind {s.kind!r}")
+def build_source(s: SourceBase, clock: Callable[[], float] = time.time) -> Runner[Any]:
+    """One settings entry as a running source."""
+    kind = str(getattr(s, "kind", ""))
+    return Runner(reader_class(kind)(s), clock=clock)
 
 
-def build_sources(settings: Settings) -> list[Source]:
-    return [build_source(s) for s in settings.sources]
+def build_poller(settings: Settings, clock: Callable[[], float] = time.time) -> Poller:
+    """Every `sources:` entry, each with its own timeout, retries and interval."""
+    return Poller([build_source(s, clock) for s in settings.sources], clock)

@@ -6,13 +6,11 @@ not in it go to app `unknown`, so no request is silently dropped.
 
 from __future__ import annotations
 
-import time
-
 from collector.models import UNKNOWN_APP, ReadResult, RequestSample
-from collector.power.base import guarded_read
-from collector.power.http import HttpOptions, fetch_text
-from collector.power.promtext import iter_samples
 from collector.settings import PrometheusCounterSource
+from collector.sources import PayloadError
+from collector.sources.http import TextSource
+from collector.sources.promtext import iter_samples
 
 
 def _sample_names(metric: str) -> frozenset[str]:
@@ -39,35 +37,20 @@ def parse_requests(
         key = (app_map.get(lv, UNKNOWN_APP), lv)
         totals[key] = totals.get(key, 0.0) + value
     if not found:
-        raise ValueError(f"metric {metric!r} not found in the response")
+        raise PayloadError(f"metric {metric!r} not found in the response")
     return tuple(
         RequestSample(source=source, app=app, t=t, requests_total=v, label_value=lv)
         for (app, lv), v in sorted(totals.items())
     )
 
 
-class RequestsReader:
+class RequestsReader(TextSource[PrometheusCounterSource]):
     def __init__(self, settings: PrometheusCounterSource) -> None:
-        self.name = settings.name
-        self._s = settings
+        super().__init__(settings, settings.url)
 
-    def _http(self) -> HttpOptions:
-        """Secrets are read per read: a rotated Secret is picked up, a missing one is an error
-        of this source only."""
-        return HttpOptions.from_settings(self._s, self._s.timeout_seconds)
-
-    async def read(self) -> ReadResult:
-        async def body(t0: float) -> ReadResult:
-            started = time.perf_counter()
-            text = await fetch_text(self._http(), self._s.url)
-            reqs = parse_requests(
-                text,
-                source=self.name,
-                metric=self._s.metric,
-                label=self._s.label,
-                app_map=self._s.app_map,
-                t=time.time(),
-            )
-            return ReadResult(self.name, True, time.perf_counter() - started, requests=reqs)
-
-        return await guarded_read(self.name, body)
+    def parse(self, raw: str, t: float) -> ReadResult:
+        s = self.settings
+        reqs = parse_requests(
+            raw, source=self.name, metric=s.metric, label=s.label, app_map=s.app_map, t=t
+        )
+        return ReadResult(self.name, True, 0.0, requests=reqs)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from collector.models import EnergyBasis, EnergySample, SampleKind
+from collector.sources.values import checked
 from collector.units import (
     energy_unit_joules,
     joules_from_tenths_kwh,
@@ -58,6 +59,11 @@ def _rows(table: Table, base: Oid) -> dict[Oid, object]:
     return {oid[n:]: v for oid, v in table.items() if oid[:n] == base and len(oid) >= n}
 
 
+def _what(base: Oid, index: Oid) -> str:
+    """An OID as text, for the error naming a bad value."""
+    return ".".join(str(p) for p in (*base, *index))
+
+
 def row_target(index: Oid, device_level: bool = False) -> str:
     """A row's target string: its index ("1", "1.1"); scalars and first devices "device"."""
     if index in ((), (0,)) or (device_level and index == (1,)):
@@ -75,13 +81,14 @@ def column_samples(
         if not isinstance(raw, int):
             continue
         unsupported = raw == -1 and col.minus_one_unsupported
+        target = row_target(index, col.device_level)
         out.append(
             EnergySample(
                 source,
-                row_target(index, col.device_level),
+                target,
                 t,
                 col.kind,
-                math.nan if unsupported else raw * col.unit_size,
+                math.nan if unsupported else checked(raw * col.unit_size, _what(col.base, index)),
                 energy_basis=basis,
                 counter_width_joules=width if col.kind == "counter" else None,
                 resolution_joules=col.resolution_joules,
@@ -172,7 +179,7 @@ def parse_raritan(
         unit = units.get(index)
         target = f"{index[0]}.{index[1]}"
         if sensor == RAR_ACTIVE_POWER and unit in (None, RAR_UNIT_WATT):
-            w = raw * scale * power_unit_watts("W")
+            w = checked(raw * scale * power_unit_watts("W"), _what(values_base, index))
             out.append(EnergySample(source, target, t, "gauge", w, energy_basis=basis))
         elif sensor == RAR_ACTIVE_ENERGY and unit in (None, RAR_UNIT_WATT_HOUR):
             step = scale * energy_unit_joules("Wh")
@@ -182,7 +189,7 @@ def parse_raritan(
                     target,
                     t,
                     "counter",
-                    raw * step,
+                    checked(raw * step, _what(values_base, index)),
                     energy_basis=basis,
                     resolution_joules=step,
                     counter_width_joules=2.0**32 * step,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from collector.attribution.live import LiveAttributor, poll_interval
 from collector.attribution.records import Record
-
-if TYPE_CHECKING:
-    from collector.outputs.web import ServerTls
-from collector.services.attributor_live import LiveAttributor, open_record, poll_interval
+from collector.outputs.exporter import SnapshotCollector
 from collector.services.replay_cmd import load_records
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from collector.outputs.web import ServerTls
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -27,7 +29,9 @@ def _host_port(listen: str) -> tuple[str, int]:
         raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
 
 
-async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
+async def _serve(
+    live: LiveAttributor, exporter: SnapshotCollector, settings: Settings, listen: str
+) -> None:
     import uvicorn
 
     from collector.outputs.api import create_app
@@ -43,8 +47,8 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         page_size=settings.api.page_size,
         clock=live.clock,
         ready=lambda: live.ready,
-        metrics=make_registry(live.collector),
-        metrics_version=live.collector.version,
+        metrics=make_registry(exporter),
+        metrics_version=exporter.version,
     )
     host, port = _host_port(listen)
     try:
@@ -67,7 +71,10 @@ async def _serve(live: LiveAttributor, settings: Settings, listen: str) -> None:
         await server.serve()
     finally:
         loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
         reader.close()
+        await live.aclose()
 
 
 async def _loop(
@@ -137,13 +144,15 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    recording = open_record(record)
+    recording = None if record is None else record.open("a", encoding="utf-8")
+    exporter = SnapshotCollector()
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs,
+                          replay_inputs=replay_inputs, publish=exporter.publish,
                           max_pending_windows=settings.store.max_pending_windows,
                           log=lambda m: click.echo(m, err=True))  # fmt: skip
+    exporter.store_health = live.writer.health
     try:
-        asyncio.run(_serve(live, settings, listen or settings.api.listen))
+        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen))
     finally:
         store.close()
         if recording is not None:

@@ -81,7 +81,7 @@ def _zones(carbon: CarbonService, intensity: list[IntensitySample], now: float) 
 
 async def probe(settings: Settings) -> dict[str, Any]:
     """Read all sources concurrently (each with its deadline) and every carbon zone once."""
-    from collector.services.poller import build_poller
+    from collector.power.registry import build_poller
 
     poller = build_poller(settings)
     carbon = build_carbon(settings)
@@ -89,7 +89,8 @@ async def probe(settings: Settings) -> dict[str, Any]:
     try:
         results, intensity = await asyncio.gather(poller.poll_once(), carbon.refresh(now))
     finally:
-        poller.close()
+        await poller.aclose()
+        await carbon.aclose()
     sources = [
         {
             "source": r.source,

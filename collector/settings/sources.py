@@ -16,7 +16,10 @@ class SourceBase(Strict):
     energy_basis: EnergyBasis = "measured"
     """`measured` (a meter) or `modelled` (an estimate); carried on every NF output."""
     timeout_seconds: float = Field(5.0, gt=0)
-    """Whole-read deadline (s); past it the source is down for this poll, others unaffected."""
+    """One attempt's limit (s); the read's deadline is this x (retries + 1), past which the
+    source is down for this poll, others unaffected."""
+    retries: int = Field(0, ge=0)
+    """Attempts after a timeout, a refused connection or an HTTP 5xx, within one read."""
     interval_seconds: float = Field(5.0, gt=0)
     """How often the poller reads it (s)."""
 
@@ -94,6 +97,7 @@ class SnmpSource(SourceBase):
     timeout_seconds: float = Field(2.0, gt=0)
     """Per SNMP request try (s); the whole read may take (retries + 2) x this."""
     retries: int = Field(1, ge=0)
+    """SNMP retransmissions of each request (UDP), by the SNMP engine."""
     oid: str | None = None
     """generic profile: the OID (a table column or a scalar)."""
     scale: float = 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from collector.agent.metrics import AgentCollector
-from collector.agent.scrape import AgentScrapeError, parse_agent_metrics
+from collector.agent.scrape import parse_agent_metrics
 from collector.agent.state import AgentSnapshot
+from collector.sources import PayloadError
 from tests.conftest import need_binary
 
 SYSFS = Path(__file__).resolve().parent.parent / "fixtures" / "agent" / "sysfs"
@@ -91,28 +93,36 @@ def test_scrape_reads_the_exposition_back() -> None:
 
 
 def test_scrape_rejects_garbage() -> None:
-    with pytest.raises(AgentScrapeError):
+    with pytest.raises(PayloadError) as err:
         parse_agent_metrics("e2e_energy_ioam_packets_total{oops 1\n", t=0.0)
+    assert err.value.kind == "parse"
 
 
 @pytest.mark.asyncio
 async def test_fetch_agent_over_http() -> None:
     from prometheus_client import start_http_server
 
-    from collector.agent.scrape import fetch_agent
+    from collector.agent.scrape import AgentSource
+    from collector.sources import Runner
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(snapshot, k8s_node="edge-1", interfaces=[]))
     server, thread = start_http_server(0, "127.0.0.1", registry)
     try:
         port = server.server_address[1]
-        reading = await fetch_agent(f"http://127.0.0.1:{port}/metrics", 5.0)
+        agent = Runner(AgentSource(f"http://127.0.0.1:{port}/metrics", 5.0))
+        reading = await agent.read()
+        await agent.aclose()
         assert {c.node_id for c in reading.traffic} == {4113, 4130}
+        assert reading.host == "edge-1" and agent.health.up
         with socket.socket() as probe:  # a port nothing listens on
             probe.bind(("127.0.0.1", 0))
             dead = probe.getsockname()[1]
-        with pytest.raises(AgentScrapeError, match=rf"127\.0\.0\.1:{dead}.*ConnectError"):
-            await fetch_agent(f"http://127.0.0.1:{dead}/metrics", 5.0)
+        down = Runner(AgentSource(f"http://127.0.0.1:{dead}/metrics", 5.0))
+        failed = await down.read()
+        assert not failed.up and failed.errors[0].kind == "connect"
+        assert re.search(rf"127\.0\.0\.1:{dead}.*ConnectError", failed.errors[0].message)
+        assert down.health.errors_total == {"connect": 1}
     finally:
         server.shutdown()
         server.server_close()

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from collector.attribution.live import LiveAttributor
 from collector.models import TrafficCount
-from collector.services.attributor_live import LiveAttributor
 from collector.settings import parse_settings
 from collector.store import Store
 from tests.kmockapi import kmock_api

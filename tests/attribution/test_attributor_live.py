@@ -2,7 +2,11 @@
 scraper read exporters served over HTTP here (Kepler <=0.9 text format and the agent's own
 exposition; no Kepler or agent capture runs on this machine). Checks the mapping (pod -> NF,
 NodeID -> NF, TraceID -> app, unknown -> `unknown`) and that `--record` replays per window to
-exactly what was computed live."""
+exactly what was computed live.
+
+Time is one injected clock, shared by the exporters (their counters grow with it) and the
+attributor (it stamps the samples and decides which windows are due): the test steps it
+instead of sleeping, so its numbers do not depend on how busy the machine is."""
 
 from __future__ import annotations
 
@@ -10,20 +14,29 @@ import asyncio
 import http.server
 import io
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from collector.attribution import topology_from_settings
+from collector.attribution.live import LiveAttributor
 from collector.attribution.records import read_records
-from collector.services.attributor_live import LiveAttributor
 from collector.services.replay_cmd import replay_run
 from collector.settings import Settings, parse_settings
 from collector.store import Store
 
-START = time.time()
+START = 1_700_000_000.0
+
+
+class Clock:
+    """The test's time: read by the exporters and the attributor, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = START + 0.3
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def kepler_text(elapsed: float) -> str:
@@ -52,8 +65,10 @@ def agent_text(elapsed: float) -> str:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    clock: Clock
+
     def do_GET(self) -> None:
-        elapsed = time.time() - START
+        elapsed = self.clock() - START
         body = (kepler_text if self.path == "/kepler" else agent_text)(elapsed).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -66,8 +81,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def exporters() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def exporters(clock: Clock) -> Iterator[str]:
+    handler = type("ClockedHandler", (Handler,), {"clock": clock})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -95,18 +116,21 @@ def settings_for(base: str) -> Settings:
     )  # fmt: skip
 
 
-def test_live_windows_from_real_readers_replay_identically(exporters: str, tmp_path: Path) -> None:
+def test_live_windows_from_real_readers_replay_identically(
+    exporters: str, clock: Clock, tmp_path: Path
+) -> None:
     settings = settings_for(exporters)
     recording = io.StringIO()
     store = Store(tmp_path / "s.sqlite", writer=True)
-    live = LiveAttributor(settings, store, settle_seconds=1.2, record=recording)
+    live = LiveAttributor(settings, store, clock=clock, settle_seconds=1.2, record=recording)
 
     async def drive() -> list:  # type: ignore[type-arg]
         snaps = []
-        deadline = time.time() + 8
-        while time.time() < deadline and len(snaps) < 3:
+        deadline = clock() + 8
+        while clock() < deadline and len(snaps) < 3:
             snaps += await live.tick()
-            await asyncio.sleep(0.25)
+            clock.now += 0.25  # a tick every 0.25 s of the test's time
+        await live.aclose()
         return snaps
 
     snaps = asyncio.run(drive())

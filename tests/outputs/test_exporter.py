@@ -14,11 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
 from collector.attribution.persist import StoreHealth
-from collector.attribution.snapshot import SourceStatus
 from collector.outputs.exporter import SnapshotCollector, make_registry
 from collector.outputs.metrics_spec import METRICS, PREFIX
 from collector.services.replay_cmd import load_records, replay_run
 from collector.settings import load_settings
+from collector.sources import Health
 from tests.conftest import ROOT, need_binary
 
 DATA = ROOT / "tests" / "data" / "attribution"
@@ -28,7 +28,7 @@ def replay_snapshot() -> Snapshot:
     topo = topology_from_settings(load_settings(DATA / "config.yaml"))
     with (DATA / "inputs.jsonl").open() as f:
         snaps = replay_run(topo, load_records(f, topo, "inputs"))
-    source = SourceStatus("kepler", True, 0.02, MappingProxyType({"timeout": 2}))
+    source = Health("kepler", True, 0.02, MappingProxyType({"timeout": 2}))
     return replace(snaps[-1], sources=(source,), indices=(("ran-site", "watttime", 42.0),))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from collector.power.kepler import KeplerReader, parse_kepler, pod_selector
 from collector.settings import KeplerSource
 from collector.units import counter_delta
 from tests.http_fixture import serve_files
+from tests.runtime import read_once
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "kepler"
 
@@ -85,15 +85,15 @@ def test_kepler_reader_over_http(tmp_path: Path) -> None:
     (tmp_path / "metrics").write_text((FIX / "v0.10-a.prom").read_text())
     with serve_files(tmp_path) as base:
         s = KeplerSource(name="k", kind="kepler", url=f"{base}/metrics", energy_basis="modelled")
-        res = asyncio.run(KeplerReader(s).read())
+        res = read_once(KeplerReader(s))
         missing = KeplerSource(name="k2", kind="kepler", url=f"{base}/nope")
-        bad = asyncio.run(KeplerReader(missing).read())
+        bad = read_once(KeplerReader(missing))
     assert res.up
     sample: EnergySample = next(x for x in res.energy if x.target == "ran/du-0")
     assert sample.energy_basis == "modelled" and sample.kind == "counter"
     assert not bad.up and bad.errors[0].kind == "http" and "404" in bad.errors[0].message
     with serve_files(tmp_path) as base:
         s = KeplerSource(name="k", kind="kepler", url=f"{base}/metrics", zone="uncore")
-        nozone = asyncio.run(KeplerReader(s).read())
+        nozone = read_once(KeplerReader(s))
     assert not nozone.up and nozone.errors[0].kind == "empty"
     assert "core, dram, package, psys" in nozone.errors[0].message

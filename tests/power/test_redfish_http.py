@@ -3,7 +3,6 @@ request counters against a local server replaying their documented payloads."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -21,6 +20,7 @@ from collector.settings import (
 )
 from tests.conftest import shared_fixture
 from tests.http_fixture import serve, serve_files
+from tests.runtime import read_once
 
 
 def _by(r: ReadResult) -> dict[tuple[str, str], float]:
@@ -32,9 +32,9 @@ def test_redfish_public_pdu_mockup(tmp_path: Path) -> None:
     mock = _mount(root, tmp_path)
     with serve_files(mock, index="index.json") as base:
         s = RedfishSource(name="rf", kind="redfish", url=base, pdu="1")
-        follow = asyncio.run(RedfishReader(s).read())
-        excerpt = asyncio.run(RedfishReader(s.model_copy(update={"follow_sensors": False})).read())
-        first = asyncio.run(RedfishReader(s.model_copy(update={"pdu": None})).read())
+        follow = read_once(RedfishReader(s))
+        excerpt = read_once(RedfishReader(s.model_copy(update={"follow_sensors": False})))
+        first = read_once(RedfishReader(s.model_copy(update={"pdu": None})))
     assert follow.up, follow.errors
     assert _by(first) == _by(follow)  # no `pdu`: the first RackPDUs member
     got = _by(follow)
@@ -72,7 +72,7 @@ def _mount(root: Path, tmp: Path) -> Path:
 def test_redfish_errors_are_reported() -> None:
     with serve(lambda _r: (401, b"{}", {})) as base:
         s = RedfishSource(name="rf", kind="redfish", url=base, pdu="1", username="u", password="p")
-        r = asyncio.run(RedfishReader(s).read())
+        r = read_once(RedfishReader(s))
     assert not r.up and r.errors[0].kind == "auth"
 
 
@@ -109,11 +109,9 @@ def _plug_handler(req: BaseHTTPRequestHandler) -> tuple[int, bytes, dict[str, st
 
 def test_plugs_and_requests() -> None:
     with serve(_plug_handler) as base:
-        shelly = asyncio.run(
-            HttpPlugReader(ShellySource(name="sh", kind="shelly", url=base)).read()
-        )
-        tas = asyncio.run(HttpPlugReader(TasmotaSource(name="ta", kind="tasmota", url=base)).read())
-        js = asyncio.run(
+        shelly = read_once(HttpPlugReader(ShellySource(name="sh", kind="shelly", url=base)))
+        tas = read_once(HttpPlugReader(TasmotaSource(name="ta", kind="tasmota", url=base)))
+        js = read_once(
             HttpPlugReader(
                 HttpJsonSource(
                     name="js",
@@ -125,21 +123,21 @@ def test_plugs_and_requests() -> None:
                     energy_unit="kWh",
                     target="ru1",
                 )
-            ).read()
+            )
         )
-        broken = asyncio.run(
+        broken = read_once(
             HttpPlugReader(
                 HttpJsonSource(name="br", kind="http_json", url=f"{base}/broken", power_path="p")
-            ).read()
+            )
         )
-        missing = asyncio.run(
+        missing = read_once(
             HttpPlugReader(
                 HttpJsonSource(
                     name="mi", kind="http_json", url=f"{base}/meter", power_path="data.nope"
                 )
-            ).read()
+            )
         )
-        reqs = asyncio.run(
+        reqs = read_once(
             RequestsReader(
                 PrometheusCounterSource(
                     name="rq",
@@ -149,7 +147,7 @@ def test_plugs_and_requests() -> None:
                     label="model_name",
                     app_map={"qwen2.5-vl-3b": "factory-vision"},
                 )
-            ).read()
+            )
         )
     assert _by(shelly) == {("0", "gauge"): 8.5, ("0", "counter"): 1234.5 * 3600}
     assert (

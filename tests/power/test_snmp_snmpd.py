@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from collector.models import ReadResult
 from collector.power.pdu_snmp import SnmpReader
-from collector.services.poller import Poller
 from collector.settings import SnmpSource
+from collector.sources import Poller, Runner
 from tests.snmp_agents import free_udp_port, poll_and_close, read_once, snmpd
 
 RAR = "1.3.6.1.4.1.13742.6"
@@ -155,8 +156,11 @@ def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:
             SnmpReader(_src("dead", free_udp_port(), "sentry4_cord", timeout_seconds=1.5)),
             SnmpReader(_src("slow", slow, "sentry4_cord", timeout_seconds=5.0)),
         ]
-        timeouts = {"good": 4.0, "wrong-community": 3.0, "dead": 3.0, "slow": 1.5}
-        poller = Poller(sources, timeouts=timeouts)
+        # deadlines: timeout x (retries + 2) = 4, 3, 3; the slow one's is cut to 1.5 s, below
+        # its SNMP timeout, so that the runtime's deadline is what ends it
+        sources[-1].policy = replace(sources[-1].policy, deadline_seconds=1.5)
+        assert [s.policy.deadline for s in sources] == [4.0, 3.0, 3.0, 1.5]
+        poller = Poller([Runner(s) for s in sources])
         started = time.monotonic()
         results = {r.source: r for r in asyncio.run(poll_and_close(poller))}
         elapsed = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""Rules across the source modules: pysnmp stays in the SNMP module, the poller isolates a
+"""Rules across the source modules: pysnmp stays in the SNMP module, the runtime isolates a
 broken source, targets follow CONTRACTS.md, Electricity Maps history is read in time order."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 from collector.carbon.providers import parse_electricitymaps
 from collector.models import ReadResult
 from collector.power.accumulate import MemberAccumulator
-from collector.power.registry import build_sources
+from collector.power.registry import build_poller
 from collector.power.targets import target_key
-from collector.services.poller import Poller
 from collector.settings import load_settings
+from collector.sources import Poller, ReadPolicy, Runner
 from tests.conftest import ROOT, SHARED, need, need_binary
 from tests.http_fixture import serve_files
 
@@ -35,30 +35,36 @@ def test_pysnmp_only_in_the_snmp_module() -> None:
     assert importers == {"collector/power/pdu_snmp.py"}
 
 
-class _Broken:
-    name = "broken"
+class _Fake:
+    """A source whose fetch does what the test needs; the runtime does the rest."""
 
-    async def read(self) -> ReadResult:
+    def __init__(self, name: str, timeout: float = 10.0, interval: float = 5.0) -> None:
+        self.name = name
+        self.policy = ReadPolicy(timeout_seconds=timeout, interval_seconds=interval)
+
+    async def fetch(self) -> None:
+        return None
+
+    def parse(self, raw: None, t: float) -> ReadResult:
+        return ReadResult(self.name, True, 0.0)
+
+
+class _Broken(_Fake):
+    async def fetch(self) -> None:
         raise RuntimeError("a bug in a source")
 
 
-class _Slow:
-    name = "slow"
-
-    async def read(self) -> ReadResult:
+class _Slow(_Fake):
+    async def fetch(self) -> None:
         await asyncio.sleep(30)
-        return ReadResult("slow", True, 30.0)
 
 
-class _Fine:
-    name = "fine"
-
-    async def read(self) -> ReadResult:
-        return ReadResult("fine", True, 0.001)
+def _poller(*sources: _Fake) -> Poller:
+    return Poller([Runner(s) for s in sources])
 
 
 def test_poller_isolates_sources() -> None:
-    poller = Poller([_Broken(), _Slow(), _Fine()], timeouts={"slow": 0.2})
+    poller = _poller(_Broken("broken"), _Slow("slow", timeout=0.2), _Fake("fine"))
     first = {r.source: r for r in asyncio.run(poller.poll_once())}
     asyncio.run(poller.poll_once())
     assert first["fine"].up
@@ -80,7 +86,7 @@ def test_target_key() -> None:
 def test_example_settings_build() -> None:
     example = SHARED / "settings-example.yaml"
     need(example.exists(), "shared/settings-example.yaml is absent")
-    names = [s.name for s in build_sources(load_settings(example))]
+    names = [r.name for r in build_poller(load_settings(example)).runners]
     assert names == ["kepler", "ran-pdu", "ran-pdu-ifmib", "requests"]
 
 
@@ -114,16 +120,14 @@ def test_poller_run_on_intervals() -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        poller = Poller([_Fine(), _Slow()], timeouts={"slow": 0.5})
+        poller = _poller(_Fake("fine", interval=0.1), _Slow("slow", timeout=0.5, interval=0.1))
 
         async def on_result(r: ReadResult) -> None:
             seen.append(r.source)
             if seen.count("fine") >= 4:
                 stop.set()
 
-        await asyncio.wait_for(
-            poller.run(on_result, stop, intervals={"fine": 0.1, "slow": 0.1}), timeout=10
-        )
+        await asyncio.wait_for(poller.run(on_result, stop), timeout=10)
 
     asyncio.run(main())
     # the slow source (0.5 s deadline) did not hold the fast one back
@@ -133,14 +137,13 @@ def test_poller_run_on_intervals() -> None:
 def test_health_metrics_pass_promtool(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from collector.services.attributor_live import source_statuses
     from tests.outputs.test_exporter import render, replay_snapshot
 
     promtool = need_binary("promtool")
-    poller = Poller([_Broken(), _Fine()])
+    poller = _poller(_Broken("broken"), _Fake("fine"))
     asyncio.run(poller.poll_once())
-    # the live path: poller health -> snapshot -> the attributor's exporter
-    text = render(replace(replay_snapshot(), sources=source_statuses(poller.health())))
+    # the live path: runtime health -> snapshot -> the attributor's exporter
+    text = render(replace(replay_snapshot(), sources=tuple(poller.health().values())))
     assert 'e2e_energy_source_up{source="fine"} 1.0' in text
     assert 'e2e_energy_source_up{source="broken"} 0.0' in text
     assert 'e2e_energy_source_errors_total{kind="internal",source="broken"} 1.0' in text

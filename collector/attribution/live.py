@@ -1,8 +1,9 @@
-"""The live attributor's loop: poll sources, agents and carbon; map and record the samples; compute
-every due window; publish the snapshot to /metrics, the store and the API.
+"""The live attributor: poll sources, agents and carbon; map and record the samples; compute
+every due window, store it and hand the snapshot to `publish` (the wiring passes the exporter's).
 
-Time is injected (`clock`), every input goes through the engine exactly as replay feeds it, and
-`--record` writes those very records, so a recording replays to the same numbers.
+Time is injected (`clock`): it stamps every sample the runtime reads and decides which windows
+are due. Every input goes through the engine exactly as replay feeds it, and `--record` writes
+those very records, so a recording replays to the same numbers.
 """
 
 from __future__ import annotations
@@ -10,24 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from types import MappingProxyType
-from typing import IO
-from urllib.parse import urlsplit
+from typing import IO, Any
 
-from collector.agent.scrape import AgentReading, AgentScrapeError, fetch_agent
-from collector.attribution import Engine, Snapshot, topology_from_settings
+from collector.agent.scrape import AgentSource
+from collector.attribution.engine import Engine
 from collector.attribution.grid import window_start
 from collector.attribution.mapping import InputMapper
 from collector.attribution.persist import StoreWriter, load_totals
 from collector.attribution.records import Record, record_to_json
-from collector.attribution.snapshot import SourceStatus
+from collector.attribution.snapshot import Snapshot
+from collector.attribution.topology import topology_from_settings
 from collector.carbon.service import build_carbon
-from collector.outputs.exporter import SnapshotCollector
-from collector.services.poller import SourceHealth, build_poller
+from collector.models import IntensitySample, ReadResult
+from collector.power.registry import build_poller
 from collector.settings import Settings
+from collector.sources import Health, Runner
 from collector.store import Store
 
 APPS_RELIST_SECONDS = 30.0
@@ -37,7 +37,7 @@ MAX_BACKFILL_WINDOWS = 10_000
 
 
 class LiveAttributor:
-    """Owns the engine, the store writer and the snapshot collector for one process."""
+    """Owns the engine, the store writer and every input's runtime for one process."""
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class LiveAttributor:
         record: IO[str] | None = None,
         replay_inputs: list[Record] | None = None,
         kube_client: object | None = None,
+        publish: Callable[[Snapshot], None] | None = None,
         max_pending_windows: int = 240,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -59,13 +60,16 @@ class LiveAttributor:
         self.store = store
         self.writer = StoreWriter(store, max_pending=max_pending_windows, log=log)
         self.engine = Engine(self.topology, totals=load_totals(store))
-        self.collector = SnapshotCollector(store_health=self.writer.health)
+        self.publish = publish
+        self.last: Snapshot | None = None
+        """The newest snapshot the store holds (what was published last)."""
         self.mapper = InputMapper(settings, self.topology)
         self.poller = build_poller(settings, clock)
         self.carbon = build_carbon(settings, clock)
         self.record = record
         self.pending = sorted(replay_inputs or [], key=lambda r: r.t)
-        self.agent_status: dict[str, SourceStatus] = {}
+        self.agents: dict[str, Runner[Any]] = {}
+        """One runner per agent URL ever seen; one that leaves discovery keeps its health."""
         self.kube_client = kube_client
         self._apps_listed_at = -float("inf")
         self.next_window = self._first_window()
@@ -82,7 +86,7 @@ class LiveAttributor:
 
     @property
     def ready(self) -> bool:
-        return self.collector.snapshot is not None
+        return self.last is not None
 
     async def tick(self) -> list[Snapshot]:
         """One poll of every input, then every window that is due."""
@@ -90,54 +94,51 @@ class LiveAttributor:
         if now - self._apps_listed_at >= APPS_RELIST_SECONDS:
             await self.refresh_apps()
             self._apps_listed_at = now
-        records = await self._gather(now)
+        reads, intensity = await self._gather(now)
+        # Mapping, ingesting and computing are CPU-bound (10k records with 1000 agents): off
+        # the event loop, so the API served on it keeps answering during a tick.
+        await asyncio.to_thread(self._ingest, reads, intensity, now)
+        return await asyncio.to_thread(self.compute_due, self.clock())
+
+    async def _gather(self, now: float) -> tuple[list[ReadResult], list[IntensitySample]]:
+        results, agents, intensity = await asyncio.gather(
+            self.poller.poll_once(), self._agents(), self.carbon.refresh(now)
+        )
+        return [*agents, *results], intensity
+
+    def _ingest(
+        self, reads: list[ReadResult], intensity: list[IntensitySample], now: float
+    ) -> None:
+        """Map a tick's readings to records (with the replay inputs now due), feed the engine
+        and append them to the recording."""
+        records = self.mapper.all(
+            energy=[e for r in reads for e in r.energy],
+            traffic=[c for r in reads for c in r.traffic],
+            totals=[(r.host, t) for r in reads for t in r.traffic_totals],
+            requests=[q for r in reads for q in r.requests],
+            intensity=[*intensity, *(i for r in reads for i in r.intensity)],
+        )
+        due = [r for r in self.pending if r.t <= now]
+        self.pending = self.pending[len(due) :]
+        records += due
         self.engine.ingest(records)
         if self.record is not None and records:
             self.record.write("".join(record_to_json(r) + "\n" for r in records))
             self.record.flush()
-        return self.compute_due(self.clock())
 
-    async def _gather(self, now: float) -> list[Record]:
-        results, agents, intensity = await asyncio.gather(
-            self.poller.poll_once(), self._agents(), self.carbon.refresh(now)
-        )
-        m = self.mapper
-        records = m.all(
-            energy=[e for r in results for e in r.energy],
-            traffic=[c for a in agents for c in a[1].traffic],
-            totals=[(a[0], t) for a in agents for t in a[1].interfaces]
-            + [("", t) for r in results for t in r.traffic_totals],
-            requests=[q for r in results for q in r.requests],
-            intensity=[*intensity, *(i for r in results for i in r.intensity)],
-        )
-        due = [r for r in self.pending if r.t <= now]
-        self.pending = self.pending[len(due) :]
-        return records + due
-
-    async def _agents(self) -> list[tuple[str, AgentReading]]:
+    async def _agents(self) -> list[ReadResult]:
+        """Every agent read concurrently; a new URL gets a runner, a vanished one's pool is
+        closed (its health stays, as a source that went away)."""
         urls = await self._agent_urls()
         timeout = self.settings.agents.timeout_seconds
-
-        async def one(url: str) -> tuple[str, AgentReading] | None:
-            name = f"agent/{urlsplit(url).netloc}"
-            started = time.perf_counter()
-            try:
-                reading = await fetch_agent(url, timeout)
-            except AgentScrapeError:
-                old = self.agent_status.get(name)
-                errors = dict(old.errors_total) if old else {}
-                errors["scrape"] = errors.get("scrape", 0) + 1
-                self.agent_status[name] = SourceStatus(
-                    name, False, time.perf_counter() - started, MappingProxyType(errors)
-                )
-                return None
-            previous = self.agent_status.get(name)
-            kept = previous.errors_total if previous else MappingProxyType({})
-            self.agent_status[name] = SourceStatus(name, True, time.perf_counter() - started, kept)
-            return (reading.k8s_node or name, reading)
-
-        got = await asyncio.gather(*(one(u) for u in urls))
-        return [g for g in got if g is not None]
+        for url in urls:
+            if url not in self.agents:
+                self.agents[url] = Runner(AgentSource(url, timeout), clock=self.clock)
+        for url, runner in self.agents.items():
+            if url not in urls:
+                await runner.aclose()
+        results = await asyncio.gather(*(self.agents[u].read() for u in urls))
+        return [r for r in results if r.up]
 
     async def refresh_apps(self) -> None:
         """Re-list pods carrying the app annotation (apps_kubernetes); errors keep the last map."""
@@ -183,36 +184,36 @@ class LiveAttributor:
         while self.next_window + w + self.settle <= now:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
-            snap = replace(snap, sources=self._statuses(), indices=self._indices())
+            snap = replace(snap, sources=self.health(), indices=self._indices())
             self._publish(self.writer.commit(snap))
             out.append(snap)
         return out
 
     def _publish(self, written: Snapshot | None) -> None:
-        if written is not None:
-            self.collector.publish(written)
+        if written is None:
+            return
+        if self.publish is not None:
+            self.publish(written)
+        self.last = written
 
-    def _statuses(self) -> tuple[SourceStatus, ...]:
-        polled = source_statuses(self.poller.health())
-        return (*polled, *(self.agent_status[k] for k in sorted(self.agent_status)))
+    def health(self) -> tuple[Health, ...]:
+        """Sources then agents, each sorted by name: what e2e_energy_source_* publishes."""
+        polled = sorted(self.poller.health().values(), key=lambda h: h.source)
+        agents = sorted((r.health for r in self.agents.values()), key=lambda h: h.source)
+        return (*polled, *agents)
 
     def _indices(self) -> tuple[tuple[str, str, float], ...]:
         return tuple((i.zone, i.provider, i.value) for i in self.carbon.indices)
 
-
-def source_statuses(health: Mapping[str, SourceHealth]) -> tuple[SourceStatus, ...]:
-    """The poller's health as the snapshot carries it, for e2e_energy_source_* on /metrics."""
-    return tuple(
-        SourceStatus(name, h.up, h.last_duration_seconds, MappingProxyType(dict(h.errors_total)))
-        for name, h in sorted(health.items())
-    )
+    async def aclose(self) -> None:
+        """Close every input's connections (inside the loop that read them)."""
+        await self.poller.aclose()
+        await self.carbon.aclose()
+        for runner in self.agents.values():
+            await runner.aclose()
 
 
 def poll_interval(settings: Settings) -> float:
     """Poll as often as the most frequent source asks, at most once per second."""
     intervals = [s.interval_seconds for s in settings.sources] or [5.0]
     return max(1.0, min(min(intervals), settings.window_seconds))
-
-
-def open_record(path: Path | None) -> IO[str] | None:
-    return None if path is None else path.open("a", encoding="utf-8")
