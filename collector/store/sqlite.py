@@ -55,6 +55,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS totals_missing (zone TEXT PRIMARY KEY, joules REAL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL)",
 )
+WAL_SIZE_LIMIT = 16 << 20
+"""Bytes the write-ahead log is truncated to after a checkpoint."""
 WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window")
 
 
@@ -132,6 +134,9 @@ class Store:
             # NORMAL: a commit survives the process being killed (the WAL is in the page
             # cache); only a power loss may take back the latest commits, never a torn window.
             db.execute("PRAGMA synchronous=NORMAL")
+            # The WAL keeps the size of its largest transaction (a backlog written after a full
+            # disk) unless told otherwise: cut it back after each checkpoint.
+            db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             for stmt in SCHEMA:
                 db.execute(stmt)
             db.commit()
