@@ -223,14 +223,15 @@ class Child:
 
 
 def fill(fs: Path) -> Path:
+    """Fill the filesystem (it may be full already: the store's own growth)."""
     filler = fs / "filler"
-    with filler.open("wb") as f:
-        try:
+    try:
+        with filler.open("wb") as f:
             while True:
                 f.write(b"\0" * (1 << 16))
                 f.flush()
-        except OSError:
-            pass
+    except OSError:
+        pass
     return filler
 
 
@@ -316,7 +317,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
     fs.mkdir()
     mounted = os.geteuid() == 0
     if mounted:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(fs)], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(fs)], check=True)
     injected: Counter[str] = Counter()
     checker = Checker()
     started = time.monotonic()
@@ -377,7 +378,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     kill = True
                 injected[kind] += 1
             if filler is not None and disk_free_at == k:
-                filler.unlink()
+                filler.unlink(missing_ok=True)
                 filler = disk_free_at = None
             served = bank.serve(t, faults)
             now = t + offset
