@@ -133,7 +133,10 @@ class LiveAttributor:
         timeout = self.settings.agents.timeout_seconds
         for url in urls:
             if url not in self.agents:
-                self.agents[url] = Runner(AgentSource(url, timeout), clock=self.clock)
+                source = AgentSource(
+                    url, timeout, max_response_bytes=self.settings.agents.max_response_bytes
+                )
+                self.agents[url] = Runner(source, clock=self.clock)
         for url, runner in self.agents.items():
             if url not in urls:
                 await runner.aclose()

@@ -20,6 +20,9 @@ from collector.settings import HttpAuth, SourceBase, read_secret
 from collector.sources.base import LoopBound, PayloadError, ReadPolicy, SourceFailure
 
 S = TypeVar("S", bound=SourceBase)
+MAX_REDIRECTS = 5
+"""Redirects followed per request (a Redfish service may send /redfish/v1 to /redfish/v1/)."""
+_DROP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 KEEPALIVE_SECONDS = 300.0
 """How long an idle connection is kept for the next read. httpx's default (5 s) is the poll
 interval itself: each read of a source polled every 5 s (or of an agent, in a tick longer
@@ -40,9 +43,11 @@ class HttpClient:
         auth: HttpAuth | None = None,
         *,
         max_connections: int = 20,
+        max_response_bytes: int = 16 << 20,
     ) -> None:
         self._auth = auth
         self._timeout = timeout_seconds
+        self.max_response_bytes = max_response_bytes
         self._limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
@@ -70,7 +75,11 @@ class HttpClient:
 
     def _build(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=self._verify(), timeout=httpx.Timeout(self._timeout), limits=self._limits
+            verify=self._verify(),
+            timeout=httpx.Timeout(self._timeout),
+            limits=self._limits,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
         )
 
     async def _client(self) -> httpx.AsyncClient:
@@ -106,11 +115,28 @@ class HttpClient:
             auth = httpx.BasicAuth(*basic)
         client = await self._client()
         try:
-            resp = await client.get(url, params=params, headers=sent, auth=auth)
+            async with client.stream("GET", url, params=params, headers=sent, auth=auth) as resp:
+                check_status(resp, url)
+                body = await self._bounded_body(resp, url)
         except httpx.HTTPError as exc:
             raise transport_failure(url, exc) from None
-        check_status(resp, url)
-        return resp
+        kept = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _DROP_HEADERS]
+        return httpx.Response(resp.status_code, headers=kept, content=body, request=resp.request)
+
+    async def _bounded_body(self, resp: httpx.Response, url: str) -> bytes:
+        """The (decoded) body, refused as `too_large` past max_response_bytes: announced by
+        Content-Length, or counted as it streams in (an endless chunked body), so memory stays
+        within the limit whatever the server sends."""
+        limit = self.max_response_bytes
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise SourceFailure("too_large", f"{url}: answer of {declared} bytes, limit {limit}")
+        body = bytearray()
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise SourceFailure("too_large", f"{url}: answer over the limit of {limit} bytes")
+        return bytes(body)
 
     async def get_text(self, url: str, **kw: Any) -> str:
         return (await self.get(url, **kw)).text
@@ -132,6 +158,8 @@ def transport_failure(url: str, exc: httpx.HTTPError) -> SourceFailure:
     """The kind of a failed exchange: timeout, tls, connect (all but tls transient) or http."""
     if isinstance(exc, httpx.TimeoutException):
         return SourceFailure("timeout", f"{url}: no answer within the timeout", transient=True)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return SourceFailure("redirect", f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)")
     text = f"{type(exc).__name__}: {exc}"
     tls = any(w in text.upper() for w in ("CERTIFICATE", "SSL"))
     if isinstance(exc, httpx.ConnectError) and tls:
@@ -178,7 +206,12 @@ class HttpSource(Generic[S]):
         self.url = url
         self.policy = ReadPolicy.of(settings, parse_in_thread=parse_in_thread)
         auth = settings if isinstance(settings, HttpAuth) else None
-        self.http = HttpClient(settings.timeout_seconds, auth, max_connections=max_connections)
+        self.http = HttpClient(
+            settings.timeout_seconds,
+            auth,
+            max_connections=max_connections,
+            max_response_bytes=settings.max_response_bytes,
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
