@@ -1,7 +1,7 @@
 """Benchmark: one attribution window with 1k, 10k and 100k (app, NF) entries.
 
 Times the vectorised split (collector.attribution.split) against the pure-Python reference of the
-same formulas (bench/attribution_reference.py) measured in the same run, the whole window (split
+same formulas (tests/attribution/reference.py) measured in the same run, the whole window (split
 + snapshot + running totals), and the /metrics render of 50k series. Prints ratios; never asserts.
 Run: .venv/bin/python bench/attribution.py [--json]
 """
@@ -19,16 +19,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.attribution_reference import reference_split
 from collector.attribution.inputs import NfInput, WindowInputs
 from collector.attribution.snapshot import AppRows, Snapshot, Totals
 from collector.attribution.split import split_window
 from collector.attribution.topology import NfSpec, Topology
 from collector.attribution.totals import Accumulator, make_snapshot
+from collector.models import ROLES
 from collector.outputs.exporter import SnapshotCollector, make_registry
+from tests.attribution.reference import reference_split
 
 N_NF = 50
-ROLES = ("ru", "du", "cu", "upf", "inference")
 
 
 def window(entries: int, seed: int = 1) -> WindowInputs:

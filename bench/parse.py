@@ -4,7 +4,8 @@ Generates one 200k-packet pcap of realistic multi-hop traffic (2-6 hop traces of
 types and namespaces, some with DEX flow ids, a share inside GTP-U), then measures packets/s of:
   hot     fastparse.hot_parse as the agent's capture loop calls it (namespace, trace type,
           node ids, trace-id carriers, lengths), frames already in memory;
-  full    fastparse.decode_frame, every field of every option;
+  full    fulldecode.decode_frame (`ioam decode --engine struct`), every field of every option;
+          both find the options with the one walker in collector/ioam/walker.py;
   scapy   scapy dissection (Ether(frame), IOAM layers registered) of a 5,000-packet subset
           (scapy runs at a few thousand packets/s; the whole file would take minutes);
   tshark  `tshark -T fields` exporting the same fields from the whole file (wall time,
@@ -33,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collector.ioam import build
-from collector.ioam.fastparse import decode_frame, hot_parse
+from collector.ioam.fastparse import hot_parse
+from collector.ioam.fulldecode import decode_frame
 from collector.ioam.pcapfile import read_packets, write_pcap
 
 TSHARK_FIELDS = [

@@ -1,27 +1,31 @@
 """Frozen records that cross stages. Base units only: joules, watts, seconds, bytes, g/kWh.
 
 Sources produce samples; the attributor consumes them and produces snapshots (defined in
-`collector.attribution`). Identifiers are NewTypes so a NodeID is never confused with a TraceID.
+`collector.attribution`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NewType
+from typing import Literal, NewType, get_args
 
-NodeId = NewType("NodeId", int)
-TraceId = NewType("TraceId", int)
-NamespaceId = NewType("NamespaceId", int)
 AppName = NewType("AppName", str)
-NfName = NewType("NfName", str)
 
+# The vocabulary shared by settings, stages and outputs: each list is written once, as a Literal
+# (what mypy and pydantic check), and its tuple is derived from it (what code iterates).
 Role = Literal["ru", "du", "cu", "upf", "inference"]
-ROLES: tuple[Role, ...] = ("ru", "du", "cu", "upf", "inference")
+ROLES: tuple[Role, ...] = get_args(Role)
 Direction = Literal["uplink", "downlink"]
-DIRECTIONS: tuple[Direction, ...] = ("uplink", "downlink")
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 EnergyBasis = Literal["measured", "modelled"]
+ENERGY_BASES: tuple[EnergyBasis, ...] = get_args(EnergyBasis)
 Signal = Literal["average", "marginal"]
 SampleKind = Literal["counter", "gauge"]
+ShareKey = Literal["packets", "bytes", "requests", "equal"]
+"""What splits an NF's static or dynamic energy over apps (DESIGN.md section 4)."""
+SHARE_KEYS: tuple[ShareKey, ...] = get_args(ShareKey)
+IdlePolicy = Literal["fixed", "source", "rolling_min", "none"]
+"""How an NF's static (idle) power is found (DESIGN.md section 4)."""
 
 UNKNOWN_APP = AppName("unknown")
 OTHER_TRACE = "other"

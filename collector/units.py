@@ -11,8 +11,6 @@ from typing import NewType
 
 Joules = NewType("Joules", float)
 Watts = NewType("Watts", float)
-Seconds = NewType("Seconds", float)
-Grams = NewType("Grams", float)
 
 JOULES_PER_WH = 3600.0
 JOULES_PER_KWH = 3_600_000.0
@@ -39,22 +37,22 @@ _POWER_UNIT_WATTS: dict[str, float] = {
 }
 
 
+def _unit_size(table: dict[str, float], unit: str, what: str) -> float:
+    try:
+        return table[unit]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise ValueError(f"unknown {what} unit {unit!r} (known: {known})") from None
+
+
 def energy_unit_joules(unit: str) -> float:
     """Size of one `unit` of energy in joules; raises ValueError naming the unit when unknown."""
-    try:
-        return _ENERGY_UNIT_JOULES[unit]
-    except KeyError:
-        known = ", ".join(sorted(_ENERGY_UNIT_JOULES))
-        raise ValueError(f"unknown energy unit {unit!r} (known: {known})") from None
+    return _unit_size(_ENERGY_UNIT_JOULES, unit, "energy")
 
 
 def power_unit_watts(unit: str) -> float:
     """Size of one `unit` of power in watts; raises ValueError naming the unit when unknown."""
-    try:
-        return _POWER_UNIT_WATTS[unit]
-    except KeyError:
-        known = ", ".join(sorted(_POWER_UNIT_WATTS))
-        raise ValueError(f"unknown power unit {unit!r} (known: {known})") from None
+    return _unit_size(_POWER_UNIT_WATTS, unit, "power")
 
 
 def to_joules(value: float, unit: str) -> Joules:
@@ -65,10 +63,6 @@ def to_joules(value: float, unit: str) -> Joules:
 def to_watts(value: float, unit: str) -> Watts:
     """Convert a power reading in `unit` to watts."""
     return Watts(value * power_unit_watts(unit))
-
-
-def kwh_from_joules(joules: float) -> float:
-    return joules / JOULES_PER_KWH
 
 
 def joules_from_kwh(kwh: float) -> Joules:
@@ -89,14 +83,26 @@ def joules_from_millijoules(mj: float) -> Joules:
     return Joules(mj * 1e-3)
 
 
-def joules_from_microjoules(uj: float) -> Joules:
-    """RAPL (powercap) counters are in microjoules."""
-    return Joules(uj * 1e-6)
-
-
 def watts_from_hundredths_kw(hkw: float) -> Watts:
     """APC rPDU2 device and phase power columns are in hundredths of a kW."""
     return Watts(hkw * 10.0)
+
+
+SECONDS_PER = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def seconds_from_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `1h`, `7d` (a number and an optional unit) in seconds; > 0."""
+    t = text.strip().lower()
+    scale = SECONDS_PER.get(t[-1:])
+    number = t[:-1] if scale is not None else t
+    try:
+        value = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (e.g. 90s, 15m, 1h, 7d)") from None
+    if not (value > 0 and value < float("inf")):
+        raise ValueError(f"{text!r}: a duration must be positive and finite")
+    return value
 
 
 LBS_PER_MWH_TO_G_PER_KWH = 0.453592

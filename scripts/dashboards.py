@@ -130,6 +130,21 @@ class Board:
         self.x += w
         self.row_height = max(self.row_height, h)
 
+    def row(self, title: str) -> None:
+        """A full-width row header; the panels added after it belong to it (expanded)."""
+        self.x, self.y, self.row_height = 0, self.y + self.row_height, 1
+        self.panels.append(
+            {
+                "id": len(self.panels) + 1,
+                "type": "row",
+                "title": title,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                "panels": [],
+            }
+        )
+        self.x = 24  # the next panel starts a new line below the header
+
     @staticmethod
     def _target(kind: str, i: int, expr: str, legend: str) -> dict[str, Any]:
         t = {
@@ -280,6 +295,7 @@ def overview() -> str:
         "reqps",
         w=24,
     )
+    _placement_row(b)
     variables = [
         datasource_variable(),
         label_variable("app", "App", "e2e_energy_app_joules_total"),
@@ -292,6 +308,106 @@ def overview() -> str:
         "Per-application end-to-end energy and CO2e across RU, DU, CU, UPF and inference.",
         variables,
         "apps",
+    )
+
+
+def _override(ref: str, unit: str, name: str) -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": f"Value #{ref}"},
+        "properties": [{"id": "unit", "value": unit}, {"id": "displayName", "value": name}],
+    }
+
+
+def _placement_row(b: Board) -> None:
+    """Where could it run: the live placement advice from the attributor's own measurements."""
+    b.row("Where could it run (placement advice)")
+
+    def advice(metric: str, by: str = "app, class") -> str:
+        return f"max by ({by}) (e2e_energy_placement_{metric}{{{APP}}})"
+
+    columns = [
+        ("A", "relocatable_ratio", "app, class", "percentunit", "relocatable demand"),
+        ("B", "saving_grams_per_request", "app, class", "massg", "CO2e saved per request"),
+        ("C", "saving_joules_per_request", "app, class", "joule", "energy saved per request"),
+        ("D", "saving_cost_per_request", "app, class, currency", "none", "cost saved per request"),
+        ("E", "input_coverage_ratio", "app", "percentunit", "period covered"),
+    ]
+    b.add(
+        "table",
+        "Advice per app: relocatable demand and the saving against serving at home",
+        [(advice(metric, by), ref) for ref, metric, by, _, _ in columns],
+        "none",
+        w=24,
+        desc="From the latest scheduled advice (every placement.interval_seconds) over the "
+        "measured period. Savings are per request against serving at the app's home region: "
+        "CO2e on the objective's signal (marginal by default), facility plus wide-area "
+        "transport energy, and cost in the dataset's currency. Negative: moving costs more.",
+        fieldConfig={
+            "defaults": {"unit": "none"},
+            "overrides": [_override(ref, unit, name) for ref, _, _, unit, name in columns],
+        },
+        transformations=[
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+        ],
+    )
+    b.add(
+        "bargauge",
+        "Where the advice places each app's demand",
+        [(advice("layer_ratio", "app, class, layer"), "{{app}} {{layer}}")],
+        "percentunit",
+        w=8,
+        desc="local: the home region; regional: another region within frictions.regional_km; "
+        "energy_oriented: farther away.",
+    )
+    per_request = f"sum by (app) (rate(e2e_energy_app_requests_total{{{APP}}}[{RI}]))"
+    b.add(
+        "timeseries",
+        "CO2e relocation would save at the current request rate",
+        [(f"3600 * {advice('saving_grams_per_request')} * on (app) group_left () {per_request}",
+          "{{app}} ({{class}})")],
+        "suffix: g/h",
+        w=8,
+        desc="The advice's saving per request times the app's request rate now.",
+    )  # fmt: skip
+    b.add(
+        "timeseries",
+        "Measured energy per request the advice used",
+        [(advice("input_joules_per_request", "app, part"), "{{app}} {{part}}")],
+        "joule",
+        w=8,
+        desc="model: the inference NFs; access: RU, DU, CU, UPF (stays with the user wherever "
+        "the model runs). Over the covered windows of the advice's period.",
+    )
+    b.add(
+        "table",
+        "Refused apps and why",
+        [(f"{advice('refused', 'app, reason')} or on (app) {advice('input_coverage_ratio', 'app')} * 0",
+          "")],
+        "none",
+        w=12,
+        h=6,
+        desc="1: the latest advice refused the app for the named reason (period_not_covered, "
+        "no_requests, too_few_requests, mostly_unattributed, no_inference_energy, "
+        "no_solution); 0: it was advised.",
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+    )  # fmt: skip
+    b.add(
+        "stat",
+        "Advice age",
+        [("time() - max(e2e_energy_placement_last_run_timestamp_seconds)", "age")],
+        "s",
+        w=6,
+        h=6,
+    )
+    b.add(
+        "stat",
+        "Advice run duration",
+        [("max(e2e_energy_placement_solve_seconds)", "run")],
+        "s",
+        w=6,
+        h=6,
+        desc="Reading the store and solving the LP; it runs beside the window loop.",
     )
 
 

@@ -24,6 +24,7 @@ def run_demo(
     from testbed.demo import (
         PHASES,
         Phase,
+        fetch_advice,
         phase_reports,
         phase_seconds,
         run_phase,
@@ -67,6 +68,7 @@ def run_demo(
                 phases.append(run_phase(bed, duration, work, tick, start))
                 progress.update(task, completed=duration)
             time.sleep(1.0)
+            advice = _advice(fetch_advice, bed, phases[0])
             bed.stop("attributor")
             runtime = settings_of(bed)
         finally:
@@ -78,16 +80,53 @@ def run_demo(
     _print_table(console, rows["whatif"], "What-if: " + described["whatif"])
     _print_models(console, model_rows(runtime, phases, rows))
     _print_levers(console, rows, {w.name: w.short(names) for w in PHASES})
+    _print_advice(console, advice)
     late = {p.name: p.unanswered for p in phases if p.unanswered}
     if late:
         console.print(
             "[yellow]warning: requests left unanswered (the server fell behind on a busy "
             f"machine), so later phases carry earlier work: {late}[/yellow]"
         )
-    meta = {"duration": phases[0].end - phases[0].start, "described": described, "unanswered": late}
+    meta = {
+        "duration": phases[0].end - phases[0].start,
+        "described": described,
+        "unanswered": late,
+        "advice": advice,
+    }
     path = write_report(report_dir, runtime, rows, phases, reports, meta)
     console.print(f"report: {path} (and PNG charts next to it); run files: {run_dir}")
     console.print(f"done in {time.monotonic() - t0:.0f} s; nothing left running")
+
+
+def _advice(fetch: Any, bed: Any, phase: Any) -> dict[str, Any] | str:
+    """The attributor's advice over the baseline, or why there is none (printed, reported)."""
+    try:
+        doc: dict[str, Any] = fetch(bed, phase)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return doc
+
+
+def _print_advice(console: Any, advice: dict[str, Any] | str) -> None:
+    from collector.placement.advice_report import (
+        alternative_lines,
+        compact_rows,
+        provenance,
+        refusal_lines,
+    )
+
+    if isinstance(advice, str):
+        console.print(f"[yellow]no placement advice: {advice}[/yellow]")
+        return
+    head, body = compact_rows(advice)
+    caption = "over the baseline; J or g per request; saved = home minus advised"
+    table = _table("Where could it run (placement advice)", head, body, caption)
+    table.padding = (0, 0)  # one space between columns: fits an 80-column terminal
+    for column in table.columns:
+        column.no_wrap = True
+    console.print(table)
+    for line in [*provenance(advice), *alternative_lines(advice), *refusal_lines(advice)]:
+        console.print(f"  {line}")
 
 
 def _table(title: str, head: list[str], body: list[list[str]], caption: str = "") -> Any:

@@ -10,9 +10,12 @@ of windows). The server's own counters give each model's measured CPU time per r
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +109,28 @@ def start_attributor(bed: Testbed) -> Path:
     )
     wait_http(f"http://127.0.0.1:{bed.api_port}/metrics", 90, proc)
     return record
+
+
+def fetch_advice(bed: Testbed, phase: Phase) -> dict[str, Any]:
+    """The live attributor's placement advice over the phase's windows, asked through its API
+    (`POST /v1/placement/advice`): the document whether it advised (200) or refused every app
+    (409, the document under `advice`). Other answers raise, naming the status and detail."""
+    body = json.dumps({"period_seconds": phase.end - phase.start, "end": phase.end}).encode()
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{bed.api_port}/v1/placement/advice",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            doc: dict[str, Any] = json.loads(resp.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+        if exc.code == 409 and isinstance(answer.get("advice"), dict):
+            refused: dict[str, Any] = answer["advice"]
+            return refused
+        raise RuntimeError(f"placement advice: HTTP {exc.code}: {answer.get('detail')}") from None
 
 
 def wait_for_window_edge(bed: Testbed, tick: Callable[[], None]) -> float:

@@ -86,11 +86,43 @@ def sections(
         "\n".join(landing_lines(settings, base)),
         "### Why the testbed differs from the paper",
         _why(settings),
+        *_advice_section(meta.get("advice")),
         "## Power parameters and where they come from",
         _params_table(settings),
         "## Accounting check (baseline)",
         _nf_table(runs["baseline"]),
     ]
+    return out
+
+
+def _advice_section(advice: dict[str, Any] | str | None) -> list[str]:
+    """Where could it run: the attributor's placement advice from the baseline's measurements."""
+    if advice is None:
+        return []
+    out = ["## Where could it run (placement advice)"]
+    if isinstance(advice, str):
+        return [*out, f"No advice: {advice}"]
+    from collector.placement.advice_report import (
+        advice_cells,
+        alternative_lines,
+        provenance,
+        refusal_lines,
+    )
+
+    out += [
+        "The attributor's own placement advice (`POST /v1/placement/advice`) over the baseline's "
+        "windows: each app's measured energy per request (model = the server's share, access = "
+        "RU + DU + CU + UPF, the baseline table's figures) placed by the LP over the bundled "
+        "dataset's regions within its class's latency budget. Saved = at home minus as "
+        "recommended, per request; negative: moving costs more. How to read it: "
+        "docs/explanation/placement.md (Live advice).",
+        "\n".join(f"- {line}" for line in provenance(advice)),
+        md_table(*advice_cells(advice)),
+        "\n".join(f"- {line}" for line in alternative_lines(advice)),
+    ]
+    refused = refusal_lines(advice)
+    if refused:
+        out.append("Refused:\n" + "\n".join(f"- {line}" for line in refused))
     return out
 
 

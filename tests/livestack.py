@@ -225,6 +225,45 @@ def attributor_settings(tmp: Path) -> dict[str, Any]:
         ],
         "store": {"path": str(tmp / "store.sqlite")},
         "api": {"listen": f"127.0.0.1:{PORTS['attributor']}"},
+        "placement": placement_settings(tmp),
+    }
+
+
+# The live placement advice: the edge site's own grid (zone `edge`, live from the carbon
+# service) against a cleaner, cheaper region 1 300 km north; average signal, as `edge` has.
+PLACEMENT_DATASET = {
+    "objective": {"kind": "blend", "carbon_price_per_tonne": 100, "signal": "average"},
+    "classes": [
+        {"name": "interactive", "latency_budget_ms": 300, "processing_ms": 150,
+         "energy_per_request_joules": 30, "payload_bytes": 50_000},
+        {"name": "standard", "latency_budget_ms": 1500, "processing_ms": 800,
+         "energy_per_request_joules": 150, "payload_bytes": 200_000},
+    ],
+    "origins": [{"name": "plant", "lat": 48.14, "lon": 11.58, "home": "edge"}],
+    "regions": [
+        {"name": "edge", "lat": 48.14, "lon": 11.58, "price_per_kwh": 0.25,
+         "grams_per_kwh_average": 380, "grams_per_kwh_marginal": 435, "pue": 1.5},
+        {"name": "se-stockholm", "lat": 59.33, "lon": 18.07, "price_per_kwh": 0.12,
+         "grams_per_kwh_average": 41, "grams_per_kwh_marginal": 435, "pue": 1.1},
+    ],
+    "frictions": {"egress_per_gb": 0.02, "regional_km": 1000},
+}  # fmt: skip
+PLACEMENT_APPS = {"factory-vision": "standard", "chat": "interactive"}
+TRANSPORT_KM = 20.0
+ADVICE_PERIOD_SECONDS = 20.0
+
+
+def placement_settings(tmp: Path) -> dict[str, Any]:
+    dataset = tmp / "placement.yaml"
+    dataset.write_text(yaml.safe_dump(PLACEMENT_DATASET))
+    return {
+        "config": str(dataset),
+        "interval_seconds": 4,
+        "period_seconds": ADVICE_PERIOD_SECONDS,
+        "apps": {a: {"class": c, "origin": "plant"} for a, c in PLACEMENT_APPS.items()},
+        "transport": {"nfs": ["upf1"], "path_km": TRANSPORT_KM},
+        "carbon_zones": {"edge": "edge"},
+        "min_requests": 20,
     }
 
 
@@ -274,6 +313,29 @@ def prometheus_config(rules: Path) -> dict[str, Any]:
 def http_get(ns: str, url: str, timeout: float = 5.0) -> bytes:
     with inside(ns), urllib.request.urlopen(url, timeout=timeout) as resp:
         return bytes(resp.read())
+
+
+def http_post(ns: str, url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, Any]:
+    """POST JSON; (status, parsed body), 4xx and 5xx included."""
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    return _json(ns, req, timeout)
+
+
+def http_get_json(ns: str, url: str, timeout: float = 5.0) -> tuple[int, Any]:
+    """GET; (status, parsed JSON body), 4xx and 5xx included."""
+    return _json(ns, urllib.request.Request(url), timeout)
+
+
+def _json(ns: str, req: urllib.request.Request, timeout: float) -> tuple[int, Any]:
+    import urllib.error
+
+    try:
+        with inside(ns), urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def promql(ns: str, expr: str) -> list[dict[str, Any]]:

@@ -25,6 +25,19 @@ ATTRIBUTOR_METRICS = frozenset(
         "e2e_energy_store_pending_windows",
         "e2e_energy_store_write_errors_total",
         "e2e_energy_store_dropped_windows_total",
+        # the placement advice (issue 15)
+        "e2e_energy_placement_relocatable_ratio",
+        "e2e_energy_placement_layer_ratio",
+        "e2e_energy_placement_saving_grams_per_request",
+        "e2e_energy_placement_saving_joules_per_request",
+        "e2e_energy_placement_saving_cost_per_request",
+        "e2e_energy_placement_input_joules_per_request",
+        "e2e_energy_placement_input_coverage_ratio",
+        "e2e_energy_placement_refused",
+        "e2e_energy_placement_solve_seconds",
+        "e2e_energy_placement_last_run_timestamp_seconds",
+        "e2e_energy_placement_period_seconds",
+        "e2e_energy_placement_runs_total",
     }
 )
 AGENT_METRICS = frozenset(

@@ -116,7 +116,7 @@ def render(
                 doc = docs.get((klass.__name__, name), "")
                 if doc:
                     break
-            lines.append(f"| `{name}` | {default_text(f)} | {doc} |")
+            lines.append(f"| `{f.alias or name}` | {default_text(f)} | {doc} |")
     return "\n".join(lines) + "\n"
 
 

@@ -58,3 +58,46 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         load_settings(f)
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path / "missing.yaml")
+
+
+PLACEMENT_BASE = {
+    "nfs": [{"name": "upf1", "role": "upf"}, {"name": "gpu1", "role": "inference"}],
+    "carbon": {"zones": {"edge": {"providers": [{"kind": "static", "grams_per_kwh": 300}]}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("placement", "words"),
+    [
+        ({"apps": {"chat": {"class": "standard"}}}, "placement.apps.chat.origin: Field required"),
+        ({"apps": {"chat": {"class": "standard", "origin": "o", "inference_nfs": ["gpu9"]}}},
+         "placement.apps.chat.inference_nfs: no NF named 'gpu9'"),
+        ({"transport": {"nfs": ["upf9"], "path_km": 50}},
+         "placement.transport.nfs: no NF named 'upf9'"),
+        ({"carbon_zones": {"de-frankfurt": "mars"}},
+         "placement.carbon_zones.de-frankfurt: no carbon zone named 'mars'"),
+        ({"min_coverage_ratio": 0}, "placement.min_coverage_ratio"),
+        ({"interval": 60}, "placement.interval: unknown key"),
+    ],
+)  # fmt: skip
+def test_placement_section_names_the_bad_key(placement: dict[str, object], words: str) -> None:
+    with pytest.raises(SettingsError, match=words.replace(".", r"\.")):
+        parse_settings({**PLACEMENT_BASE, "placement": placement})
+
+
+def test_placement_section_defaults() -> None:
+    p = parse_settings({**PLACEMENT_BASE, "placement": {}}).placement
+    assert p is not None
+    assert (p.interval_seconds, p.period_seconds) == (900.0, 3600.0)
+    assert (p.min_requests, p.max_unattributed_ratio, p.min_coverage_ratio) == (100.0, 0.5, 0.8)
+    assert parse_settings(PLACEMENT_BASE).placement is None  # off unless configured
+
+
+def test_placement_dumps_as_written() -> None:
+    """The testbed writes runtime settings by dumping the model: keys as in the file (`class`)."""
+    s = parse_settings(
+        {**PLACEMENT_BASE, "placement": {"apps": {"a": {"class": "c", "origin": "o"}}}}
+    )
+    dumped = s.model_dump(mode="json", exclude_none=True)
+    assert dumped["placement"]["apps"]["a"]["class"] == "c"
+    assert parse_settings(dumped).placement == s.placement

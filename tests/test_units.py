@@ -14,7 +14,7 @@ def test_conversions_are_exact() -> None:
     assert units.to_joules(2, "Wh") == 7200
     assert units.joules_from_tenths_kwh(1) == 360_000
     assert units.joules_from_millijoules(1500) == 1.5
-    assert units.joules_from_microjoules(2_000_000) == 2.0
+    assert units.to_joules(2_000_000, "uJ") == 2.0
     assert units.watts_from_hundredths_kw(123) == 1230
     assert math.isclose(units.grams_per_kwh_from_lbs_per_mwh(1000), 453.592)
 

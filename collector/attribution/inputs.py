@@ -11,10 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from collector.attribution.topology import NfSpec
+from collector.models import SHARE_KEYS
 
-KEYS = ("packets", "bytes", "requests", "equal")
-KEY_CODE = {k: i for i, k in enumerate(KEYS)}
-UPLINK, DOWNLINK = 0, 1
+KEY_CODE = {k: i for i, k in enumerate(SHARE_KEYS)}
 
 
 def _empty_int() -> npt.NDArray[np.int64]:

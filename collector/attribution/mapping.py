@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Literal
 
 from collector.attribution.records import (
+    EnergyMode,
     EnergyRecord,
     IntensityRecord,
     Record,
@@ -97,7 +97,7 @@ class InputMapper:
         if nf is None:
             return None
         labels = dict(s.labels)
-        mode: Literal["total", "idle", "gpu"] = "total"
+        mode: EnergyMode = "total"
         if labels.get("mode") == "idle":
             mode = "idle"
         elif labels.get("component") == "gpu":

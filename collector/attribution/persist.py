@@ -39,6 +39,15 @@ def window_rows(snap: Snapshot) -> WindowRows:
         apps=_app_tuples(snap.rows),
         nfs=nfs,
         requests=list(snap.requests.items()),
+        traffic=list(
+            zip(
+                snap.traffic.app.tolist(),
+                snap.traffic.nf.tolist(),
+                snap.traffic.packets.tolist(),
+                snap.traffic.bytes.tolist(),
+                strict=True,
+            )
+        ),
     )
 
 

@@ -11,9 +11,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, get_args
 
-from collector.models import DIRECTIONS, Direction, EnergyBasis
+from collector.models import DIRECTIONS, ENERGY_BASES, Direction, EnergyBasis
+
+EnergyMode = Literal["total", "idle", "gpu"]
+"""Which part of an NF's energy a counter is: all of it, Kepler's idle part, or GPU energy."""
+ENERGY_MODES: tuple[EnergyMode, ...] = get_args(EnergyMode)
 
 
 class RecordError(ValueError):
@@ -26,7 +30,7 @@ class EnergyRecord:
     nf: str
     joules_total: float | None = None
     watts: float | None = None
-    mode: Literal["total", "idle", "gpu"] = "total"
+    mode: EnergyMode = "total"
     resolution_joules: float | None = None
     counter_width_joules: float | None = None
     energy_basis: EnergyBasis | None = None
@@ -150,11 +154,11 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
     if isinstance(record, EnergyRecord):
         if (record.joules_total is None) == (record.watts is None):
             raise ValueError("an energy record needs exactly one of `joules_total` or `watts`")
-        if record.mode not in ("total", "idle", "gpu"):
+        if record.mode not in ENERGY_MODES:
             raise ValueError("`mode` must be total, idle or gpu")
         if record.watts is not None and record.mode != "total":
             raise ValueError("`mode` idle or gpu applies to `joules_total` counters, not `watts`")
-        if record.energy_basis not in (None, "measured", "modelled"):
+        if record.energy_basis is not None and record.energy_basis not in ENERGY_BASES:
             raise ValueError("`energy_basis` must be measured or modelled")
     if isinstance(record, TrafficRecord) and record.direction not in DIRECTIONS:
         raise ValueError(f"`direction` must be one of {', '.join(DIRECTIONS)}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from collector.attribution.snapshot import APP_COLUMNS, Snapshot
+from collector.attribution.snapshot import APP_COLUMNS, REASONS, Snapshot
 from collector.attribution.totals import NO_ZONE
 
 
@@ -118,7 +118,7 @@ def _apps(snaps: Sequence[Snapshot], market: bool) -> dict[str, Any]:
 
 
 def _empty_nf(role: str) -> dict[str, Any]:
-    reasons = {"untagged": 0.0, "idle_no_traffic": 0.0, "catch_up": 0.0}
+    reasons = dict.fromkeys(REASONS, 0.0)
     return {
         "role": role,
         "measured_joules": 0.0,
@@ -139,9 +139,8 @@ def _nfs(snaps: Sequence[Snapshot]) -> dict[str, Any]:
             d["attributed_joules"] += w.attributed_joules
             d["unattributed_joules"] += w.unattributed_joules
             reasons = d["unattributed_by_reason"]
-            reasons["untagged"] += w.untagged_joules
-            reasons["idle_no_traffic"] += w.idle_no_traffic_joules
-            reasons["catch_up"] += w.catch_up_joules
+            for reason, v in w.unattributed_by_reason().items():
+                reasons[reason] += v
             d["unmeasured_seconds"] += w.unmeasured_seconds
             d["energy_basis"] = w.energy_basis
             d["denominator"] = w.denominator

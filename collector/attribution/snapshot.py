@@ -24,6 +24,7 @@ APP_COLUMNS = (
     "embodied_grams",
 )
 REASONS = ("untagged", "idle_no_traffic", "catch_up")
+"""Why energy stays unattributed (DESIGN.md section 4): the `reason` label and API keys."""
 
 
 def _frozen(a: npt.ArrayLike, dtype: Any = None) -> npt.NDArray[Any]:
@@ -99,8 +100,26 @@ class AppTraffic:
         return len(self.app)
 
 
+class _Unattributed:
+    """The unattributed parts of an NF's energy, shared by a window and the running totals."""
+
+    __slots__ = ()
+    untagged_joules: float
+    idle_no_traffic_joules: float
+    catch_up_joules: float
+
+    @property
+    def unattributed_joules(self) -> float:
+        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
+
+    def unattributed_by_reason(self) -> dict[str, float]:
+        """Each part under its REASONS name, in that order."""
+        parts = (self.untagged_joules, self.idle_no_traffic_joules, self.catch_up_joules)
+        return dict(zip(REASONS, parts, strict=True))
+
+
 @dataclass(frozen=True, slots=True)
-class NfWindow:
+class NfWindow(_Unattributed):
     """One NF in one window: measured E_n = attributed + untagged + idle_no_traffic + catch_up."""
 
     nf: str
@@ -123,13 +142,9 @@ class NfWindow:
     untagged_clamps: int
     embodied_grams: float
 
-    @property
-    def unattributed_joules(self) -> float:
-        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
-
 
 @dataclass(frozen=True, slots=True)
-class NfTotals:
+class NfTotals(_Unattributed):
     """Cumulative per-NF sums since the first window (they resume from the store)."""
 
     nf: str
@@ -142,10 +157,6 @@ class NfTotals:
     idle_no_traffic_joules: float = 0.0
     catch_up_joules: float = 0.0
     unmeasured_seconds: float = 0.0
-
-    @property
-    def unattributed_joules(self) -> float:
-        return self.untagged_joules + self.idle_no_traffic_joules + self.catch_up_joules
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
-from collector.models import OTHER_TRACE, UNKNOWN_APP, EnergyBasis, Role
+from collector.models import (
+    OTHER_TRACE,
+    UNKNOWN_APP,
+    EnergyBasis,
+    IdlePolicy,
+    Role,
+    ShareKey,
+)
 from collector.settings import Settings
-
-ShareKey = Literal["packets", "bytes", "requests", "equal"]
-IdlePolicy = Literal["fixed", "source", "rolling_min", "none"]
 
 
 @dataclass(frozen=True, slots=True)

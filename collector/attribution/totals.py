@@ -23,6 +23,7 @@ from collector.attribution.snapshot import (
 )
 from collector.attribution.split import WindowSplit
 from collector.attribution.topology import Topology
+from collector.models import DIRECTIONS
 
 if TYPE_CHECKING:
     from collector.attribution.energy import NfEnergy
@@ -142,7 +143,7 @@ def make_snapshot(
         app=s.entry_app,
         nf=names[s.entry_nf],
         role=roles[s.entry_nf],
-        direction=np.where(s.entry_dir == 0, "uplink", "downlink").astype(object),
+        direction=np.array(DIRECTIONS, dtype=object)[s.entry_dir],
         static_joules=s.static_joules,
         dynamic_joules=s.dynamic_joules,
         co2_grams=s.co2_grams,

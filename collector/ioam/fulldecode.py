@@ -7,20 +7,34 @@ raises on any byte string.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Any
 
-from collector.ioam import checks, frames, nodes, wire
+from collector.ioam import checks, nodes, walker, wire
 
 Record = dict[str, Any]
 _U16 = struct.Struct("!H").unpack_from
 _U32 = struct.Struct("!I").unpack_from
+HEADER_NAMES = {wire.NH_HOPOPTS: "hop_by_hop", wire.NH_DSTOPTS: "destination"}
 
 
-def base_record(option: frames.FoundOption) -> Record:
+@dataclass(frozen=True, slots=True)
+class FoundOption:
+    """One IOAM option: where its option-type byte is and what carries it."""
+
+    header: str  # "hop_by_hop" or "destination"
+    option_code: int  # 0x31 or 0x11
+    offset: int  # of the option-type byte in the frame
+    offset_in_header: int
+    data_len: int  # the option's Opt Data Len
+    gtpu: bool
+
+
+def base_record(header: str, option_code: int, gtpu: bool) -> Record:
     return {
-        "header": option.header,
-        "ipv6_option": f"0x{option.option_code:02x}",
-        "gtpu": option.gtpu,
+        "header": header,
+        "ipv6_option": f"0x{option_code:02x}",
+        "gtpu": gtpu,
         "option_type": None,
         "errors": [],
     }
@@ -40,15 +54,27 @@ def header_error_record(errors: tuple[str, ...]) -> Record:
 def decode_frame(frame: bytes, linktype: int = wire.LINKTYPE_ETHERNET) -> list[Record]:
     """Records for every IOAM option in the frame (without the `packet` index)."""
     data = bytes(frame)
-    walked = frames.walk_frame(data, linktype)
-    records = [decode_option(data, option) for option in walked.options]
-    if walked.errors:
-        records.append(header_error_record(walked.errors))
+    outer, inner, _, error = walker.walk(data, linktype)
+    records: list[Record] = []
+    for carrier, gtpu in ((outer, False), (inner, True)):
+        if carrier is not None:
+            records += [decode_option(data, found) for found in found_options(data, carrier, gtpu)]
+            error = error or carrier[5]
+    if error is not None:
+        records.append(header_error_record((error,)))
     return records
 
 
-def decode_option(data: bytes, option: frames.FoundOption) -> Record:
-    record = base_record(option)
+def found_options(data: bytes, carrier: walker.Carrier, gtpu: bool) -> list[FoundOption]:
+    """The IOAM options the walker located in one IPv6 packet, in wire order."""
+    return [
+        FoundOption(HEADER_NAMES[nh], data[q], q, q - p, qe - q - 2, gtpu)
+        for nh, p, q, qe in carrier[4]
+    ]
+
+
+def decode_option(data: bytes, option: FoundOption) -> Record:
+    record = base_record(option.header, option.option_code, option.gtpu)
     errors: list[str] = record["errors"]
     if (problem := checks.misaligned(option.offset_in_header)) is not None:
         errors.append(problem)

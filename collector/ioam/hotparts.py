@@ -14,6 +14,27 @@ OSS: Final = object()  # plan marker: nodes carry opaque state snapshots, walk t
 _U16 = struct.Struct("!H").unpack_from
 _U32 = struct.Struct("!I").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
+_TRACE_HEAD = struct.Struct("!HBBI").unpack_from
+
+
+PLAN_CACHE_SIZE: Final = 16384
+_BROKEN: Final = (None, None, 0, 0, 0, 0, 0, False)
+
+
+def plan_trace(head: bytes, wide: bool) -> tuple[Any, ...]:
+    """What a trace option says, from its 11 bytes after the option type (Opt Data Len,
+    Reserved, IOAM Option-Type, the trace header): (reader, arg, offset, width, node data start
+    from the option-type byte, namespace, trace type, overflow); reader None when malformed."""
+    size, kind, namespace_id, b2, b3, trace_type = 2 + head[0], head[2], *_TRACE_HEAD(head, 3)
+    trace_type >>= 8
+    start = 12 + ((b3 & 0x7F) << 2 if kind == wire.IOAM_PREALLOCATED else 0)
+    if size < start:
+        return _BROKEN
+    how = plan_node_ids(trace_type, b2 >> 3, size - start, wide)
+    if how[0] is None:
+        return _BROKEN
+    reader, arg, offset, width = how if how[0] is OSS else (*how, 0, 0)
+    return reader, arg, offset, width, start, namespace_id, trace_type, bool(b2 & 0x04)
 
 
 def plan_node_ids(trace_type: int, node_len: int, span: int, wide: bool) -> tuple[Any, ...]:

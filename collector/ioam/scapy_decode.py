@@ -12,18 +12,17 @@ from scapy.packet import Packet, Raw
 
 from collector.ioam import checks, wire
 from collector.ioam import scapy_layers as layers
-from collector.ioam.frames import FoundOption
 from collector.ioam.fulldecode import Record, base_record
 
 _SHORT_NAMES = {0: "trace", 1: "trace", 2: "pot", 3: "e2e", 4: "dex"}
 _MIN_DATA = {0: 10, 1: 10, 2: 6, 3: 6, 4: 10}
 
 
-def option_record(option: Packet, found: FoundOption) -> Record:
+def option_record(option: Packet, header: str, offset_in_header: int, gtpu: bool) -> Record:
     """One JSON record from a dissected IOAM / IOAMFixed option."""
-    record = base_record(found)
+    record = base_record(header, int(option.otype), gtpu)
     errors: list[str] = record["errors"]
-    if (problem := checks.misaligned(found.offset_in_header)) is not None:
+    if (problem := checks.misaligned(offset_in_header)) is not None:
         errors.append(problem)
     size = int(option.optlen)
     body = option.body

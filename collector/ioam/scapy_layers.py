@@ -2,7 +2,8 @@
 
 Importing this module registers both option codes in scapy's Hop-by-Hop/Destination option
 dispatch, so `IPv6(raw)` dissects IOAM and `IOAM(body=IOAMPreallocatedTrace(...))` builds it.
-The scapy engine is the reference definition; the struct decoder is tested against it.
+The scapy engine (scapy_engine.py) dissects with them as the oracle the struct decoder and the
+hot path are tested against.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """IOAM wire constants and the trace-type table (RFC 9197 section 4.4, RFC 9486, RFC 9326).
 
-One table drives the fast decoder, the scapy layer and the builders, so the three agree on which
-bit carries which field and how wide it is.
+One table drives the struct decoder, the scapy layers and the builders, so the three agree on
+which bit carries which field and how wide it is.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from collector import __version__
 from collector.outputs import api_models as m
+from collector.outputs.advice_api import advice_router
 from collector.outputs.api_queries import Reader
+from collector.placement.schedule import Advisor
 from collector.store import Store
 
 Clock = Callable[[], float]
@@ -35,6 +37,20 @@ class RangeParams:
     def __init__(self, start: float, end: float, limit: int, offset: int) -> None:
         self.start, self.end, self.limit, self.offset = start, end, limit, offset
 
+    def page(self, total: int) -> dict[str, Any]:
+        """The fields every page response carries besides its items."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "total": total,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
+
+    def cut(self, items: list[Any]) -> list[Any]:
+        """This page of a list that was read whole."""
+        return items[self.offset : self.offset + self.limit]
+
 
 def create_app(
     store: Store,
@@ -46,11 +62,13 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     metrics: CollectorRegistry | None = None,
     metrics_version: Callable[[], object] | None = None,
+    advisor: Advisor | None = None,
 ) -> FastAPI:
     """Build the API over an open store (read-only use). `ready` reports readiness; with
     `metrics` the app also serves that registry at /metrics (classic text format); with
     `metrics_version` the rendered text is reused while that value stays equal (compute once,
-    present many: a dashboard storm then costs no rendering)."""
+    present many: a dashboard storm then costs no rendering); `advisor` answers
+    /v1/placement/advice."""
     app = FastAPI(title="e2e-energy", version=__version__, description=__doc__)
     reader = Reader(store)
     if metrics is not None:
@@ -96,13 +114,16 @@ def create_app(
     AppName = Annotated[str, Path(min_length=1, max_length=256)]
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(check_token)], responses=ERRORS)
 
+    def known(app: str) -> str:
+        """The app, or a 404 when the store has never seen it."""
+        if not reader.app_exists(app):
+            raise HTTPException(404, f"no application named {app!r} in the store")
+        return app
+
     @v1.get("/apps", response_model=m.AppsPage, summary="Applications with totals over a range")
     def apps(r: Range) -> m.AppsPage:
         items = reader.app_totals(r.start, r.end)
-        page = items[r.offset : r.offset + r.limit]
-        return m.AppsPage(
-            start=r.start, end=r.end, total=len(items), limit=r.limit, offset=r.offset, items=page
-        )
+        return m.AppsPage(**r.page(len(items)), items=r.cut(items))
 
     @v1.get(
         "/apps/{app}/series",
@@ -110,18 +131,8 @@ def create_app(
         summary="One application's per-window series by NF, role, direction, component",
     )
     def series(app: AppName, r: Range) -> m.SeriesPage:
-        if not reader.app_exists(app):
-            raise HTTPException(404, f"no application named {app!r} in the store")
-        total, items = reader.app_series(app, r.start, r.end, r.limit, r.offset)
-        return m.SeriesPage(
-            app=app,
-            start=r.start,
-            end=r.end,
-            total=total,
-            limit=r.limit,
-            offset=r.offset,
-            items=items,
-        )
+        total, items = reader.app_series(known(app), r.start, r.end, r.limit, r.offset)
+        return m.SeriesPage(app=app, **r.page(total), items=items)
 
     @v1.get(
         "/apps/{app}/per-request",
@@ -129,9 +140,7 @@ def create_app(
         summary="Energy, CO2 and SCI per request (null when there were no requests)",
     )
     def per_request(app: AppName, r: Range) -> m.PerRequest:
-        if not reader.app_exists(app):
-            raise HTTPException(404, f"no application named {app!r} in the store")
-        return reader.per_request(app, r.start, r.end)
+        return reader.per_request(known(app), r.start, r.end)
 
     @v1.get(
         "/nfs",
@@ -140,17 +149,14 @@ def create_app(
     )
     def nfs(r: Range) -> m.NfsPage:
         items = reader.nf_totals(r.start, r.end)
-        return m.NfsPage(
-            start=r.start,
-            end=r.end,
-            total=len(items),
-            limit=r.limit,
-            offset=r.offset,
-            items=items[r.offset : r.offset + r.limit],
-        )
+        return m.NfsPage(**r.page(len(items)), items=r.cut(items))
 
     app.include_router(v1)
     _include_placement(app, check_token)
+    app.include_router(
+        advice_router(advisor, max_period_seconds=max_range_seconds),
+        dependencies=[Depends(check_token)],
+    )
 
     @app.get("/healthz", response_model=m.Health, summary="Liveness")
     def healthz() -> m.Health:

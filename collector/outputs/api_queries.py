@@ -8,8 +8,6 @@ from typing import Any
 from collector.outputs import api_models as m
 from collector.store import Store
 
-_KWH = 3_600_000.0
-
 
 class Reader:
     """Read-only queries; one lock because a sqlite3 connection is not safe across threads."""

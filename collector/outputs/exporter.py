@@ -6,7 +6,7 @@ current when it started ("compute once, present many").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -112,9 +112,8 @@ def _nf_families(snap: Snapshot) -> Iterator[Metric]:
     unmeasured = _counter("nf_unmeasured_seconds_total")
     for t in snap.totals.nfs:
         joules.add_metric([t.nf, t.role, t.energy_basis], t.measured_joules)
-        unattributed.add_metric([t.nf, t.role, "untagged"], t.untagged_joules)
-        unattributed.add_metric([t.nf, t.role, "idle_no_traffic"], t.idle_no_traffic_joules)
-        unattributed.add_metric([t.nf, t.role, "catch_up"], t.catch_up_joules)
+        for reason, v in t.unattributed_by_reason().items():
+            unattributed.add_metric([t.nf, t.role, reason], v)
         unmeasured.add_metric([t.nf, t.role], t.unmeasured_seconds)
     info, error = _info("nf_info"), _gauge("conservation_error_ratio")
     for w in snap.nfs:
@@ -171,17 +170,11 @@ def _store_families(h: StoreHealth) -> Iterator[Metric]:
     yield from (pending, errors, dropped)
 
 
-def make_registry(collector: SnapshotCollector) -> CollectorRegistry:
-    """A fresh registry holding only the snapshot collector (no module-level metric objects)."""
+def make_registry(collector: SnapshotCollector, *others: Collector) -> CollectorRegistry:
+    """A fresh registry holding the snapshot collector and any others (the placement advice's);
+    no module-level metric objects."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
+    for other in others:
+        registry.register(other)
     return registry
-
-
-def label_names(families: Sequence[Metric]) -> dict[str, set[str]]:
-    """Label names per sample name, for tests and the docs generator."""
-    out: dict[str, set[str]] = {}
-    for fam in families:
-        for s in fam.samples:
-            out.setdefault(s.name, set()).update(s.labels)
-    return out

@@ -28,6 +28,14 @@ too); `energy_basis` measured or modelled; `reason` untagged, idle_no_traffic or
 tagged_only. A zone whose intensity was missing has no CO2 for that window: the energy is counted
 in `e2e_energy_co2_missing_joules_total{zone}` (an NF without a zone reports zone="none").
 Agents' own metrics (`e2e_energy_ioam_*`, with `k8s_node`) are documented with the agent.
+
+The `e2e_energy_placement_*` families come from the latest scheduled placement advice (settings
+`placement`; docs/explanation/placement.md, "Live advice"); they are absent until its first run,
+except `e2e_energy_placement_runs_total`. `class` is the dataset class an app is mapped to;
+`layer` local, regional or energy_oriented; `part` model or access; `reason` of a refusal
+period_not_covered, no_requests, too_few_requests, mostly_unattributed, no_inference_energy or
+no_solution; `outcome` advice, refused, error or skipped. Savings are per request against serving
+at the app's home region and negative when the recommendation costs more.
 """
 
 

@@ -20,7 +20,7 @@ class MetricSpec:
     help: str
 
 
-METRICS: tuple[MetricSpec, ...] = (
+SNAPSHOT_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("app_joules_total", "counter", ("app", "nf", "role", "direction", "component"),
                "Energy attributed to an application at one NF, by direction and static/dynamic "
                "component (joules)."),
@@ -66,5 +66,44 @@ METRICS: tuple[MetricSpec, ...] = (
                "store.max_pending_windows waited; their energy stays in the totals."),
     MetricSpec("build_info", "info", ("version",), "The collector's version."),
 )  # fmt: skip
+
+ADVICE_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("placement_relocatable_ratio", "gauge", ("app", "class"),
+               "Share of the app's demand with at least one feasible region other than its home "
+               "(0-1), in the latest placement advice."),
+    MetricSpec("placement_layer_ratio", "gauge", ("app", "class", "layer"),
+               "Share of the app's demand the advice places in each layer: local (home region), "
+               "regional, energy_oriented (0-1)."),
+    MetricSpec("placement_saving_grams_per_request", "gauge", ("app", "class"),
+               "CO2e saved per request by the recommended placement against serving at home "
+               "(g; the objective's average or marginal signal; negative: it emits more)."),
+    MetricSpec("placement_saving_joules_per_request", "gauge", ("app", "class"),
+               "Facility plus wide-area transport energy saved per request against serving at "
+               "home (J; negative: it uses more)."),
+    MetricSpec("placement_saving_cost_per_request", "gauge", ("app", "class", "currency"),
+               "Cost saved per request against serving at home, in the dataset's currency "
+               "(electricity, egress, migration)."),
+    MetricSpec("placement_input_joules_per_request", "gauge", ("app", "part"),
+               "Measured energy per request the advice used: part model (inference NFs) or "
+               "access (the other NFs), over the covered windows of its period (J)."),
+    MetricSpec("placement_input_coverage_ratio", "gauge", ("app",),
+               "Share of the advice's period covered by windows in which every NF the app used "
+               "was measured (0-1)."),
+    MetricSpec("placement_refused", "gauge", ("app", "reason"),
+               "1 for each app the latest advice refused, with the named reason (no series for "
+               "advised apps)."),
+    MetricSpec("placement_solve_seconds", "gauge", (),
+               "Duration of the latest advice run: reading the store and solving the LP (s)."),
+    MetricSpec("placement_last_run_timestamp_seconds", "gauge", (),
+               "When the latest advice was computed (unix seconds)."),
+    MetricSpec("placement_period_seconds", "gauge", (),
+               "Length of the measured period the latest advice used (s)."),
+    MetricSpec("placement_runs_total", "counter", ("outcome",),
+               "Advice runs by outcome: advice, refused (every app), error, skipped (the previous "
+               "run was still going)."),
+)  # fmt: skip
+
+METRICS = SNAPSHOT_METRICS + ADVICE_METRICS
+"""Every family /metrics serves: the snapshot's, then the placement advice's."""
 
 BY_NAME = {m.name: m for m in METRICS}

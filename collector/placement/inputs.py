@@ -14,10 +14,10 @@ import csv
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from collector.settings import format_validation_errors
+from collector.models import Signal
+from collector.settings import format_validation_errors, read_yaml
 
 
 class PlacementInputError(ValueError):
@@ -113,7 +113,7 @@ class Objective(Strict):
     """blend: cost + λ·carbon; cost: λ = 0; energy: kWh; carbon: grams."""
     carbon_price_per_tonne: float = Field(100.0, ge=0)
     """λ in currency per tonne CO2e."""
-    signal: Literal["average", "marginal"] = "marginal"
+    signal: Signal = "marginal"
     """Which intensity prices a relocation decision (marginal is the decision signal)."""
 
 
@@ -293,14 +293,7 @@ def _merge_demand(data: dict[str, Any], path: Path) -> None:
 def load_config(path: str | Path) -> PlacementConfig:
     """Read a placement YAML file (and the CSV tables it names, relative to it)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlacementInputError(f"{p}: cannot read placement file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PlacementInputError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "placement file", PlacementInputError)
     if not isinstance(data, dict):
         raise PlacementInputError(f"{p}: the top level must be a mapping")
     _merge_csv(data, p.parent)

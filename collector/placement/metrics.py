@@ -291,11 +291,6 @@ def _point(
     )
 
 
-def log_budgets(lo_ms: float, hi_ms: float, n: int) -> list[float]:
-    """`n` budgets spaced evenly on a log scale from lo to hi (ms)."""
-    return [float(x) for x in np.geomspace(lo_ms, hi_ms, n)]
-
-
 DEFAULT_ALLOWANCES_MS = [float(x) for x in range(50, 401, 25)]
 """Network allowances swept by default: the RTT model spans 56 ms (0 km) to ~336 ms (antipode)."""
 

@@ -3,6 +3,7 @@ network allowance (budget minus processing time), with each class's own budget m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from collector.placement.inputs import PlacementConfig
 from collector.placement.metrics import FrontierPoint
@@ -22,11 +24,7 @@ def plot_frontiers(
     proc = {c.name: c.processing_ms for c in cfg.classes}
     own = {c.name: c.latency_budget_ms for c in cfg.classes}
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True)
-    panels = [
-        ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
-        ("carbon_saving_share", "gCO2e saved, %"),
-    ]
-    for ax, (field, label) in zip(axes, panels, strict=True):
+    for ax, field, label in _panels(axes, cfg.currency):
         for i, (name, pts) in enumerate(frontiers.items()):
             _plot_class(ax, pts, field, proc[name], own[name], name, _STYLES[i % len(_STYLES)])
         ax.set_xlabel("network allowance = latency budget − processing time (ms)")
@@ -34,14 +32,25 @@ def plot_frontiers(
         ax.set_xlim(40, 430)
         ax.grid(True, alpha=0.3)
         ax.axhline(0.0, color="black", linewidth=0.8)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(
         "Energy-latency frontier vs. home-only placement "
         f"(objective {cfg.objective.kind}, {cfg.objective.signal} intensity; "
         "circle = class's own budget; ▶ = own budget beyond 400 ms)",
         fontsize=11,
     )
+    _save(fig, axes[0], path)
+
+
+def _panels(axes: list[Axes], currency: str) -> Iterator[tuple[Axes, str, str]]:
+    """The two panels: (axes, FrontierPoint field, y label) for cost and carbon savings."""
+    yield axes[0], "cost_saving_share", f"electricity + friction cost saved ({currency}), %"
+    yield axes[1], "carbon_saving_share", "gCO2e saved, %"
+
+
+def _save(fig: Figure, legend_from: Axes, path: Path) -> None:
+    """One legend under both panels (from the first panel's lines), then write the PNG."""
+    handles, labels = legend_from.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -102,11 +111,7 @@ def plot_budget_sweep(
 ) -> None:
     """Savings (%) against the raw latency budget on a log axis, for explicit --budgets sweeps."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True)
-    fields = [
-        ("cost_saving_share", f"electricity + friction cost saved ({cfg.currency}), %"),
-        ("carbon_saving_share", "gCO2e saved, %"),
-    ]
-    for ax, (field, label) in zip(axes, fields, strict=True):
+    for ax, field, label in _panels(axes, cfg.currency):
         for i, (name, pts) in enumerate(frontiers.items()):
             ok = [pt for pt in pts if pt.feasible]
             style = _STYLES[i % len(_STYLES)]
@@ -121,11 +126,7 @@ def plot_budget_sweep(
         ax.set_xlabel("latency budget (ms, log scale)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(
         "Savings vs. home-only placement over the swept budgets (infeasible points omitted)"
     )
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, axes[0], path)

@@ -39,13 +39,13 @@ with warnings.catch_warnings():
 from collector.models import ReadResult, SourceError
 from collector.power.if_mib import IF_MIB_COLUMNS, parse_if_mib
 from collector.power.snmp_profiles import (
-    Oid,
     column_samples,
     generic_column,
     parse_profile,
     profile_columns,
 )
 from collector.settings import SnmpSource, read_secret
+from collector.snmp_tables import Oid
 from collector.sources import LoopBound, ReadPolicy, SourceFailure
 
 _AUTH = {

@@ -1,7 +1,6 @@
-"""SNMP PDU profiles: which table columns to walk and how to turn them into samples (pure).
+"""SNMP PDU profiles: walked rows of the columns in collector/snmp_tables.py into samples (pure).
 
-OIDs and units were checked against the vendors' MIB texts; tests/fixtures/snmp/README.md cites
-them. A row's target is its table index (components joined by "."), e.g. APC outlet "1",
+A row's target is its table index (components joined by "."), e.g. APC outlet "1",
 Sentry4 cord "1.1"; device-level scalars are "device". A value of -1 (APC, Sentry4: "not
 supported by this model") becomes an `unsupported` sample with NaN, never 0 W.
 """
@@ -10,49 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from collector.models import EnergyBasis, EnergySample, SampleKind
+from collector.models import EnergyBasis, EnergySample
+from collector.snmp_tables import PROFILES, RARITAN_TABLES, Column, Oid, parse_oid
 from collector.sources import PayloadError
 from collector.sources.values import checked
-from collector.units import (
-    energy_unit_joules,
-    joules_from_tenths_kwh,
-    joules_from_wh,
-    power_unit_watts,
-    watts_from_hundredths_kw,
-)
+from collector.units import energy_unit_joules, power_unit_watts
 
-Oid = tuple[int, ...]
 Table = Mapping[Oid, object]
 """Walked values keyed by full OID; numbers as int, strings as str."""
 
-APC = (1, 3, 6, 1, 4, 1, 318, 1, 1)
-RARITAN = (1, 3, 6, 1, 4, 1, 13742, 6)
-SENTRY4 = (1, 3, 6, 1, 4, 1, 1718, 4, 1)
-EATON = (1, 3, 6, 1, 4, 1, 534, 6, 6, 7)
-
+# PDU2-MIB enumerations: sensor units and the sensor types read
 RAR_UNIT_WATT = 3
 RAR_UNIT_WATT_HOUR = 5
 RAR_ACTIVE_POWER = 5
 RAR_ACTIVE_ENERGY = 8
-
-
-def parse_oid(text: str) -> Oid:
-    return tuple(int(p) for p in text.strip(".").split("."))
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One walked column: its base OID, whether it is power or energy, and its unit size."""
-
-    base: Oid
-    kind: SampleKind
-    unit_size: float  # watts per raw unit (gauge) or joules per raw unit (counter)
-    resolution_joules: float | None = None
-    width_raw: float | None = None  # counter width in raw units, when the type wraps
-    minus_one_unsupported: bool = True
-    device_level: bool = False  # rows are whole devices: targets "device", "device/2", ...
 
 
 def _rows(table: Table, base: Oid) -> dict[Oid, object]:
@@ -99,58 +70,6 @@ def column_samples(
             )
         )
     return out
-
-
-TENTH_KWH = float(joules_from_tenths_kwh(1))
-WH = float(joules_from_wh(1))
-HUNDREDTH_KW = float(watts_from_hundredths_kw(1))
-
-PROFILES: dict[str, tuple[Column, ...]] = {
-    # PowerNet-MIB rPDU2DeviceStatusPower (.5, 0.01 kW) and ...Energy (.9, 0.1 kWh)
-    "apc_rpdu2_device": (
-        Column((*APC, 26, 4, 3, 1, 5), "gauge", HUNDREDTH_KW, device_level=True),
-        Column((*APC, 26, 4, 3, 1, 9), "counter", TENTH_KWH, TENTH_KWH, device_level=True),
-    ),
-    # rPDU2PhaseStatusPower (.7, 0.01 kW)
-    "apc_rpdu2_phase": (Column((*APC, 26, 6, 3, 1, 7), "gauge", HUNDREDTH_KW),),
-    # rPDU2OutletMeteredStatusPower (.7, W) and ...Energy (.11, 0.1 kWh)
-    "apc_rpdu2_outlet": (
-        Column((*APC, 26, 9, 4, 3, 1, 7), "gauge", 1.0),
-        Column((*APC, 26, 9, 4, 3, 1, 11), "counter", TENTH_KWH, TENTH_KWH),
-    ),
-    # rPDUIdentDevicePowerWatts.0 (W)
-    "apc_ident": (Column((*APC, 12, 1, 16), "gauge", 1.0),),
-    # Sentry4-MIB st4InputCordActivePower (.3, W) and st4InputCordEnergy (.10, 0.1 kWh)
-    "sentry4_cord": (
-        Column((*SENTRY4, 3, 3, 1, 3), "gauge", 1.0),
-        Column((*SENTRY4, 3, 3, 1, 10), "counter", TENTH_KWH, TENTH_KWH),
-    ),
-    # EATON-EPDU-MIB inputTotalWatts (.4, W), inputTotalWh (.5, Wh, Unsigned32)
-    "eaton_input": (
-        Column((*EATON, 3, 5, 1, 4), "gauge", 1.0, minus_one_unsupported=False),
-        Column((*EATON, 3, 5, 1, 5), "counter", WH, WH, 2.0**32, minus_one_unsupported=False),
-    ),
-    # EATON-EPDU-MIB outletWatts (.3, W), outletWh (.4, Wh, Unsigned32)
-    "eaton_outlet": (
-        Column((*EATON, 6, 5, 1, 3), "gauge", 1.0, minus_one_unsupported=False),
-        Column((*EATON, 6, 5, 1, 4), "counter", WH, WH, 2.0**32, minus_one_unsupported=False),
-    ),
-}
-
-# PDU2-MIB: measurements{Inlet,Outlet}SensorValue, {inlet,outlet}SensorDecimalDigits and Units;
-# rows are indexed <pduId>.<inlet|outlet>.<sensorType>.
-RARITAN_TABLES: dict[str, tuple[Oid, Oid, Oid]] = {
-    "raritan_inlet": (
-        (*RARITAN, 5, 2, 3, 1, 4),
-        (*RARITAN, 3, 3, 4, 1, 7),
-        (*RARITAN, 3, 3, 4, 1, 6),
-    ),
-    "raritan_outlet": (
-        (*RARITAN, 5, 4, 3, 1, 4),
-        (*RARITAN, 3, 5, 4, 1, 7),
-        (*RARITAN, 3, 5, 4, 1, 6),
-    ),
-}
 
 
 def profile_columns(profile: str) -> list[Oid]:

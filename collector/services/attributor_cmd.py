@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from collector.attribution import Snapshot
 from collector.attribution.live import LiveAttributor, poll_interval
-from collector.attribution.records import Record
+from collector.attribution.records import Record, RecordError
+from collector.attribution.replay import load_records_file
 from collector.outputs.exporter import SnapshotCollector
-from collector.services.replay_cmd import load_records
+from collector.placement.inputs import PlacementInputError
+from collector.placement.schedule import Advisor, store_advisor
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreError
 
@@ -29,17 +32,48 @@ def _host_port(listen: str) -> tuple[str, int]:
         raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
 
 
+def build_advisor(live: LiveAttributor, settings: Settings) -> Advisor | None:
+    """The scheduled placement advisor over the live store, fed the carbon service's latest
+    intensities; None without a `placement` section."""
+    if settings.placement is None:
+        return None
+    try:
+        return store_advisor(
+            live.store.path,
+            settings.placement,
+            clock=live.clock,
+            intensities=lambda: list(live.carbon.latest.values()),
+        )
+    except PlacementInputError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def step(live: LiveAttributor, advisor: Advisor | None) -> list[Snapshot]:
+    """One turn of the loop: poll and compute the due windows, then let the advisor start a run
+    on its own thread when one is due (it never runs inside this turn)."""
+    snaps = await live.tick()
+    if advisor is not None:
+        advisor.poll()
+    return snaps
+
+
 async def _serve(
-    live: LiveAttributor, exporter: SnapshotCollector, settings: Settings, listen: str
+    live: LiveAttributor,
+    exporter: SnapshotCollector,
+    settings: Settings,
+    listen: str,
+    advisor: Advisor | None,
 ) -> None:
     import uvicorn
 
+    from collector.outputs.advice_metrics import AdviceCollector
     from collector.outputs.api import create_app
     from collector.outputs.exporter import make_registry
     from collector.outputs.web import Authenticator, AuthMiddleware, ServerTls
 
     token = read_secret(settings.api.token, settings.api.token_file, "api.token_file")
     reader = Store(live.store.path)
+    advice = AdviceCollector(advisor) if advisor is not None else None
     app = create_app(
         reader,
         token=token,
@@ -47,8 +81,9 @@ async def _serve(
         page_size=settings.api.page_size,
         clock=live.clock,
         ready=lambda: live.ready,
-        metrics=make_registry(exporter),
-        metrics_version=exporter.version,
+        metrics=make_registry(exporter, *([advice] if advice is not None else [])),
+        metrics_version=lambda: (exporter.version(), advice.version() if advice else None),
+        advisor=advisor,
     )
     host, port = _host_port(listen)
     try:
@@ -66,7 +101,7 @@ async def _serve(
             ssl_context_factory=None if tls is None else (lambda _c, _d: tls.context),
         )
     )
-    loop_task = asyncio.create_task(_loop(live, server, poll_interval(settings), tls))
+    loop_task = asyncio.create_task(_loop(live, advisor, server, poll_interval(settings), tls))
     try:
         await server.serve()
     finally:
@@ -78,7 +113,11 @@ async def _serve(
 
 
 async def _loop(
-    live: LiveAttributor, server: object, interval: float, tls: ServerTls | None
+    live: LiveAttributor,
+    advisor: Advisor | None,
+    server: object,
+    interval: float,
+    tls: ServerTls | None,
 ) -> None:
     announced = False
     scheme = "http" if tls is None else "https"
@@ -90,7 +129,7 @@ async def _loop(
         if tls is not None and tls.maybe_reload():
             click.echo("web.tls: certificate reloaded", err=True)
         try:
-            for snap in await live.tick():
+            for snap in await step(live, advisor):
                 click.echo(f"window {snap.window_start:.0f} computed", err=True)
         except Exception as exc:  # one bad tick must not end the process
             click.echo(f"tick failed: {type(exc).__name__}: {exc}", err=True)
@@ -137,8 +176,10 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     if inputs is not None:
         from collector.attribution import topology_from_settings
 
-        with inputs.open(encoding="utf-8", errors="surrogateescape") as f:
-            replay_inputs = load_records(f, topology_from_settings(settings), str(inputs))
+        try:
+            replay_inputs = load_records_file(inputs, topology_from_settings(settings))
+        except RecordError as exc:
+            raise click.ClickException(str(exc)) from None
     path = store_path or settings.store.path
     try:
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
@@ -152,7 +193,8 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
                           log=lambda m: click.echo(m, err=True))  # fmt: skip
     exporter.store_health = live.writer.health
     try:
-        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen))
+        advisor = build_advisor(live, settings)
+        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen, advisor))
     finally:
         store.close()
         if recording is not None:

@@ -45,9 +45,18 @@ def ordered(record: dict[str, Any], packet: int) -> dict[str, Any]:
     return out
 
 
+ENGINES = {
+    "struct": "the hand-written decoder (collector/ioam/walker.py, the walker the agent's hot "
+    "path uses, then fulldecode.py for every field)",
+    "scapy": "the independent oracle (collector/ioam/scapy_engine.py): scapy's own layer chain "
+    "and the scapy IOAM layers; much slower, for checking struct",
+}
+DEPRECATED = {"fast": "struct"}  # `fast` always ran the struct decoder, never the hot path
+
+
 def _decoder(engine: str) -> Decoder:
     if engine == "scapy":
-        from collector.ioam.scapy_walk import scapy_decode_frame
+        from collector.ioam.scapy_engine import scapy_decode_frame
 
         return scapy_decode_frame
     from collector.ioam.fulldecode import decode_frame
@@ -84,10 +93,11 @@ def ioam() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--engine",
-    type=click.Choice(["fast", "scapy"]),
-    default="fast",
+    type=click.Choice([*ENGINES, *DEPRECATED]),
+    default="struct",
     show_default=True,
-    help="fast: the struct decoder the agent uses; scapy: the reference layers.",
+    help="; ".join(f"{name}: {what}" for name, what in ENGINES.items())
+    + ". Both print identical output; fast is a deprecated name for struct.",
 )
 @click.option(
     "--format",
@@ -99,6 +109,12 @@ def ioam() -> None:
 )
 def decode(file: Path, engine: str, fmt: str) -> None:
     """Print every IOAM option of FILE; malformed options carry an `errors` list."""
+    if engine in DEPRECATED:
+        engine = DEPRECATED[engine]
+        click.echo(
+            f"warning: --engine fast is deprecated, use --engine {engine} (the same decoder)",
+            err=True,
+        )
     options = malformed = 0
     if fmt == "table":
         click.echo(f"{'packet':>7} {'option':<18} {'ns':>6} {'type':>8} {'nodes':<24} errors")

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from collector.models import IntensitySample
+from collector.placement.advice import advice_and_config, load_dataset, period_ending
+from collector.placement.advice_report import advice_text
 from collector.placement.inputs import (
     PlacementConfig,
     PlacementInputError,
@@ -20,7 +22,7 @@ from collector.placement.inputs import (
 from collector.placement.live import apply_intensities
 from collector.placement.measured import apply_measured
 from collector.placement.metrics import break_even_table, class_frontiers, frontier
-from collector.placement.model import InfeasibleError, build_problem
+from collector.placement.model import InfeasibleError, Problem, build_problem
 from collector.placement.report import (
     break_even_report,
     break_even_table_text,
@@ -30,7 +32,9 @@ from collector.placement.report import (
     solution_report,
     summary_lines,
 )
-from collector.placement.solve import solve
+from collector.placement.solve import Solution, solve
+from collector.settings import Settings
+from collector.units import seconds_from_duration
 
 _config_opt = click.option(
     "--config",
@@ -49,6 +53,74 @@ _settings_opt = click.option(
 )
 
 
+_store_opts = [
+    click.option(
+        "--from-store",
+        "store_path",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Advise on the apps of the --settings' placement section from this attributor store.",
+    ),
+    click.option(
+        "--period",
+        default=None,
+        help="With --from-store: how much history, e.g. 1h, 15m, 1d (default: placement."
+        "period_seconds).",
+    ),
+    click.option(
+        "--end",
+        type=float,
+        default=None,
+        help="With --from-store: the period's end, unix seconds (default: the newest window's"
+        " end).",
+    ),
+]
+
+
+def _with_store_opts(f: Any) -> Any:
+    for opt in reversed(_store_opts):
+        f = opt(f)
+    return f
+
+
+def _advice_from_store(
+    store_path: Path,
+    settings_path: Path | None,
+    config_path: Path | None,
+    period: str | None,
+    end: float | None,
+) -> tuple[dict[str, Any], PlacementConfig | None]:
+    """The advice document the live attributor would compute for that period, offline."""
+    from collector.store import Store
+
+    if settings_path is None:
+        raise click.UsageError(
+            "--from-store needs --settings (its placement section names the apps)"
+        )
+    settings = _settings(settings_path)
+    spec = settings.placement
+    if spec is None:
+        raise click.UsageError(f"{settings_path}: no placement section (placement.apps)")
+    if config_path is not None:
+        spec = spec.model_copy(update={"config": config_path})
+    try:
+        seconds = spec.period_seconds if period is None else seconds_from_duration(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    samples = _live_samples(settings)
+    store = Store(store_path)
+    try:
+        start, stop = period_ending(store, seconds, end, time.time())
+        return advice_and_config(
+            store, load_dataset(spec), spec, start=start, end=stop, now=time.time(),
+            intensities=samples,
+        )  # fmt: skip
+    except PlacementInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
 def _load(config_path: Path | None, settings_path: Path | None) -> PlacementConfig:
     try:
         cfg = load_default() if config_path is None else load_config(config_path)
@@ -56,20 +128,33 @@ def _load(config_path: Path | None, settings_path: Path | None) -> PlacementConf
     except PlacementInputError as exc:
         raise click.ClickException(str(exc)) from None
     if settings_path is not None:
-        cfg = apply_intensities(cfg, _live_samples(settings_path))
+        cfg = apply_intensities(cfg, _live_samples(_settings(settings_path)))
     return cfg
 
 
-def _live_samples(settings_path: Path) -> list[IntensitySample]:
-    """Intensities from the collector's carbon providers, one per zone that answered."""
-    from collector.carbon.service import build_carbon
+def _settings(settings_path: Path) -> Settings:
     from collector.settings import SettingsError, load_settings
 
     try:
-        settings = load_settings(settings_path)
+        return load_settings(settings_path)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _live_samples(settings: Settings) -> list[IntensitySample]:
+    """Intensities from the collector's carbon providers, one per zone that answered."""
+    from collector.carbon.service import build_carbon
+
     return asyncio.run(build_carbon(settings).refresh(time.time()))
+
+
+def _solved(cfg: PlacementConfig) -> tuple[Problem, Solution]:
+    """The LP and its solution; infeasible or solver failures end the command with the reason."""
+    try:
+        problem = build_problem(cfg)
+        return problem, solve(problem)
+    except (InfeasibleError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _emit(fmt: str, data: Any, text: str) -> None:
@@ -85,14 +170,22 @@ def placement() -> None:
 @_config_opt
 @_format_opt
 @_settings_opt
-def solve_cmd(config_path: Path | None, fmt: str, settings_path: Path | None) -> None:
-    """Solve the placement LP and print the layer split per class."""
-    cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+@_with_store_opts
+def solve_cmd(
+    config_path: Path | None,
+    fmt: str,
+    settings_path: Path | None,
+    store_path: Path | None,
+    period: str | None,
+    end: float | None,
+) -> None:
+    """Solve the placement LP and print the layer split per class (with --from-store: the
+    advice for the measured apps, as GET /v1/placement/advice gives it)."""
+    if store_path is not None:
+        doc, _ = _advice_from_store(store_path, settings_path, config_path, period, end)
+        _emit(fmt, doc, advice_text(doc))
+        return
+    problem, sol = _solved(_load(config_path, settings_path))
     report = solution_report(sol)
     report["break_even"] = break_even_report(break_even_table(problem))
     _emit(
@@ -154,36 +247,50 @@ def frontier_cmd(
 @_config_opt
 @_format_opt
 @_settings_opt
+@_with_store_opts
 @click.option(
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("placement-frontier.png"),
-    show_default=True,
+    default=None,
+    help="Write the frontier plot to this PNG file (nothing is written without it).",
 )
 def simulate_cmd(
-    config_path: Path | None, fmt: str, settings_path: Path | None, plot_path: Path
+    config_path: Path | None,
+    fmt: str,
+    settings_path: Path | None,
+    store_path: Path | None,
+    period: str | None,
+    end: float | None,
+    plot_path: Path | None,
 ) -> None:
-    """Solve at each class's own budget, sweep the frontier, print the layer split, plot."""
-    from collector.placement.plot import plot_frontiers
-
-    cfg = _load(config_path, settings_path)
-    try:
-        problem = build_problem(cfg)
-        sol = solve(problem)
-    except (InfeasibleError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    """Solve at each class's own budget, sweep the frontier, print the layer split (with
+    --from-store: for the measured apps, after their advice); plot only with --plot."""
+    advice: dict[str, Any] | None = None
+    if store_path is not None:
+        advice, measured = _advice_from_store(store_path, settings_path, config_path, period, end)
+        if measured is None:
+            _emit(fmt, advice, advice_text(advice))
+            return
+        cfg = measured
+    else:
+        cfg = _load(config_path, settings_path)
+    _, sol = _solved(cfg)
     fronts = class_frontiers(cfg)
-    plot_frontiers(cfg, fronts, plot_path)
     report = solution_report(sol)
     report["frontier"] = frontier_report(fronts)
-    report["plot"] = str(plot_path)
-    text = "\n\n".join(
-        [
-            summary_lines(report),
-            "layer split at each class's own budget:\n" + layer_table(report),
-            "frontier (per class):\n" + frontier_table(fronts, cfg.currency),
-            f"plot written to {plot_path}",
-        ]
-    )
-    _emit(fmt, report, text)
+    parts = [
+        summary_lines(report),
+        "layer split at each class's own budget:\n" + layer_table(report),
+        "frontier (per class):\n" + frontier_table(fronts, cfg.currency),
+    ]
+    if advice is not None:
+        report["advice"] = advice
+        parts.insert(0, advice_text(advice))
+    if plot_path is not None:
+        from collector.placement.plot import plot_frontiers
+
+        plot_frontiers(cfg, fronts, plot_path)
+        report["plot"] = str(plot_path)
+        parts.append(f"plot written to {plot_path}")
+    _emit(fmt, report, "\n\n".join(parts))

@@ -18,6 +18,7 @@ from collector.settings.base import (
     Strict,
     format_validation_errors,
     read_secret,
+    read_yaml,
 )
 from collector.settings.carbon import (
     CarbonSettings,
@@ -33,6 +34,11 @@ from collector.settings.carbon import (
 from collector.settings.outputs import (
     ApiSettings,
     StoreSettings,
+)
+from collector.settings.placement import (
+    PlacementAppSettings,
+    PlacementSettings,
+    PlacementTransportSettings,
 )
 from collector.settings.root import (
     Settings,
@@ -59,7 +65,6 @@ from collector.settings.topology import (
     NfSettings,
     PowerRef,
     RequestsRef,
-    ShareKey,
     ShareSettings,
     TraceRef,
     TrafficTotalRef,
@@ -85,6 +90,9 @@ __all__ = [
     "InterfaceSettings",
     "KeplerSource",
     "NfSettings",
+    "PlacementAppSettings",
+    "PlacementSettings",
+    "PlacementTransportSettings",
     "PowerRef",
     "PrometheusCounterSource",
     "ProviderBase",
@@ -93,7 +101,6 @@ __all__ = [
     "RequestsRef",
     "Settings",
     "SettingsError",
-    "ShareKey",
     "ShareSettings",
     "ShellySource",
     "SnmpSource",
@@ -117,4 +124,5 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "read_secret",
+    "read_yaml",
 ]

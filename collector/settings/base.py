@@ -1,9 +1,11 @@
-"""What every settings module shares: the strict base model, the error type, secrets."""
+"""What every settings module shares: the strict base model, the error type, secrets, YAML."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
@@ -23,6 +25,19 @@ def read_secret(inline: str | None, file: Path | None, what: str) -> str | None:
         except OSError as exc:
             raise SettingsError(f"{what}: cannot read {file}: {exc.strerror}") from exc
     return inline
+
+
+def read_yaml(path: Path, what: str, error: type[ValueError]) -> Any:
+    """The parsed YAML of a file (settings, placement); `error` names the file when it cannot
+    be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
 
 
 def format_validation_errors(exc: ValidationError, origin: str) -> str:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from collector.models import ROLES
 from collector.settings.agent import AgentSettings, AgentsSettings
-from collector.settings.base import SettingsError, format_validation_errors
+from collector.settings.base import SettingsError, format_validation_errors, read_yaml
 from collector.settings.carbon import CarbonSettings
 from collector.settings.outputs import ApiSettings, StoreSettings
+from collector.settings.placement import PlacementSettings
 from collector.settings.sources import SourceSettings
 from collector.settings.topology import (
     AppSettings,
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()
+    placement: PlacementSettings | None = None
+    """Live placement advice from the store's measurements; off when unset."""
 
     @classmethod
     def settings_customise_sources(
@@ -80,8 +83,10 @@ class Settings(BaseSettings):
         if len(set(nf_names)) != len(nf_names):
             raise ValueError("nfs: duplicate NF names")
         for role in self.shares:
-            if role != "default" and role not in ("ru", "du", "cu", "upf", "inference"):
-                raise ValueError(f"shares.{role}: not a role (ru, du, cu, upf, inference, default)")
+            if role != "default" and role not in ROLES:
+                raise ValueError(f"shares.{role}: not a role ({', '.join(ROLES)}, default)")
+        if self.placement is not None:
+            _check_placement(self.placement, set(nf_names), set(self.carbon.zones))
         if self.max_gap_seconds < self.window_seconds:
             raise ValueError("max_gap_seconds must be at least window_seconds")
         return self
@@ -95,6 +100,22 @@ class Settings(BaseSettings):
             or default_shares().get(role)
             or ShareSettings()
         )
+
+
+def _check_placement(p: PlacementSettings, nfs: set[str], zones: set[str]) -> None:
+    """NF and zone names the placement section uses must exist (dataset names are checked when
+    the advisor loads the dataset)."""
+    for app, spec in p.apps.items():
+        for nf in spec.inference_nfs:
+            if nf not in nfs:
+                raise ValueError(f"placement.apps.{app}.inference_nfs: no NF named {nf!r}")
+    if p.transport is not None:
+        for nf in p.transport.nfs:
+            if nf not in nfs:
+                raise ValueError(f"placement.transport.nfs: no NF named {nf!r}")
+    for region, zone in p.carbon_zones.items():
+        if zone not in zones:
+            raise ValueError(f"placement.carbon_zones.{region}: no carbon zone named {zone!r}")
 
 
 S = TypeVar("S", bound=Settings)
@@ -123,14 +144,7 @@ def load_settings(path: str | Path, model: type[S]) -> S: ...
 def load_settings(path: str | Path, model: type[Settings] = Settings) -> Settings:
     """Read and validate a YAML settings file (as `model`: Settings or a subclass)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{p}: cannot read settings file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "settings file", SettingsError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from collector.models import EnergyBasis
 from collector.settings.base import Strict
+from collector.snmp_tables import SnmpProfile
 
 
 class SourceBase(Strict):
@@ -84,19 +85,8 @@ class SnmpSource(SourceBase):
     priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
     priv_key: str | None = None
     priv_key_file: Path | None = None
-    profile: Literal[
-        "apc_rpdu2_device",
-        "apc_rpdu2_phase",
-        "apc_rpdu2_outlet",
-        "apc_ident",
-        "raritan_inlet",
-        "raritan_outlet",
-        "sentry4_cord",
-        "eaton_input",
-        "eaton_outlet",
-        "if_mib",
-        "generic",
-    ]
+    profile: SnmpProfile
+    """A name from collector/snmp_tables.py: a vendor table, `if_mib` or `generic`."""
     timeout_seconds: float = Field(2.0, gt=0)
     """Per SNMP request try (s); the whole read may take (retries + 2) x this."""
     retries: int = Field(1, ge=0)

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from collector.models import Role
+from collector.models import IdlePolicy, Role, ShareKey
 from collector.settings.base import Strict
+
+
+def _number_as_text(v: Any) -> Any:
+    """YAML reads `target: 7` (an outlet) as a number; targets are strings."""
+    return str(v) if isinstance(v, int) else v
+
+
+NumberAsText = BeforeValidator(_number_as_text)
 
 
 class PowerRef(Strict):
     source: str
-    target: str | dict[str, str] = ""
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _number_target(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
+    target: Annotated[str | dict[str, str], NumberAsText] = ""
 
 
 class TrafficTotalRef(Strict):
     source: str
-    target: str | None = None
+    target: Annotated[str | None, NumberAsText] = None
     interfaces: list[str] = []
     link_header_bytes: int = Field(14, ge=0)
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _number_target(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
 
 class RequestsRef(Strict):
@@ -37,7 +35,7 @@ class RequestsRef(Strict):
 
 
 class IdleSettings(Strict):
-    policy: Literal["fixed", "source", "rolling_min", "none"] = "none"
+    policy: IdlePolicy = "none"
     """How static (idle) power is found: calibrated `watts`, Kepler <=0.9's mode=idle part,
     the lowest window mean over `horizon_seconds`, or none (Kepler >=0.10 pods: active only)."""
     watts: float | None = Field(None, ge=0)
@@ -96,9 +94,6 @@ class AppsKubernetes(Strict):
     label, else its name. Re-listed every 30 s; settings `apps` win."""
     namespace: str | None = None
     """Only pods in this namespace (default: all)."""
-
-
-ShareKey = Literal["packets", "bytes", "requests", "equal"]
 
 
 class ShareSettings(Strict):

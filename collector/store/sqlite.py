@@ -25,6 +25,10 @@ NF_COLS = (
     "attributed_joules", "untagged_joules", "idle_no_traffic_joules", "catch_up_joules",
     "unmeasured_seconds", "conservation_error_ratio", "co2_missing_joules",
 )  # fmt: skip
+TRAFFIC_COLS = ("app", "nf", "packets", "bytes")
+"""Tagged traffic per (app, NF) in a window, both directions summed: the placement advisor's
+bytes per request and transport J per byte and km (added after the first release: stores
+written before it simply have no rows here)."""
 NF_TOTAL_COLS = (
     "nf", "role", "energy_basis", "denominator", "measured_joules", "attributed_joules",
     "untagged_joules", "idle_no_traffic_joules", "catch_up_joules", "unmeasured_seconds",
@@ -49,6 +53,8 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS nf_window_start ON nf_window (window_start)",
     "CREATE TABLE IF NOT EXISTS requests_window (window_start REAL, app TEXT, requests REAL)",
     "CREATE INDEX IF NOT EXISTS requests_window_start ON requests_window (app, window_start)",
+    _ddl("traffic_window", TRAFFIC_COLS, "window_start REAL, "),
+    "CREATE INDEX IF NOT EXISTS traffic_window_start ON traffic_window (window_start)",
     _ddl("totals_app", APP_COLS, key="app, nf, direction"),
     _ddl("totals_nf", NF_TOTAL_COLS, key="nf"),
     "CREATE TABLE IF NOT EXISTS totals_requests (app TEXT PRIMARY KEY, requests REAL)",
@@ -57,7 +63,7 @@ SCHEMA = (
 )
 WAL_SIZE_LIMIT = 16 << 20
 """Bytes the write-ahead log is truncated to after a checkpoint."""
-WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window")
+WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window", "traffic_window")
 
 
 class StoreError(RuntimeError):
@@ -81,6 +87,7 @@ class WindowRows:
     apps: Sequence[Sequence[Any]] = ()
     nfs: Sequence[Sequence[Any]] = ()
     requests: Sequence[tuple[str, float]] = ()
+    traffic: Sequence[Sequence[Any]] = ()
 
 
 def write_error_kind(exc: BaseException) -> str:
@@ -172,9 +179,12 @@ class Store:
         nfs: Iterable[Sequence[Any]],
         requests: Iterable[tuple[str, float]],
         totals: dict[str, Any],
+        traffic: Iterable[Sequence[Any]] = (),
     ) -> None:
         """Write one window and replace the cumulative totals, in one transaction."""
-        rows = WindowRows(window_start, window_seconds, list(apps), list(nfs), list(requests))
+        rows = WindowRows(
+            window_start, window_seconds, list(apps), list(nfs), list(requests), list(traffic)
+        )
         self.write_windows([rows], totals)
 
     def write_windows(self, windows: Sequence[WindowRows], totals: dict[str, Any]) -> None:
@@ -192,6 +202,10 @@ class Store:
                 )
                 c.executemany(_insert("nf_window", 1 + len(NF_COLS)), ((start, *r) for r in w.nfs))
                 c.executemany(_insert("requests_window", 3), ((start, *r) for r in w.requests))
+                c.executemany(
+                    _insert("traffic_window", 1 + len(TRAFFIC_COLS)),
+                    ((start, *r) for r in w.traffic),
+                )
             self._replace_totals(totals)
             self._retain()
 

@@ -126,3 +126,21 @@ def test_restart_resumes_the_counters(tmp_path: Path) -> None:
     assert (
         second["e2e_energy_attributor_windows_total"] > first["e2e_energy_attributor_windows_total"]
     )
+
+
+def test_inputs_are_read_like_replay_reads_them(tmp_path: Path) -> None:
+    """--inputs goes through replay's loading: an unreadable file or a bad line is refused with
+    the file (and line) named, before the store is opened, never with a traceback."""
+    store = tmp_path / "s.sqlite"
+    missing = tmp_path / "absent.jsonl"
+    out = attributor("--config", str(DATA / "config.yaml"), "--inputs", str(missing),
+                     "--store", str(store))  # fmt: skip
+    assert out.returncode != 0 and f"{missing}: cannot read" in out.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"t": 0, "kind": "energy", "nf": "ru1", "joules_total": 1}\n'
+                   '{"t": 1, "kind": "energy", "nf": "nope", "watts": 1}\n')  # fmt: skip
+    out = attributor("--config", str(DATA / "config.yaml"), "--inputs", str(bad),
+                     "--store", str(store))  # fmt: skip
+    assert out.returncode != 0
+    assert f"{bad}: line 2: unknown nf 'nope'" in out.stderr
+    assert "Traceback" not in out.stderr and not store.exists()

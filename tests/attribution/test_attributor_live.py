@@ -22,7 +22,7 @@ import pytest
 from collector.attribution import topology_from_settings
 from collector.attribution.live import LiveAttributor
 from collector.attribution.records import read_records
-from collector.services.replay_cmd import replay_run
+from collector.attribution.replay import replay_run
 from collector.settings import Settings, parse_settings
 from collector.store import Store
 

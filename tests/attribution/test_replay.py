@@ -100,6 +100,13 @@ def test_malformed_line_is_reported_with_its_number(tmp_path: Path) -> None:
     assert "line 1" in out.stderr and "missing" in out.stderr
 
 
+def test_unreadable_inputs_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.jsonl"
+    out = replay("--inputs", str(missing), "--config", str(DATA / "config.yaml"))
+    assert out.returncode != 0 and f"{missing}: cannot read" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_bad_config_names_key_and_file(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("window_seconds: 15\nnfs:\n  - {name: ru1, role: ru, colour: blue}\n")

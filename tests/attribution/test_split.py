@@ -1,5 +1,5 @@
 """The split of one window: worked examples with hand-computed numbers, and property tests
-against the pure-Python reference (bench/attribution_reference.py)."""
+against the pure-Python reference (tests/attribution/reference.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.attribution_reference import reference_split
 from collector.attribution.inputs import NfInput, WindowInputs
 from collector.attribution.split import WindowSplit, split_window
 from collector.attribution.topology import NfSpec
+from tests.attribution.reference import reference_split
 
 
 def traffic(rows: list[tuple[int, str, int, float, float]]) -> dict[str, Any]:

@@ -54,6 +54,10 @@ def test_dashboard_structure(name: str) -> None:
         }
         assert not (mine & cells), f"{p['title']} overlaps another panel"
         cells |= mine
+        if p["type"] == "row":  # a header: full width, one unit high, no queries
+            assert g == {"h": 1, "w": 24, "x": 0, "y": g["y"]} and p["title"]
+            assert "targets" not in p and p["collapsed"] is False
+            continue
         assert p["datasource"] == {"type": "prometheus", "uid": DS_UID}
         refs = [t["refId"] for t in p["targets"]]
         assert refs and len(refs) == len(set(refs))
@@ -67,7 +71,7 @@ def test_variables_are_defined_and_templated(name: str) -> None:
     board = BOARDS[name]
     defined = set(variables(board)) | {"__rate_interval", "__interval", "__range"}
     for p in panels(board):
-        for t in p["targets"]:
+        for t in p.get("targets", []):
             used = {m.group(1) or m.group(2) for m in VARIABLE.finditer(t["expr"])}
             assert used <= defined, (p["title"], used - defined)
     for var in variables(board).values():
@@ -92,6 +96,25 @@ def test_overview_covers_the_brief() -> None:
     assert "sum by (app, direction)" in text
     assert "e2e_energy_app_co2_grams_total" in text
     assert "e2e_energy_app_requests_total" in text  # energy per request
+
+
+def test_overview_has_the_where_could_it_run_row() -> None:
+    board = BOARDS["e2e-energy-overview.json"]
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    assert [r["title"] for r in rows] == ["Where could it run (placement advice)"]
+    below = [p for p in board["panels"] if p["gridPos"]["y"] > rows[0]["gridPos"]["y"]]
+    text = "\n".join(t["expr"] for p in below for t in p["targets"])
+    for needle in (
+        "e2e_energy_placement_relocatable_ratio",
+        "e2e_energy_placement_saving_grams_per_request",
+        "e2e_energy_placement_saving_cost_per_request",
+        "e2e_energy_placement_input_coverage_ratio",
+        "e2e_energy_placement_refused",
+        "e2e_energy_placement_layer_ratio",
+    ):
+        assert needle in text, needle
+    above = [p for p in board["panels"] if p["gridPos"]["y"] < rows[0]["gridPos"]["y"]]
+    assert not any("placement" in t["expr"] for p in above for t in p["targets"])
 
 
 def test_nf_board_covers_the_brief() -> None:

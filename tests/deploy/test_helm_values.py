@@ -29,6 +29,11 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("no-interfaces", {"agent": {"interfaces": []}}, "/agent/interfaces"),
     (
+        "placement-app-without-origin",
+        {"config": {"placement": {"apps": {"chat": {"class": "standard"}}}}},
+        "/config/placement",
+    ),
+    (
         "interface-name-too-long",
         {"agent": {"interfaces": [{"name": "x" * 16, "direction": "uplink"}]}},
         "/agent/interfaces/0/name",

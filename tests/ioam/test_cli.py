@@ -35,11 +35,11 @@ def capture(tmp_path: Path) -> Path:
 
 
 def test_json_engines_identical_and_keys(capture: Path) -> None:
-    fast = run_cli("ioam", "decode", capture)
+    struct = run_cli("ioam", "decode", capture)
     scapy = run_cli("ioam", "decode", capture, "--engine", "scapy")
-    assert fast.returncode == 0, fast.stderr
-    assert fast.stdout == scapy.stdout
-    records = [json.loads(line) for line in fast.stdout.splitlines()]
+    assert struct.returncode == 0, struct.stderr
+    assert struct.stdout == scapy.stdout
+    records = [json.loads(line) for line in struct.stdout.splitlines()]
     first = records[0]
     assert list(first)[:8] == [
         "packet",
@@ -58,7 +58,23 @@ def test_json_engines_identical_and_keys(capture: Path) -> None:
     assert any(r["gtpu"] for r in records)
     broken = [r for r in records if r["errors"]]
     assert len(broken) == 1 and "runs past the packet" in broken[0]["errors"][0]
-    assert f"{len(records)} IOAM options, 1 with errors" in fast.stderr
+    assert f"{len(records)} IOAM options, 1 with errors" in struct.stderr
+
+
+def test_engine_names(capture: Path) -> None:
+    """`struct` is the default; `fast`, the old name that always ran it, still works with a
+    one-line notice on stderr; --help says what each engine runs."""
+    default = run_cli("ioam", "decode", capture)
+    struct = run_cli("ioam", "decode", capture, "--engine", "struct")
+    fast = run_cli("ioam", "decode", capture, "--engine", "fast")
+    assert default.stdout == struct.stdout == fast.stdout and default.stdout
+    assert "deprecated" not in struct.stderr
+    [notice] = [line for line in fast.stderr.splitlines() if "deprecated" in line]
+    assert "--engine struct" in notice
+    assert fast.stderr.replace(notice + "\n", "") == struct.stderr
+    helptext = " ".join(run_cli("ioam", "decode", "--help").stdout.split())
+    assert "struct: the hand-written decoder" in helptext and "walker.py" in helptext
+    assert "scapy: the independent oracle" in helptext and "deprecated name for struct" in helptext
 
 
 def test_table_format(capture: Path) -> None:

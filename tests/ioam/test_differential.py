@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from collector.ioam import build, wire
 from collector.ioam import scapy_layers as L
 from collector.ioam.fastparse import RESULT_PARSED, decode_frame, hot_parse
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 from tests.ioam.strategies import carried_frames, dex_specs, trace_specs
 
 SETTINGS = settings(max_examples=150, deadline=None)

@@ -17,7 +17,7 @@ from collector.ioam.fastparse import (
     decode_frame,
     hot_parse,
 )
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 
 
 def hexbytes(text: str) -> bytes:
@@ -281,3 +281,22 @@ def test_gtpu_next_extension_type_ignored_without_e_flag() -> None:
     [record] = decode_frame(frame)
     assert record["gtpu"] is True and record["nodes"][2]["node_id"] == 12
     assert scapy_decode_frame(frame) == [record]
+
+
+def test_trace_plan_cache_is_bounded_and_right_beyond_its_bound() -> None:
+    """Plans are cached per trace header; hostile traffic with ever new headers (here: namespaces)
+    cannot grow the cache past its bound, and frames past the bound parse just the same."""
+    from collector.ioam import fastparse, hotparts
+
+    def frame(namespace: int) -> bytes:
+        nodes = [{"node_id": 3}, {"node_id": 2}]
+        option = build.trace_option(namespace_id=namespace, trace_type=0x800000, nodes=nodes)
+        return build.ipv6(hop_by_hop=[option], upper=build.udp(1, 2))
+
+    template = frame(0)
+    [at] = [i for i, (a, b) in enumerate(zip(template, frame(0xFF), strict=True)) if a != b]
+    for namespace in range(hotparts.PLAN_CACHE_SIZE + 500):
+        patched = template[: at - 1] + namespace.to_bytes(2, "big") + template[at + 1 :]
+        result = hot_parse(patched, LINKTYPE_RAW)
+        assert (result.namespace_id, result.node_ids) == (namespace, (3, 2))
+    assert len(fastparse._PLANS) <= hotparts.PLAN_CACHE_SIZE

@@ -12,7 +12,7 @@ import random
 
 from collector.ioam import build
 from collector.ioam.fastparse import decode_frame, hot_parse
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 from tests.ioam.test_malformed import assert_consistent
 
 MUTATIONS = 100_000

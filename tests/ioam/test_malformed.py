@@ -17,7 +17,7 @@ from collector.ioam.fastparse import (
     decode_frame,
     hot_parse,
 )
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 from tests.ioam.test_fastparse import hexbytes
 
 NODES = [{"hop_limit": 64 - i, "node_id": i + 1} for i in range(3)]

@@ -7,7 +7,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 
 from collector.ioam import build
 from collector.ioam import scapy_layers as L
-from collector.ioam.scapy_walk import scapy_decode_frame
+from collector.ioam.scapy_engine import scapy_decode_frame
 from tests.ioam.test_fastparse import DEX_LINUX, hexbytes
 
 

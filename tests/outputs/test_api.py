@@ -14,8 +14,8 @@ from schemathesis.checks import positive_data_acceptance
 
 from collector.attribution import topology_from_settings
 from collector.attribution.persist import write_snapshot
+from collector.attribution.replay import load_records, replay_run
 from collector.outputs.api import create_app
-from collector.services.replay_cmd import load_records, replay_run
 from collector.settings import load_settings
 from collector.store import Store
 from tests.conftest import ROOT, need_module

@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
 from collector.attribution.persist import StoreHealth
+from collector.attribution.replay import load_records, replay_run
 from collector.outputs.exporter import SnapshotCollector, make_registry
-from collector.outputs.metrics_spec import METRICS, PREFIX
-from collector.services.replay_cmd import load_records, replay_run
+from collector.outputs.metrics_spec import PREFIX, SNAPSHOT_METRICS
 from collector.settings import load_settings
 from collector.sources import Health
 from tests.conftest import ROOT, need_binary
@@ -45,7 +45,7 @@ def render(snap: Snapshot) -> str:
 def test_names_and_labels_are_exactly_the_design() -> None:
     text = render(replay_snapshot())
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    for spec in METRICS:
+    for spec in SNAPSHOT_METRICS:
         base = PREFIX + (spec.name.removesuffix("_total") if spec.kind == "counter" else spec.name)
         assert base in families, spec.name
         for sample in families[base].samples:

@@ -84,3 +84,85 @@ def test_unknown_class_is_a_usage_error() -> None:
     res = _run("frontier", "--class", "nope")
     assert res.returncode == 2
     assert "no class named 'nope'" in res.stderr
+
+
+def _store_settings(tmp_path: Path) -> tuple[Path, Path]:
+    """The hand-made store of storefixture and settings whose placement section maps its apps."""
+    from tests.placement.storefixture import DATASET, write_store
+
+    (tmp_path / "d.yaml").write_text(DATASET)
+    settings = {
+        "carbon": {"zones": {"z": {"providers": [
+            {"kind": "static", "grams_per_kwh": 100, "signal": "marginal"}]}}},
+        "nfs": [{"name": n, "role": r, "zone": "z"}
+                for n, r in (("ru1", "ru"), ("upf1", "upf"), ("gpu1", "inference"))],
+        "placement": {
+            "config": str(tmp_path / "d.yaml"),
+            "apps": {"vision": {"class": "interactive", "origin": "o"},
+                     "chat": {"class": "interactive", "origin": "o"}},
+            "transport": {"nfs": ["upf1"], "path_km": 100},
+            "carbon_zones": {"near": "z"},
+            "min_requests": 10,
+            "min_coverage_ratio": 0.7,
+        },
+    }  # fmt: skip
+    path = tmp_path / "settings.yaml"
+    path.write_text(json.dumps(settings))
+    return write_store(tmp_path / "s.sqlite"), path
+
+
+def test_solve_from_store_gives_the_advice_document(tmp_path: Path) -> None:
+    store, settings = _store_settings(tmp_path)
+    args = ["--from-store", str(store), "--settings", str(settings), "--period", "1m"]
+    res = _run("solve", *args, "--end", "60", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["period"] == {"start": 0.0, "end": 60.0, "seconds": 60.0}
+    apps = {a["app"]: a for a in doc["apps"]}
+    vision = apps["vision"]["inputs"]
+    # storefixture by hand: gpu1 50 J, ru1 + upf1 20 J and 10 requests in each of 3 covered windows
+    assert vision["model_joules_per_request"] == 5.0 and vision["access_joules_per_request"] == 2.0
+    assert vision["coverage_ratio"] == 0.75
+    assert apps["chat"]["refusal"]["reason"] == "no_requests"
+    near = next(r for r in doc["regions"] if r["name"] == "near")
+    assert near["intensity_source"] == "live" and near["grams_per_kwh"] == 100.0
+    # the default end is the newest window's end (60 s), so the same period
+    table = _run("solve", *args)
+    assert table.returncode == 0, table.stderr
+    assert "vision" in table.stdout and "far 100%" in table.stdout
+    assert "chat: no requests in the covered windows" in table.stdout
+
+
+def test_from_store_needs_the_settings_placement_section(tmp_path: Path) -> None:
+    store, _ = _store_settings(tmp_path)
+    res = _run("solve", "--from-store", str(store))
+    assert res.returncode == 2 and "--from-store needs --settings" in res.stderr
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("{}")
+    res = _run("solve", "--from-store", str(store), "--settings", str(bare))
+    assert res.returncode == 2 and "no placement section" in res.stderr
+    res = _run("solve", "--from-store", str(store), "--settings", str(_store_settings(tmp_path)[1]),
+               "--period", "soon")  # fmt: skip
+    assert res.returncode == 2 and "'soon' is not a duration" in res.stderr
+
+
+def test_simulate_writes_no_file_without_plot(tmp_path: Path) -> None:
+    """No surprise files: without --plot nothing lands in the working directory."""
+    store, settings = _store_settings(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    args = ["--from-store", str(store), "--settings", str(settings), "--period", "60s"]
+    for fmt in ("table", "json"):
+        res = subprocess.run(
+            [sys.executable, "-m", "collector", "placement", "simulate", *args, "--format", fmt],
+            cwd=work, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert list(work.iterdir()) == []
+    body = json.loads(res.stdout)
+    assert "plot" not in body and body["advice"]["apps"][0]["app"] == "vision"
+    assert [c["name"] for c in body["classes"]] == ["vision"]  # the measured app is the class
+    png = tmp_path / "f.png"
+    res = _run("simulate", *args, "--plot", str(png))
+    assert res.returncode == 0, res.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"plot written to {png}" in res.stdout

@@ -23,8 +23,18 @@ OID = ".1.3.6.1.4.1.99999.7.1.0"
 
 
 def _read(port: int, **kw: Any) -> ReadResult:
-    s = SnmpSource(name="pdu", kind="snmp", address=f"127.0.0.1:{port}", profile="generic",
-                   community="public", oid=OID, unit="J", timeout_seconds=2.0, retries=0, **kw)  # fmt: skip
+    s = SnmpSource(
+        name="pdu",
+        kind="snmp",
+        address=f"127.0.0.1:{port}",
+        profile="generic",
+        community="public",
+        oid=OID,
+        unit="J",
+        timeout_seconds=2.0,
+        retries=0,
+        **kw,
+    )
     return asyncio.run(read_once(SnmpReader(s)))
 
 

@@ -164,3 +164,37 @@ def test_every_phase_lasts_the_same_whole_windows() -> None:
     assert phase_seconds(35, 15.0) == 45.0
     # 2 s of quiet lead and 2.5 s for the last answers: traffic in every window
     assert sending_seconds(20.0) == 15.5
+
+
+def _advice_doc(tmp_path: Path) -> dict[str, Any]:
+    from collector.placement.advice import compute_advice, load_dataset
+    from collector.store import Store
+    from tests.placement.storefixture import spec_for, write_store
+
+    spec = spec_for(tmp_path)
+    store = Store(write_store(tmp_path / "s.sqlite"))
+    try:
+        return compute_advice(store, load_dataset(spec), spec, start=0.0, end=60.0, now=99.0)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["advice", "unavailable"])
+def test_report_ends_with_where_it_could_run(tmp_path: Path, kind: str) -> None:
+    settings = load_topology(TOPOLOGY)
+    runs = {n: _run(30, 40) for n in ("baseline", "model", "data_rate", "whatif")}
+    rows = {name: app_rows(settings, run) for name, run in runs.items()}
+    phases = [_phase("baseline", "all-mpnet-base-v2", 10, 2.0)]
+    advice = _advice_doc(tmp_path) if kind == "advice" else "URLError: connection refused"
+    meta = {"duration": 20, "described": dict.fromkeys(runs, "d"), "advice": advice}
+    text = write_report(tmp_path / "r", settings, rows, phases, runs, meta).read_text()
+    section = text[text.index("## Where could it run (placement advice)") :]
+    section = section[: section.index("## Power parameters")]
+    if kind == "unavailable":
+        assert "No advice: URLError: connection refused" in section
+        return
+    # storefixture by hand: vision 5 J model, 2 J access per request, 30 requests, to `far`
+    assert "| vision | interactive | advice | 75% | 30 |" in section
+    assert "| 5 | 2 | 10000 | near | far 100% | 100% |" in section
+    assert "- live marginal intensities" not in section  # no live sample was given
+    assert "- chat: no requests in the covered windows" in section

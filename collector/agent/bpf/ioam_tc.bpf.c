@@ -125,7 +125,7 @@ struct scratch {
 	__u64 seq; /* packets counted on this CPU: the stamp of flow_val */
 	__u64 ids[MAX_NODES];
 	__u32 n;   /* bytes of buf that hold the packet (its length, or the snap length) */
-	__u32 pad;
+	__u32 gtp_end; /* where a G-PDU's bytes end: its IP packet's and its UDP Length's bound */
 	__u8 buf[BUF + 64]; /* the packet's first bytes; the slack keeps masked reads inside */
 };
 
@@ -503,9 +503,10 @@ static __always_inline int is_skipped(__u32 nh)
 	       nh == 51 || nh == 44;
 }
 
-/* One IPv6 packet at `off` (fastparse._ipv6 up to the GTP-U decision): P_FOUND when it holds
- * an IOAM option, P_NONE, or negative when malformed. Sets lv->gtp for a G-PDU to follow. */
-__noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
+/* One IPv6 packet at `off`, inside [0, limit) (walker.ipv6 and the GTP-U decision after it):
+ * P_FOUND when it holds an IOAM option, P_NONE, or negative when malformed. Sets lv->gtp and
+ * s->gtp_end for a G-PDU to follow. Every read stays inside the packet's Payload Length. */
+__noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li, __u32 limit)
 {
 	struct pkt k;
 	__u32 first, plen, nh, lim, p, hl, hend, v, size;
@@ -518,7 +519,9 @@ __noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 	struct level *lv = &s->lv[li & 1];
 	__builtin_memset(lv, 0, sizeof(*lv));
 	lv->outer_len = outer_len;
-	if (off + 40 > k.n)
+	if (limit > k.n)
+		limit = k.n;
+	if (off + 40 > limit)
 		return P_MALFORMED;
 	if (rd32(&k, off, &first) || rd16(&k, off + 4, &plen) || rd8(&k, off + 6, &nh))
 		return P_MALFORMED;
@@ -527,13 +530,13 @@ __noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 	__builtin_memcpy(lv->dst, addr + 24, 16);
 	lv->ipv6_len = 40 + plen;
 	lv->flow_label = first & 0xFFFFF;
-	lim = (plen && off + 40 + plen < k.n) ? off + 40 + plen : k.n;
+	lim = (plen && off + 40 + plen < limit) ? off + 40 + plen : limit;
 	p = off + 40;
 	for (int i = 0; i <= MAX_EXT; i++) {
 		if (nh == 0 || nh == 60) {
 			if (i == MAX_EXT)
 				return P_LIMIT;
-			if (p + 2 > k.n || rd8(&k, p + 1, &hl))
+			if (p + 2 > lim || rd8(&k, p + 1, &hl))
 				return P_MALFORMED;
 			hend = p + ((hl + 1) << 3);
 			if (hend > lim)
@@ -547,7 +550,7 @@ __noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 		} else if (is_skipped(nh)) {
 			if (i == MAX_EXT)
 				return P_LIMIT;
-			if (p + 8 > k.n)
+			if (p + 8 > lim)
 				break;
 			if (nh == 44) {
 				if (rd16(&k, p + 2, &v))
@@ -573,7 +576,7 @@ __noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 		if (p > POS_MAX)
 			p = POS_MAX; /* beyond any copy: the next check fails as in fastparse */
 	}
-	if ((nh == 17 || nh == 6) && !frag && p + 4 <= k.n) {
+	if ((nh == 17 || nh == 6) && !frag && p + 4 <= lim) {
 		if (rd16(&k, p, &v))
 			return P_MALFORMED;
 		lv->sport = v;
@@ -581,25 +584,35 @@ __noinline int parse_ipv6(__u32 off, __u32 outer_len, __u32 li)
 			return P_MALFORMED;
 		lv->dport = v;
 	}
-	if (nh == 17 && lv->dport == 2152 && outer_len == 0)
+	if (nh == 17 && lv->dport == 2152 && outer_len == 0) {
 		lv->gtp = p + 8;
+		s->gtp_end = lim;
+	}
 	return (lv->has_trace || lv->has_dex || lv->has_other) ? P_FOUND : P_NONE;
 }
 
-/* A G-PDU at g (fastparse._gtpu): the inner IPv6 packet's offset, or -1 - result code. */
+/* A G-PDU at g, its UDP header 8 bytes before, inside [0, s->gtp_end) (walker._gtpu): the inner
+ * IPv6 packet's offset, or -1 - result code. Narrows s->gtp_end to the UDP Length (when 8 or
+ * more), so that the inner packet is read inside it. */
 #define GTP_NO_IOAM (-1 - S_NO_IOAM)
 #define GTP_MALFORMED (-1 - S_MALFORMED)
 #define GTP_LIMIT (-100)
 __noinline int parse_gtpu(__u32 g)
 {
 	struct pkt k;
-	__u32 b0, b1, q, next = 0, len;
+	__u32 b0, b1, q, next = 0, len, end, ulen;
 	struct scratch *s = get_scratch();
 
-	if (!s || g > POS_MAX)
+	if (!s || g > POS_MAX || g < 8)
 		return GTP_NO_IOAM;
 	pkt_init(s, &k);
-	if (k.n < g + 8)
+	end = s->gtp_end < k.n ? s->gtp_end : k.n;
+	if (end < g + 8 || rd16(&k, g - 4, &ulen))
+		return GTP_NO_IOAM;
+	if (ulen >= 8 && g - 8 + ulen < end)
+		end = g - 8 + ulen; /* RFC 768: the datagram ends at its Length */
+	s->gtp_end = end;
+	if (end < g + 8)
 		return GTP_NO_IOAM;
 	if (rd8(&k, g, &b0) || rd8(&k, g + 1, &b1))
 		return GTP_NO_IOAM;
@@ -607,7 +620,7 @@ __noinline int parse_gtpu(__u32 g)
 		return GTP_NO_IOAM;
 	q = g + 8;
 	if (b0 & 0x07) {
-		if (k.n < q + 4)
+		if (end < q + 4)
 			return GTP_MALFORMED;
 		if ((b0 & 0x04) && rd8(&k, q + 3, &next))
 			return GTP_MALFORMED;
@@ -617,14 +630,14 @@ __noinline int parse_gtpu(__u32 g)
 				break;
 			if (i == MAX_GTP_EXT)
 				return GTP_LIMIT;
-			if (q >= k.n || rd8(&k, q, &len) || len == 0 || q + (len << 2) > k.n)
+			if (q >= end || rd8(&k, q, &len) || len == 0 || q + (len << 2) > end)
 				return GTP_MALFORMED;
 			q += len << 2;
 			if (rd8(&k, q - 1, &next))
 				return GTP_MALFORMED;
 		}
 	}
-	if (q >= k.n || rd8(&k, q, &b0) || (b0 >> 4) != 6)
+	if (q >= end || rd8(&k, q, &b0) || (b0 >> 4) != 6)
 		return GTP_NO_IOAM;
 	return q;
 }
@@ -835,13 +848,14 @@ static __always_inline int link_layer(struct pkt *k, __u32 link, __u32 *ethertyp
 __noinline int parse_and_count(__u32 net, __u32 point)
 {
 	struct pkt k;
-	__u32 v, ihl, outer_len = 0, start;
+	__u32 v, ihl, outer_len = 0, start, limit;
 	int st0, st1, inner, li;
 	struct scratch *s = get_scratch();
 
 	if (!s || net > POS_MAX)
 		return S_MALFORMED;
 	pkt_init(s, &k);
+	limit = k.n;
 	if (rd8(&k, net, &v))
 		return S_MALFORMED;
 	if ((v >> 4) == 6) {
@@ -854,9 +868,11 @@ __noinline int parse_and_count(__u32 net, __u32 point)
 			return S_NO_IOAM;
 		if (rd16(&k, net + 6, &v) || (v & 0x1FFF) || ihl < 20)
 			return S_NO_IOAM;
-		if (k.n < net + ihl + 4 || rd16(&k, net + ihl + 2, &v) || v != 2152)
-			return S_NO_IOAM;
 		if (rd16(&k, net + 2, &outer_len))
+			return S_NO_IOAM;
+		/* RFC 791: the packet ends at its Total Length (one below its header: TSO, ignored) */
+		s->gtp_end = outer_len >= ihl && net + outer_len < k.n ? net + outer_len : k.n;
+		if (s->gtp_end < net + ihl + 4 || rd16(&k, net + ihl + 2, &v) || v != 2152)
 			return S_NO_IOAM;
 		inner = parse_gtpu(net + ihl + 8);
 		if (inner == GTP_LIMIT)
@@ -864,10 +880,11 @@ __noinline int parse_and_count(__u32 net, __u32 point)
 		if (inner < 0)
 			return -1 - inner;
 		start = inner;
+		limit = s->gtp_end;
 	} else {
 		return S_NO_IOAM;
 	}
-	st0 = parse_ipv6(start, outer_len, 0);
+	st0 = parse_ipv6(start, outer_len, 0, limit);
 	if (st0 == P_LIMIT)
 		return -1;
 	if (st0 < 0)
@@ -882,7 +899,7 @@ __noinline int parse_and_count(__u32 net, __u32 point)
 		else if (inner < 0)
 			st1 = P_NONE;
 		else
-			st1 = parse_ipv6(inner, s->lv[0].ipv6_len, 1);
+			st1 = parse_ipv6(inner, s->lv[0].ipv6_len, 1, s->gtp_end);
 		if (st0 == P_NONE || st1 < 0) {
 			if (st1 == P_LIMIT)
 				return -1;

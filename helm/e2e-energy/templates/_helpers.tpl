@@ -120,6 +120,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $cfg := deepCopy .Values.config }}
 {{- if not $cfg.shares }}{{ $_ := unset $cfg "shares" }}{{ end }}
 {{- if not $cfg.apps_kubernetes }}{{ $_ := unset $cfg "apps_kubernetes" }}{{ end }}
+{{- if not $cfg.placement }}{{ $_ := unset $cfg "placement" }}{{ end }}
 {{- $k8s := dict "namespace" .Release.Namespace "service" (include "e2e-energy.agentName" .) "port" (int .Values.agent.port) }}
 {{- $_ := set $cfg "agents" (dict "kubernetes" $k8s) }}
 {{- $_ := set $cfg.store "path" "/var/lib/e2e-energy/store.sqlite" }}

@@ -1,7 +1,8 @@
 """A straightforward pure-Python reference of the window split (DESIGN.md section 4).
 
-Loops and dicts only, no numpy: the oracle the tests compare the vectorised engine against, and
-the baseline of bench/attribution.py. Returns plain dicts keyed by (nf index, app, direction).
+Loops and dicts only, no numpy, and its own constants: the oracle tests/attribution/test_split.py
+compares the vectorised engine against, and the baseline of bench/attribution.py. Returns plain
+dicts keyed by (nf index, app, direction).
 """
 
 from __future__ import annotations
