@@ -49,10 +49,10 @@ def test_uk_bad_intensity_falls_back(value: bytes) -> None:
     )
     sc.routes["/intensity"] = (200, body, {"Content-Type": "application/json"})
     with serve(sc) as base:
-        svc = _chain({"kind": "uk_carbon", "url": base})
+        svc = _chain({"kind": "uk", "url": base})
         got = {s.zone: s for s in asyncio.run(svc.refresh(NOW))}
     assert got["z"].provider == "static" and got["z"].grams_per_kwh == 380
-    assert svc.health()["z/uk_carbon"].errors_total == {"invalid_value": 1}
+    assert svc.health()["z/uk"].errors_total == {"invalid_value": 1}
 
 
 def test_a_plausible_intensity_is_taken() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import threading
 import time
 import tracemalloc
@@ -187,3 +188,83 @@ def test_bodies_that_are_not_json_are_a_named_parse_error() -> None:
                 result = read(src)
                 assert not result.up, body
                 assert result.errors[0].kind == "parse" and "not JSON" in result.errors[0].message
+
+
+def test_a_gzip_bomb_is_refused_within_the_limit() -> None:
+    """300 MB of zeros in 300 kB of gzip: inflated only as far as the limit (before: httpx
+    inflated each network chunk whole, ~150 MB traced for this answer)."""
+    bomb = gzip.compress(b"0" * (300 << 20), 6)
+
+    def respond(req: BaseHTTPRequestHandler) -> None:
+        req.send_response(200)
+        req.send_header("Content-Encoding", "gzip")
+        req.send_header("Content-Length", str(len(bomb)))
+        req.end_headers()
+        req.wfile.write(bomb)
+
+    with raw_server(respond) as base:
+        result, peak = peak_traced(lambda: read(kepler(base + "/metrics")))
+    assert not result.up and result.errors[0].kind == "too_large"
+    assert peak < 8 * LIMIT, f"peak {peak} bytes traced while refusing a {len(bomb)} B bomb"
+
+
+def test_a_gzip_answer_within_the_limit_reads_and_broken_codings_are_named() -> None:
+    good = gzip.compress(LINE)
+    answers = {
+        "/good": ("gzip", good),
+        "/truncated": ("gzip", good[: len(good) // 2]),
+        "/corrupt": ("gzip", b"\x1f\x8b" + bytes(range(40))),
+        "/brotli": ("br", b"\x0b\x02\x80hello\x03"),
+    }
+
+    def respond(req: BaseHTTPRequestHandler) -> None:
+        coding, body = answers[req.path]
+        req.send_response(200)
+        req.send_header("Content-Encoding", coding)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    with raw_server(respond) as base:
+        ok = read(kepler(base + "/good"))
+        bad = {path: read(kepler(base + path)) for path in ("/truncated", "/corrupt", "/brotli")}
+    assert ok.up and ok.energy, ok.errors
+    for path, result in bad.items():
+        assert not result.up and result.errors[0].kind == "parse", (path, result.errors)
+    assert "ends early" in bad["/truncated"].errors[0].message
+    assert "corrupt" in bad["/corrupt"].errors[0].message
+    assert "'br' was not asked for" in bad["/brotli"].errors[0].message
+
+
+def test_garbage_instead_of_an_exposition_is_a_named_parse_error() -> None:
+    bodies = [bytes(range(256)) * 64, b"<html><body>502 Bad Gateway</body></html>", b"{}\n" * 50]
+    for body in bodies:
+
+        def respond(req: BaseHTTPRequestHandler, body: bytes = body) -> None:
+            req.send_response(200)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+
+        with raw_server(respond) as base:
+            result = read(kepler(base + "/metrics"))
+        assert not result.up and result.errors[0].kind == "parse", (body[:20], result.errors)
+
+
+def test_a_slow_loris_header_meets_the_read_deadline() -> None:
+    """The status line, then one header byte at a time, never the blank line: each byte keeps
+    the client's per-read timeout alive, so only the whole read's deadline ends it."""
+    stop = threading.Event()
+
+    def respond(req: BaseHTTPRequestHandler) -> None:
+        req.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stop.is_set():
+            req.wfile.write(b"a")
+            req.wfile.flush()
+            time.sleep(0.02)
+
+    with raw_server(respond) as base:
+        result = read(kepler(base + "/metrics", timeout_seconds=0.5, retries=0))
+        stop.set()
+    assert not result.up and result.errors[0].kind == "timeout"
+    assert "no complete read within 0.5s" in result.errors[0].message
