@@ -41,13 +41,13 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(fs: Path) -> Path:
-    """Write a file until the filesystem refuses (ENOSPC)."""
+    """Write a file until the filesystem refuses (ENOSPC). Unbuffered: a buffered file would
+    raise again on close, flushing the part of a write that did not fit."""
     filler = fs / "filler"
-    with filler.open("wb") as f:
+    with filler.open("wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler
