@@ -240,6 +240,9 @@ class Checker:
 
     def __init__(self) -> None:
         self.violations: list[str] = []
+        self.checks: Counter[str] = Counter()
+        """Invariant -> times checked (what held is checks minus failures)."""
+        self.failures: Counter[str] = Counter()
         self.window_measured: dict[float, float] = {}
         self.published: dict[tuple[str, str, str], float] = {}
         self.published_start: float | None = None
@@ -247,6 +250,12 @@ class Checker:
         self.unconfirmed: set[float] = set()
         """Computed and reported, not yet known to be in the store."""
         self.checked_windows = 0
+
+    def check(self, invariant: str, held: bool, what: str) -> None:
+        self.checks[invariant] += 1
+        if not held:
+            self.failures[invariant] += 1
+            self.fail(f"{invariant}: {what}")
 
     def fail(self, what: str) -> None:
         if len(self.violations) < 50:
@@ -259,14 +268,17 @@ class Checker:
         total = 0.0
         for nf, w in rep["nfs"].items():
             parts = w["attributed"] + w["unattributed"]
-            if abs(w["measured"] - parts) > 1e-9 * max(1.0, abs(w["measured"])):
-                self.fail(f"conservation {nf}@{start}: {w['measured']} != {parts}")
+            conserved = abs(w["measured"] - parts) <= 1e-9 * max(1.0, abs(w["measured"]))
+            self.check("conservation", conserved, f"{nf}@{start}: {w['measured']} != {parts}")
             exp = models[nf].window(start, start + W)
             tol = 1e-9 * max(1.0, abs(models[nf].y[-1]) if models[nf].y else 1.0)
-            if exp.stale != (w["unmeasured"] > 0):
-                self.fail(f"stale {nf}@{start}: model {exp.stale}, attributor {w['unmeasured']}")
-            elif abs(exp.measured - w["measured"]) > tol or abs(exp.catch_up - w["catch_up"]) > tol:
-                self.fail(f"energy {nf}@{start}: model {exp}, attributor {w}")
+            stale = exp.stale == (w["unmeasured"] > 0)
+            self.check("unmeasured_declared", stale,
+                       f"{nf}@{start}: model {exp.stale}, attributor {w['unmeasured']}")  # fmt: skip
+            if stale:
+                same = abs(exp.measured - w["measured"]) <= tol
+                same = same and abs(exp.catch_up - w["catch_up"]) <= tol
+                self.check("measured_equals_model", same, f"{nf}@{start}: model {exp}, got {w}")
             total += w["measured"]
         self.window_measured[start] = total
         self.unconfirmed.add(start)
@@ -285,8 +297,8 @@ class Checker:
         start = float(pub["start"])
         new = {(a, n, d): j for a, n, d, j in pub["apps"]}
         for key, old in self.published.items():
-            if new.get(key, 0.0) < old - 1e-9 * max(1.0, old):
-                self.fail(f"total went back {key}: {old} -> {new.get(key)}")
+            held = new.get(key, 0.0) >= old - 1e-9 * max(1.0, old)
+            self.check("totals_never_decrease", held, f"{key}: {old} -> {new.get(key)}")
         grew = sum(new.values()) - sum(self.published.values())
         prev = self.published_start
         first = start if prev is None else prev + W
@@ -294,8 +306,9 @@ class Checker:
             self.window_measured.get(first + i * W, 0.0)
             for i in range(round((start - first) / W) + 1)
         )
-        if grew > covered + 1e-6 * max(1.0, covered):
-            self.fail(f"totals grew {grew} J up to {start}, windows covered measured {covered} J")
+        bounded = grew <= covered + 1e-6 * max(1.0, covered)
+        self.check("totals_bounded_by_measured", bounded,
+                   f"grew {grew} J up to {start}, windows covered measured {covered} J")  # fmt: skip
         self.published, self.published_start = new, start
 
 
@@ -345,6 +358,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                   for nf, b in bank.nfs.items()}  # fmt: skip
         incarnations = [{"windows": 0, "rss_start_kb": child.rss_start, "rss_end_kb": 0}]
         unpersisted_at_kill = 0
+        store_waiting_ticks = store_pending_max = 0
         stale_after_restart = 0
         after_restart = False
         computed: set[float] = set()
@@ -392,8 +406,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 stored = set(stored_windows(store))
                 horizon = now - 6 * 3600 + 2 * W
                 missing = [s for s in checker.reported_written if s >= horizon and s not in stored]
-                if missing:
-                    checker.fail(f"windows reported written but missing after a kill: {missing}")
+                checker.check("store_holds_written_windows", not missing,
+                              f"reported written, missing after a kill: {missing}")  # fmt: skip
                 for s, m in measured_per_window(
                     store,
                     checker.unconfirmed | {x for x in stored if x not in checker.window_measured},
@@ -414,8 +428,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             reply = child.tick(now)
             for nf, source in (("ru", "ru"), ("du", "du"), ("upf", "upf")):
                 up = reply["up"].get(source, False)
-                if up and nf in served.faults:
-                    checker.fail(f"{served.faults[nf]} answer of {nf} accepted at {now}")
+                if nf in served.faults:
+                    checker.check("faulty_answer_refused", not up,
+                                  f"{served.faults[nf]} answer of {nf} accepted at {now}")  # fmt: skip
                 elif up:
                     models[nf].add(now, served.values[nf])
             for rep in reply["computed"]:
@@ -429,10 +444,17 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     break
                 stale_after_restart += 1
             incarnations[-1]["windows"] += len(reply["computed"])
+            if reply["pending"]:
+                store_waiting_ticks += 1
+                store_pending_max = max(store_pending_max, reply["pending"])
             incarnations[-1]["rss_end_kb"] = reply["rss_kb"]
         injected["counter_wrap"] = bank.wraps
         stored = stored_windows(store)
         energy = store_totals(store)
+        summed = sum(checker.window_measured.values())
+        checker.check("store_total_equals_sum_of_windows",
+                      abs(energy[0] - summed) <= 1e-6 * max(1.0, summed),
+                      f"store totals {energy[0]} J, windows computed {summed} J")  # fmt: skip
         elapsed = time.monotonic() - started
         long_lived = [i for i in incarnations if i["windows"] >= 500 and i["rss_end_kb"]]
         growth = max(
@@ -444,13 +466,17 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             "ticks": k,
             "seed": seed,
             "faults_injected": {kind: injected.get(kind, 0) for kind in KINDS},
-            "invariant_violations": len(checker.violations),
+            "invariant_violations": sum(checker.failures.values()),
+            "invariants_checked": dict(checker.checks),
+            "invariants_failed": dict(checker.failures),
             "violations": checker.violations[:20],
             "windows_checked_against_model": checker.checked_windows,
             "windows_lost_to_kills": stale_after_restart,
             "windows_computed_but_unwritten_at_kill": unpersisted_at_kill,
             "kills": injected.get("attributor_kill", 0),
             "windows_in_store_at_end": len(stored),
+            "ticks_with_windows_waiting_for_the_disk": store_waiting_ticks,
+            "most_windows_waiting_for_the_disk": store_pending_max,
             "energy_true_joules": round(sum(nf.joules for nf in bank.nfs.values()), 1),
             "energy_measured_joules": round(energy[0], 1),
             "unmeasured_seconds": round(energy[1], 1),
