@@ -273,8 +273,11 @@ class Checker:
             exp = models[nf].window(start, start + W)
             tol = 1e-9 * max(1.0, abs(models[nf].y[-1]) if models[nf].y else 1.0)
             stale = exp.stale == (w["unmeasured"] > 0)
-            self.check("unmeasured_declared", stale,
-                       f"{nf}@{start}: model {exp.stale}, attributor {w['unmeasured']}")  # fmt: skip
+            self.check(
+                "unmeasured_declared",
+                stale,
+                f"{nf}@{start}: model {exp.stale}, attributor {w['unmeasured']}",
+            )
             if stale:
                 same = abs(exp.measured - w["measured"]) <= tol
                 same = same and abs(exp.catch_up - w["catch_up"]) <= tol
@@ -307,8 +310,11 @@ class Checker:
             for i in range(round((start - first) / W) + 1)
         )
         bounded = grew <= covered + 1e-6 * max(1.0, covered)
-        self.check("totals_bounded_by_measured", bounded,
-                   f"grew {grew} J up to {start}, windows covered measured {covered} J")  # fmt: skip
+        self.check(
+            "totals_bounded_by_measured",
+            bounded,
+            f"grew {grew} J up to {start}, windows covered measured {covered} J",
+        )
         self.published, self.published_start = new, start
 
 
@@ -406,8 +412,11 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 stored = set(stored_windows(store))
                 horizon = now - 6 * 3600 + 2 * W
                 missing = [s for s in checker.reported_written if s >= horizon and s not in stored]
-                checker.check("store_holds_written_windows", not missing,
-                              f"reported written, missing after a kill: {missing}")  # fmt: skip
+                checker.check(
+                    "store_holds_written_windows",
+                    not missing,
+                    f"reported written, missing after a kill: {missing}",
+                )
                 for s, m in measured_per_window(
                     store,
                     checker.unconfirmed | {x for x in stored if x not in checker.window_measured},
@@ -429,8 +438,11 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             for nf, source in (("ru", "ru"), ("du", "du"), ("upf", "upf")):
                 up = reply["up"].get(source, False)
                 if nf in served.faults:
-                    checker.check("faulty_answer_refused", not up,
-                                  f"{served.faults[nf]} answer of {nf} accepted at {now}")  # fmt: skip
+                    checker.check(
+                        "faulty_answer_refused",
+                        not up,
+                        f"{served.faults[nf]} answer of {nf} accepted at {now}",
+                    )
                 elif up:
                     models[nf].add(now, served.values[nf])
             for rep in reply["computed"]:
@@ -452,9 +464,11 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         stored = stored_windows(store)
         energy = store_totals(store)
         summed = sum(checker.window_measured.values())
-        checker.check("store_total_equals_sum_of_windows",
-                      abs(energy[0] - summed) <= 1e-6 * max(1.0, summed),
-                      f"store totals {energy[0]} J, windows computed {summed} J")  # fmt: skip
+        checker.check(
+            "store_total_equals_sum_of_windows",
+            abs(energy[0] - summed) <= 1e-6 * max(1.0, summed),
+            f"store totals {energy[0]} J, windows computed {summed} J",
+        )
         elapsed = time.monotonic() - started
         long_lived = [i for i in incarnations if i["windows"] >= 500 and i["rss_end_kb"]]
         growth = max(
