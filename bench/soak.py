@@ -55,6 +55,10 @@ W = 15.0
 TICK = (12.0, 16.0)
 """Each tick moves the clock by a random 12 to 16 s (samples at irregular times)."""
 MAX_GAP = 45.0
+DISK_FULL_HOLD = 120
+"""Ticks a full disk stays full when no write has failed yet. SQLite writes into WAL pages it
+already holds, so a full disk bites only when the WAL or the database must grow (a checkpoint
+into a growing database); the disk is freed 2-12 ticks after the first failed write."""
 TIMEOUT = 0.5
 T0 = 1_800_000_003.3
 KINDS = (
@@ -370,6 +374,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         computed: set[float] = set()
         disk_free_at: int | None = None
         filler: Path | None = None
+        filled_at = 0
+        disk_full_bit = 0
         k = 0
         while len(computed) < windows:
             k += 1
@@ -389,7 +395,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 elif kind == "disk_full":
                     if not mounted or filler is not None:
                         continue
-                    filler, disk_free_at = fill(fs), k + rng.randint(2, 12)
+                    filler, filled_at, disk_free_at = fill(fs), k, None
                 elif kind == "source_timeout":
                     faults[rng.choice(["ru", "du", "upf"])] = "timeout"
                 elif kind == "garbage":
@@ -397,7 +403,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 elif kind == "attributor_kill":
                     kill = True
                 injected[kind] += 1
-            if filler is not None and disk_free_at == k:
+            held_out = disk_free_at is None and k - filled_at >= DISK_FULL_HOLD
+            if filler is not None and (disk_free_at == k or held_out):
                 filler.unlink(missing_ok=True)
                 filler = disk_free_at = None
             served = bank.serve(t, faults)
@@ -456,6 +463,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     break
                 stale_after_restart += 1
             incarnations[-1]["windows"] += len(reply["computed"])
+            if reply["pending"] and filler is not None and disk_free_at is None:
+                disk_full_bit += 1  # a write failed: free the disk a few ticks later
+                disk_free_at = k + rng.randint(2, 12)
             if reply["pending"]:
                 store_waiting_ticks += 1
                 store_pending_max = max(store_pending_max, reply["pending"])
@@ -489,6 +499,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             "windows_computed_but_unwritten_at_kill": unpersisted_at_kill,
             "kills": injected.get("attributor_kill", 0),
             "windows_in_store_at_end": len(stored),
+            "disk_full_episodes_with_failed_writes": disk_full_bit,
             "ticks_with_windows_waiting_for_the_disk": store_waiting_ticks,
             "most_windows_waiting_for_the_disk": store_pending_max,
             "energy_true_joules": round(sum(nf.joules for nf in bank.nfs.values()), 1),
