@@ -27,7 +27,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "address": f"127.0.0.1:{snmp_port}",
                 "community_file": str(community),
                 "profile": "apc_rpdu2_outlet",
-                "timeout_seconds": 3,
+                "timeout_seconds": 15,  # generous: snmpsim answers slowly on a loaded machine
                 "retries": 0,
             },
             {
@@ -35,8 +35,16 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "kind": "kepler",
                 "url": f"{http_base}/kepler/metrics",
                 "energy_basis": "modelled",
+                "timeout_seconds": 20,
             },
-            {"name": "rack", "kind": "redfish", "url": http_base, "pdu": "1"},
+            # a Redfish read walks a dozen resources: generous for a loaded machine
+            {
+                "name": "rack",
+                "kind": "redfish",
+                "url": http_base,
+                "pdu": "1",
+                "timeout_seconds": 30,
+            },
             {
                 "name": "switch",
                 "kind": "snmp",
@@ -46,16 +54,22 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                 "auth_key": "authpass",
                 "priv_key": "privpass",
                 "profile": "if_mib",
-                "timeout_seconds": 3,
+                "timeout_seconds": 15,  # generous: the SNMPv3 handshake is slow on a loaded machine
                 "retries": 0,
             },
-            {"name": "gpu", "kind": "dcgm", "url": f"{http_base}/dcgm/metrics"},
+            {
+                "name": "gpu",
+                "kind": "dcgm",
+                "url": f"{http_base}/dcgm/metrics",
+                "timeout_seconds": 20,
+            },
             {
                 "name": "reqs",
                 "kind": "prometheus_counter",
                 "url": f"{http_base}/vllm/metrics",
                 "metric": "vllm:request_success_total",
                 "label": "model_name",
+                "timeout_seconds": 20,
                 "app_map": {"qwen": "factory-vision"},
             },
             {
