@@ -39,7 +39,7 @@ def _info(name: str) -> InfoMetricFamily:
 
 
 class SnapshotCollector(Collector):
-    """Yields the e2e_energy_* families of DESIGN.md section 5 from the published snapshot."""
+    """Yields the e2e_energy_* families of docs/reference/metrics.md from the published snapshot."""
 
     def __init__(self, store_health: Callable[[], StoreHealth] | None = None) -> None:
         self._snapshot: Snapshot | None = None

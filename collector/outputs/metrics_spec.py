@@ -1,7 +1,7 @@
 """Every metric the attributor exports: name, type, labels and help, in one table.
 
 The exporter builds its families from this table and docs/reference/metrics.md is generated from
-it (scripts/gen_metrics_doc.py), so names, labels and docs cannot drift apart.
+it (collector/outputs/metrics_doc.py), so names, labels and docs cannot drift apart.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from collector.settings.agent import (
     TraceIdCarrier,
 )
 from collector.settings.base import (
+    REVEAL_SECRETS,
+    Secret,
     SettingsError,
     Strict,
     format_validation_errors,
@@ -73,6 +75,7 @@ from collector.settings.topology import (
 from collector.settings.web import BasicAuthSettings, TlsServerSettings, WebSettings
 
 __all__ = [
+    "REVEAL_SECRETS",
     "AgentSettings",
     "AgentsKubernetes",
     "AgentsSettings",
@@ -99,6 +102,7 @@ __all__ = [
     "ProviderSettings",
     "RedfishSource",
     "RequestsRef",
+    "Secret",
     "Settings",
     "SettingsError",
     "ShareSettings",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from collector.settings.base import Strict
+from collector.settings.base import Secret, Strict
 
 
 class StoreSettings(Strict):
@@ -22,7 +22,7 @@ class StoreSettings(Strict):
 class ApiSettings(Strict):
     listen: str = "0.0.0.0:8080"
     """HOST:PORT of the query API and /metrics."""
-    token: str | None = None
+    token: Secret | None = None
     """Bearer token inline (tests only); use token_file in production."""
     token_file: Path | None = None
     """File holding the bearer token for /v1; unset = no auth (the API is read-only)."""
