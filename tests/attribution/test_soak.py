@@ -24,7 +24,9 @@ def test_short_soak_holds_every_invariant_under_every_fault() -> None:
     result = run(windows=WINDOWS, seed=7, minimum=PER_KIND)
     assert result["invariant_violations"] == 0, result["violations"]
     assert result["windows"] == WINDOWS
-    assert result["windows_checked_against_model"] >= WINDOWS
+    # a window written in the tick a kill cut short is never reported, so never checked
+    # against the model (it is counted from the store); at most one per kill
+    assert result["windows_checked_against_model"] >= WINDOWS - result["kills"]
     injected = result["faults_injected"]
     assert set(injected) == set(KINDS)
     for kind in RATES:
