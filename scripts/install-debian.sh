@@ -6,7 +6,7 @@ set -euo pipefail
 declare -A need=(
   [prometheus]=prometheus [promtool]=prometheus
   [snmpd]=snmpd [snmpget]=snmp
-  [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
+  [hey]=hey [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
   [ping]=iputils-ping [ip]=iproute2 [ethtool]=ethtool
   [chromium]=chromium
   [clang]=clang [llvm-objdump]=llvm [bpftool]=bpftool

@@ -72,6 +72,7 @@ from collector.settings.topology import (
     TrafficTotalRef,
     default_shares,
 )
+from collector.settings.web import BasicAuthSettings, TlsServerSettings, WebSettings
 
 __all__ = [
     "REVEAL_SECRETS",
@@ -81,6 +82,7 @@ __all__ = [
     "ApiSettings",
     "AppSettings",
     "AppsKubernetes",
+    "BasicAuthSettings",
     "CarbonSettings",
     "CsvProvider",
     "DcgmSource",
@@ -113,11 +115,13 @@ __all__ = [
     "StoreSettings",
     "Strict",
     "TasmotaSource",
+    "TlsServerSettings",
     "TraceIdCarrier",
     "TraceRef",
     "TrafficTotalRef",
     "UkCarbonProvider",
     "WattTimeProvider",
+    "WebSettings",
     "ZoneSettings",
     "default_shares",
     "format_validation_errors",

@@ -14,6 +14,9 @@ class StoreSettings(Strict):
     """SQLite file (WAL); one writer, so the attributor runs as one replica."""
     retention_days: float = Field(30.0, gt=0)
     """Per-window rows older than this are deleted; cumulative totals are kept."""
+    max_pending_windows: int = Field(240, gt=0)
+    """Computed windows kept in memory while the store cannot be written (a full disk), retried
+    every tick; past this the oldest lose their per-window rows (never their totals)."""
 
 
 class ApiSettings(Strict):

@@ -23,6 +23,9 @@ class SourceBase(Strict):
     """Attempts after a timeout, a refused connection or an HTTP 5xx, within one read."""
     interval_seconds: float = Field(5.0, gt=0)
     """How often the poller reads it (s)."""
+    max_response_bytes: int = Field(16 << 20, gt=0)
+    """Largest answer accepted (bytes, after decompression); a larger or endless one is refused
+    as `too_large` while it streams in, so a broken endpoint cannot exhaust memory."""
 
 
 class HttpAuth(Strict):
