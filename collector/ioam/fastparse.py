@@ -143,7 +143,7 @@ def _count(
         if (q - p) & 3 or qe - q < 4:
             return None
         kind = frame[q + 3]
-        got = _trace(frame, q, qe, kind, wide) if kind <= 1 else judge_other_option(frame, q, qe)
+        got = _trace(frame, q, qe, wide) if kind <= 1 else judge_other_option(frame, q, qe)
         if got is None:
             return None
         if kind <= 1:
@@ -180,8 +180,9 @@ def _count(
     )
 
 
-def _trace(frame: bytes, q: int, qe: int, kind: int, wide: frozenset[int]) -> Judged | None:
-    """Node ids of a trace option (option-type byte at q, end at qe); None when malformed."""
+def _trace(frame: bytes, q: int, qe: int, wide: frozenset[int]) -> Judged | None:
+    """Node ids of a trace option (option-type byte at q, end at qe); None when malformed. Its
+    kind (pre-allocated or incremental) is read with the rest of the plan key."""
     if qe - q < 12:
         return None
     key = _HEAD(frame, q + 1)[0]  # Opt Data Len to the trace header's end decide the plan

@@ -282,10 +282,16 @@ def test_trace_option_without_node_data(cold_plans: None) -> None:
 
 
 def test_short_trace_option_at_the_end_of_the_frame_is_malformed_with_its_length() -> None:
+    """A trace option too short for its 8-byte trace header, ending where the frame ends:
+    malformed with the IPv6 length (48), not the zero lengths of a read past the frame."""
     empty = build.trace_option(namespace_id=7, trace_type=TT, nodes=[], incremental=True)
-    # hop-by-hop header of 8 bytes holding a trace option with 4 bytes of data; the frame ends
-    # there, before the 8 bytes of trace header the option would need
+    # misaligned (at 4n + 2): 4 bytes of option data right after the 2-byte header
     hbh = bytes([59, 0, 0x31, 4]) + empty[2:6]
+    packet = struct.pack("!IHBB", 6 << 28, len(hbh), 0, 64) + bytes(32) + hbh
+    assert hot_parse(packet, 101) == malformed(48, 0)
+    # aligned (PadN(0) first): option type at 44, 2 bytes of data (reserved, kind 1), end at 48;
+    # the trace reader must not look for its header's 11 bytes in the 4 bytes there are
+    hbh = bytes([59, 0, 1, 0, 0x31, 2, 0, 1])
     packet = struct.pack("!IHBB", 6 << 28, len(hbh), 0, 64) + bytes(32) + hbh
     assert hot_parse(packet, 101) == malformed(48, 0)
 
@@ -423,3 +429,90 @@ def test_wide_namespaces_apply_to_the_packet_inside_gtpu(cold_plans: None) -> No
     assert hot_parse(frame).node_ids == (9,)
     assert hot_parse(frame, wide_namespaces=frozenset({5})).node_ids == ((1 << 40) + 9,)
     assert hot_parse(frame, wide_namespaces=frozenset({6})).node_ids == (9,)
+
+
+# --- which option a packet is counted by --------------------------------------------------
+# The first trace option (pre-allocated or incremental) wins, wherever it is; without one the
+# first DEX option; without that the first POT or E2E option. A DEX option's flow id is kept
+# whichever option wins. Namespaces and node ids are all different, so each answer says which
+# option it came from.
+
+TRACE9 = build.trace_option(
+    namespace_id=9, trace_type=TT, nodes=[{"node_id": 3}], incremental=True
+)  # incremental (kind 1)
+PRE10 = build.trace_option(namespace_id=10, trace_type=TT, nodes=[{"node_id": 4}])  # kind 0
+POT1 = build.pot_option(namespace_id=1)  # 8 bytes: type, length 6, reserved, kind 2, ns, 0, 0
+E2E2 = build.e2e_option(namespace_id=2)  # likewise, kind 3
+DEX7 = build.dex_option(namespace_id=7, trace_type=0xC00000, flow_id=5)
+DEX8 = build.dex_option(namespace_id=8, flow_id=6)
+
+
+def counted(*options: bytes) -> tuple[int, int, int, tuple[int, ...], int | None]:
+    r = hot_parse(build.ethernet(build.ipv6(hop_by_hop=list(options), upper=build.udp(1, 2))))
+    return r.status, r.namespace_id, r.trace_type, r.node_ids, r.dex_flow_id
+
+
+def test_pot_and_e2e_options_alone_count_by_their_namespace() -> None:
+    assert counted(POT1) == (RESULT_PARSED, 1, 0, (), None)
+    assert counted(E2E2) == (RESULT_PARSED, 2, 0, (), None)
+    assert counted(POT1, E2E2) == (RESULT_PARSED, 1, 0, (), None)  # the first one
+    assert counted(E2E2, POT1) == (RESULT_PARSED, 2, 0, (), None)
+
+
+def test_a_dex_option_wins_over_pot_and_e2e_and_the_first_dex_wins() -> None:
+    assert counted(POT1, DEX7) == (RESULT_PARSED, 7, 0xC00000, (), 5)
+    assert counted(DEX7, E2E2) == (RESULT_PARSED, 7, 0xC00000, (), 5)
+    assert counted(DEX7, DEX8) == (RESULT_PARSED, 7, 0xC00000, (), 5)
+    assert counted(DEX8, DEX7) == (RESULT_PARSED, 8, 0, (), 6)
+
+
+def test_a_trace_option_wins_over_every_other_option_before_or_after_it() -> None:
+    assert counted(POT1, TRACE9) == (RESULT_PARSED, 9, TT, (3,), None)
+    assert counted(E2E2, PRE10) == (RESULT_PARSED, 10, TT, (4,), None)
+    assert counted(DEX7, TRACE9) == (RESULT_PARSED, 9, TT, (3,), 5)  # the flow id still kept
+    assert counted(TRACE9, DEX7) == (RESULT_PARSED, 9, TT, (3,), 5)
+    assert counted(PRE10, TRACE9) == (RESULT_PARSED, 10, TT, (4,), None)  # the first trace
+    assert counted(TRACE9, PRE10) == (RESULT_PARSED, 9, TT, (3,), None)
+
+
+# --- the upper-layer ports at the packet's end ----------------------------------------------
+
+HBH = b"\x01\x00" + OPTION + b"\x01\x02\x00\x00"  # 24-byte hop-by-hop header with the trace
+PORTS = struct.pack("!HH", 1000, 2000)
+
+
+def test_ports_are_read_when_their_four_bytes_are_the_last_of_the_packet() -> None:
+    r = hot_parse(with_hbh(HBH, nh=17, tail=PORTS), 101)  # UDP header cut after the ports
+    assert (r.status, r.ipv6_len, r.proto, r.sport, r.dport) == (RESULT_PARSED, 68, 17, 1000, 2000)
+    r = hot_parse(with_hbh(HBH, nh=6, tail=PORTS), 101)
+    assert (r.status, r.proto, r.sport, r.dport) == (RESULT_PARSED, 6, 1000, 2000)
+
+
+def test_ports_cut_short_or_past_the_packet_are_not_read() -> None:
+    """Three bytes of a UDP header: no ports, still counted. A packet that ends with its
+    hop-by-hop header (next header UDP) and Ethernet-style padding after it: the padding is
+    not a UDP header."""
+    r = hot_parse(with_hbh(HBH, nh=17, tail=PORTS[:3]), 101)
+    assert (r.status, r.node_ids, r.ipv6_len, r.sport, r.dport) == (RESULT_PARSED, (9,), 67, 0, 0)
+    padded = with_hbh(HBH, nh=17) + PORTS + bytes(4)
+    r = hot_parse(padded, 101)
+    assert (r.status, r.node_ids, r.ipv6_len, r.sport, r.dport) == (RESULT_PARSED, (9,), 64, 0, 0)
+
+
+# --- the safety net ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [IndexError, struct.error])
+def test_a_read_past_the_frame_in_a_helper_makes_it_malformed_without_lengths(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """No frame reaches hot_parse's except clause today (every read of walk and _count is
+    bounds-checked; 200k fuzzed frames and every truncation of the fuzz seeds never did): it is
+    the net that keeps a future indexing bug from stopping the agent. Injected here: the frame
+    counts as malformed, with no lengths, and nothing is raised."""
+
+    def broken(frame: bytes, linktype: int) -> None:
+        raise error("injected")
+
+    monkeypatch.setattr(fastparse, "walk", broken)
+    assert hot_parse(INNER, 101) == malformed(0, 0)
