@@ -3,11 +3,11 @@
 
     scripts/mutation.py [--profile full|ci] [--module collector/units.py ...] [--jobs N]
 
-Stages a copy of collector/, tests/ and bench/ under build/mutation/<profile>/ with the mutmut
-settings of the profile (scripts/mutation.toml) and runs `mutmut run` there from scratch; then
-the named mutants (hand-written bugs mutmut does not make: module-level constants, deleted
-lines). Writes report.md and report.json next to them: killed / timed out / survived / no tests /
-equivalent per module, each survivor's diff, the equivalent mutants with why. Exits 1 when a
+Stages a copy of collector/, tests/, bench/ and deploy/ under build/mutation/<profile>/ with the
+mutmut settings of the profile (scripts/mutation.toml) and runs `mutmut run` there from scratch;
+then the named mutants (hand-written bugs mutmut does not make: module-level constants, deleted
+lines). Writes report.md and report.json next to them: killed / timed out / survived / no tests
+/ equivalent per module, each survivor's diff, the equivalent mutants with why. Exits 1 when a
 module is below the profile's `fail_under` or a named mutant survives, 2 when mutmut fails.
 
 The repository is never modified; interrupting the run kills mutmut's whole process group.
@@ -34,7 +34,7 @@ import mutation_report as report
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "scripts" / "mutation.toml"
-COPIED = ("collector", "tests", "bench")
+COPIED = ("collector", "tests", "bench", "deploy")  # deploy/: the alert rules promtool tests
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 
 
@@ -67,7 +67,7 @@ def stage(work: Path, mods: dict[str, list[str]], deselect: list[str]) -> None:
     section = {
         "source_paths": ["collector"],
         "only_mutate": sorted(mods),
-        "also_copy": ["bench"],
+        "also_copy": ["bench", "deploy"],
         "pytest_add_cli_args_test_selection": [
             *sorted({t for ts in mods.values() for t in ts}),
             *(arg for test in deselect for arg in ("--deselect", test)),

@@ -361,3 +361,28 @@ def test_small_energies_market_co2_and_embodied_split_by_direction() -> None:
     assert s.co2_grams.tolist() == pytest.approx([0.2 / 3.6e6 * 400, 0.6 / 3.6e6 * 400])
     assert s.co2_market_grams.tolist() == pytest.approx([0.2 / 3.6e6 * 100, 0.6 / 3.6e6 * 100])
     assert s.embodied_grams.tolist() == pytest.approx([0.0075, 0.0225])
+
+
+def test_traffic_rows_keep_a_single_packet_or_a_single_byte() -> None:
+    """a: 1 packet and no bytes; b: no packets and 1 byte (amounts at or below 1 are traffic
+    too); c: nothing, so no row."""
+    nf = NfInput(NfSpec("du1", "du"), 10.0)
+    rows = traffic([(0, "a", 0, 1, 0), (0, "b", 1, 0, 1), (0, "c", 0, 0, 0)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows))
+    got = {
+        str(a): (float(p), float(b))
+        for a, p, b in zip(s.traffic_app, s.traffic_packets, s.traffic_bytes, strict=True)
+    }
+    assert got == {"a": (1.0, 0.0), "b": (0.0, 1.0)}
+
+
+def test_rows_below_one_joule_without_embodied_emissions_are_kept() -> None:
+    """0.8 J by bytes (no embodied emissions), a 100 B up and 300 B down: rows of 0.2 J up and
+    0.6 J down, both published."""
+    nf = NfInput(NfSpec("du1", "du"), 0.8, intensity=400.0)
+    s = split_window(
+        WindowInputs(0.0, 15.0, (nf,), **traffic([(0, "a", 0, 1, 100), (0, "a", 1, 1, 300)]))
+    )
+    assert s.entry_dir.tolist() == [0, 1]
+    assert (s.static_joules + s.dynamic_joules).tolist() == pytest.approx([0.2, 0.6])
+    assert s.embodied_grams.tolist() == [0.0, 0.0]
