@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from bench.soak_model import Signal
+from bench.soak_model import Mark, Signal
 from bench.soak_sources import (
     APPS,
     NODE_IDS,
@@ -374,6 +374,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         store_waiting_ticks = store_pending_max = 0
         stale_after_restart = 0
         after_restart = False
+        # the models as they stood when each window was computed (newest reported ones): a
+        # restart continues from the state written with the newest window in the store
+        marks: dict[float, dict[str, Mark]] = {}
         computed: set[float] = set()
         disk_free_at: int | None = None
         filler: Path | None = None
@@ -427,6 +430,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     not missing,
                     f"reported written, missing after a kill: {missing}",
                 )
+                unreported = sorted(x for x in stored if x not in checker.window_measured)
                 for s, m in measured_per_window(
                     store,
                     checker.unconfirmed | {x for x in stored if x not in checker.window_measured},
@@ -441,8 +445,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     checker.window_measured.pop(s, None)
                 checker.unconfirmed = set()
                 after_restart = True
-                models = {nf: Signal(b.kind, MAX_GAP, WRAP_JOULES if nf == "ru" else None)
-                          for nf, b in bank.nfs.items()}  # fmt: skip
+                restart_models(models, marks, stored, unreported, served, now)
+                marks = {max(stored): {nf: m.mark() for nf, m in models.items()}} if stored else {}
                 continue
             reply = child.tick(now)
             for nf, source in (("ru", "ru"), ("du", "du"), ("upf", "upf")):
@@ -458,6 +462,12 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             for rep in reply["computed"]:
                 checker.window(rep, models)
                 computed.add(float(rep["start"]))
+            if reply["computed"]:
+                marks[float(reply["computed"][-1]["start"])] = {
+                    nf: m.mark() for nf, m in models.items()
+                }
+            if reply["last_written"] is not None:  # older marks are never restored
+                marks = {s: m for s, m in marks.items() if s >= reply["last_written"]}
             checker.totals(reply["published"])
             checker.written(reply["last_written"])
             for rep in reply["computed"] if after_restart else ():
@@ -542,6 +552,36 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         if mounted:
             subprocess.run(["umount", "-l", str(fs)], check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def restart_models(
+    models: dict[str, Signal],
+    marks: dict[float, dict[str, Mark]],
+    stored: set[float],
+    unreported: list[float],
+    served: Any,
+    now: float,
+) -> None:
+    """Roll the models back to what the new process continues from: the state written with the
+    newest window in the store. When the killed tick wrote windows of its own (never reported),
+    its readings had been taken before them: the models take those readings and compute those
+    windows, as the killed process did."""
+    newest = max(stored, default=None)
+    if newest is None:
+        for m in models.values():
+            m.rollback((0, None, None))
+        return
+    if newest in marks:
+        for nf, m in models.items():
+            m.rollback(marks[newest][nf])
+        return
+    base = max(s for s in marks if s < newest)  # the newest window reported before the kill
+    for nf, m in models.items():
+        m.rollback(marks[base][nf])
+        if nf not in served.faults:
+            m.add(now, served.values[nf])
+        for s in unreported:
+            m.window(s, s + W)
 
 
 def measured_per_window(store: Path, starts: set[float]) -> dict[float, float]:

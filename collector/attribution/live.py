@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -60,6 +61,9 @@ class LiveAttributor:
         self.store = store
         self.writer = StoreWriter(store, max_pending=max_pending_windows, log=log)
         self.engine = Engine(self.topology, totals=load_totals(store))
+        saved = store.load_state()
+        self.resumed_signals = saved is not None and self.engine.restore(json.loads(saved))
+        """Whether the signals continue the previous process's (its last readings and carries)."""
         self.publish = publish
         self.last: Snapshot | None = None
         """The newest snapshot the store holds (what was published last)."""
@@ -188,7 +192,7 @@ class LiveAttributor:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self.health(), indices=self._indices())
-            self._publish(self.writer.commit(snap))
+            self._publish(self.writer.commit(snap, json.dumps(self.engine.state())))
             out.append(snap)
         return out
 

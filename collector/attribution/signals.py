@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +89,22 @@ class Line:
             del self._t[:i]
             del self._y[:i]
 
+    def state(self, since: float) -> dict[str, Any]:
+        """What windows from `since` on need: the samples from the last one at or before it, the
+        last raw reading (the next reading's delta is taken from it) and the width."""
+        i = max(bisect.bisect_right(self._t, since) - 1, 0)
+        return {"t": self._t[i:], "y": self._y[i:], "raw": self._last_raw, "width": self.width,
+                "resets": self.resets}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Line:
+        line = cls(None if state["width"] is None else float(state["width"]))
+        line._t = [float(x) for x in state["t"]]
+        line._y = [float(x) for x in state["y"]]
+        line._last_raw = None if state["raw"] is None else float(state["raw"])
+        line.resets = int(state["resets"])
+        return line
+
 
 class CounterBank:
     """Many cumulative counters with `k` columns each (e.g. packets and bytes), vectorised.
@@ -118,6 +137,9 @@ class CounterBank:
             self._width.append(np.inf if width is None else width)
             self._grow()
         return sid
+
+    def index_of(self, key: tuple[str, ...]) -> int | None:
+        return self._index.get(key)
 
     def _grow(self) -> None:
         n = len(self.keys)
@@ -230,6 +252,54 @@ class CounterBank:
         prev = _last_index_per_series(sid, t <= before, len(self.keys))
         keep = np.arange(len(sid)) >= np.maximum(prev[sid], 0)
         self._sid, self._t, self._cum = [sid[keep]], [t[keep]], [cum[keep]]
+
+    def state(self, since: float) -> dict[str, Any]:
+        """What windows from `since` on need: each series' key and width, its last raw reading
+        (the next reading's delta), last cumulative value and time, the value at the last edge
+        `increase` was asked for (the carry), and its samples from the last one at or before
+        `since`. Non-finite numbers stay as floats (JSON's NaN and Infinity)."""
+        n = len(self.keys)
+        out: dict[str, Any] = {
+            "keys": [list(k) for k in self.keys], "width": self._width[:n],
+            "last_raw": self._last_raw[:n].tolist(), "last_cum": self._last_cum[:n].tolist(),
+            "last_t": self._last_t[:n].tolist(), "carry": self._carry[:n].tolist(),
+            "sid": [], "t": [], "cum": [],
+        }  # fmt: skip
+        if self._sid:
+            sid, t, cum = self._consolidate()
+            prev = _last_index_per_series(sid, t <= since, n)
+            keep = np.arange(len(sid)) >= np.maximum(prev[sid], 0)
+            out |= {"sid": sid[keep].tolist(), "t": t[keep].tolist(), "cum": cum[keep].tolist()}
+        return out
+
+    def restore(self, state: dict[str, Any], keep: Callable[[tuple[str, ...]], bool]) -> None:
+        """Continue from `state` (of another process) on an empty bank; only the series whose
+        key `keep` accepts are taken (an NF gone from the settings leaves its series behind)."""
+        if self.keys:
+            raise ValueError("restore needs an empty bank")
+        taken: dict[int, int] = {}
+        for old, (key, width) in enumerate(zip(state["keys"], state["width"], strict=True)):
+            if keep(tuple(key)):
+                w = float(width)
+                taken[old] = self.series_id(tuple(key), None if math.isinf(w) else w)
+        if not taken:
+            return
+        old_ids, new_ids = list(taken), list(taken.values())
+        c = self.columns
+        for name in ("last_raw", "last_cum", "carry"):
+            rows = np.array(state[name], dtype=float).reshape(-1, c)
+            getattr(self, "_" + name)[new_ids] = rows[old_ids]
+        self._last_t[new_ids] = np.array(state["last_t"], dtype=float)[old_ids]
+        sid = np.array(state["sid"], dtype=np.int64)
+        mine = np.isin(sid, old_ids)
+        if mine.any():
+            remap = np.full(len(state["keys"]), -1, dtype=np.int64)
+            remap[old_ids] = new_ids
+            t = np.array(state["t"], dtype=float)[mine]
+            cum = np.array(state["cum"], dtype=float).reshape(-1, c)[mine]
+            new_sid = remap[sid[mine]]
+            order = np.lexsort((t, new_sid))
+            self._sid, self._t, self._cum = [new_sid[order]], [t[order]], [cum[order]]
 
 
 def _last_index_per_series(
