@@ -2,10 +2,11 @@
 (the tests fork it, already imported, through `fork_writer`).
 
 It resumes the store like the attributor (totals and the engine's state loaded, the engine
-continuing after the last stored window), computes windows of a fixed synthetic load with the real engine and writes each
-through StoreWriter with the engine's state, printing `written START` after each commit. With `--die-at N` it SIGKILLs
-itself at the N-th SQL statement it runs, i.e. inside a write; the cache is kept tiny so that
-SQLite spills the open transaction's pages into the WAL before that.
+continuing after the last stored window), computes windows of a fixed synthetic load with the
+real engine and writes each through StoreWriter with the engine's state, printing
+`written START` after each commit. With `--die-at N` it SIGKILLs itself at the N-th SQL
+statement it runs, i.e. inside a write; the cache is kept tiny so that SQLite spills the open
+transaction's pages into the WAL before that.
 """
 
 from __future__ import annotations
