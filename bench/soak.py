@@ -12,6 +12,10 @@ conservation per NF and window; published per-app totals never decrease and neve
 than the energy measured in the windows they cover; every NF's window energy (stale or not,
 catch-up) equals what the model derives from the samples the sources served; no faulty answer
 became a sample; after each restart the store holds every window reported written before it.
+A restarted attributor continues the signals from the state written with the newest stored
+window, so at a kill the model rolls back to that window (the readings after it are lost with
+the process) and the windows after a restart are checked like any others.
+`windows_lost_to_kills` counts the windows after each restart until one is measured again.
 
 Run (as root, for the tmpfs): .venv/bin/python bench/soak.py --json [--windows 10000] [--seed 1]
 """
