@@ -449,7 +449,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     checker.window_measured.pop(s, None)
                 checker.unconfirmed = set()
                 after_restart = True
-                restart_models(models, marks, stored, unreported, served, now)
+                restart_models(
+                    models, marks, stored, unreported, served, now, stored_state_window(store)
+                )
                 marks = {max(stored): {nf: m.mark() for nf, m in models.items()}} if stored else {}
                 continue
             reply = child.tick(now)
@@ -466,10 +468,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             for rep in reply["computed"]:
                 checker.window(rep, models)
                 computed.add(float(rep["start"]))
-            if reply["computed"]:
-                marks[float(reply["computed"][-1]["start"])] = {
-                    nf: m.mark() for nf, m in models.items()
-                }
+                # each window is written with the state after it (a tick's later window may
+                # fail to be written while an earlier one was)
+                marks[float(rep["start"])] = {nf: m.mark() for nf, m in models.items()}
             if reply["last_written"] is not None:  # older marks are never restored
                 marks = {s: m for s, m in marks.items() if s >= reply["last_written"]}
             checker.totals(reply["published"])
@@ -565,13 +566,16 @@ def restart_models(
     unreported: list[float],
     served: Any,
     now: float,
+    state_window: float | None,
 ) -> None:
     """Roll the models back to what the new process continues from: the state written with the
-    newest window in the store. When the killed tick wrote windows of its own (never reported),
-    its readings had been taken before them: the models take those readings and compute those
-    windows, as the killed process did."""
+    newest window in the store (readings taken after it are lost with the process). When the
+    killed tick wrote windows of its own (never reported), its readings had been taken before
+    them: the models take those readings and compute those windows, as the killed process did.
+    A store whose state is not of its newest window (a tick that computes several windows
+    writes the state with its last one only) starts afresh."""
     newest = max(stored, default=None)
-    if newest is None:
+    if newest is None or state_window != newest:
         for m in models.values():
             m.rollback((0, None, None))
         return
@@ -579,9 +583,12 @@ def restart_models(
         for nf, m in models.items():
             m.rollback(marks[newest][nf])
         return
-    base = max(s for s in marks if s < newest)  # the newest window reported before the kill
+    if not unreported:
+        raise RuntimeError(f"the store's newest window {newest} was never computed here")
+    # the killed tick wrote windows after the newest reported one: the models stand where the
+    # killed process stood before that tick (every reading until then, the carry of the newest
+    # reported window), then take the tick's readings and compute its windows
     for nf, m in models.items():
-        m.rollback(marks[base][nf])
         if nf not in served.faults:
             m.add(now, served.values[nf])
         for s in unreported:
@@ -612,6 +619,18 @@ def store_totals(store: Path) -> tuple[float, float]:
     finally:
         reader.close()
     return float(measured), float(unmeasured)
+
+
+def stored_state_window(store: Path) -> float | None:
+    """The window whose engine state the store holds (the one before its next_window)."""
+    from collector.store import Store
+
+    reader = Store(store)
+    try:
+        text = reader.load_state()
+    finally:
+        reader.close()
+    return None if text is None else float(json.loads(text)["next_window"]) - W
 
 
 def stored_windows(store: Path) -> list[float]:

@@ -192,7 +192,12 @@ class LiveAttributor:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self.health(), indices=self._indices())
-            self._publish(self.writer.commit(snap, json.dumps(self.engine.state())))
+            # The engine's state goes with the last window due (after a downtime thousands are,
+            # and the state of many series costs as much as a window): a kill between two of
+            # them leaves a state of an older window, which a restart does not take.
+            last = self.next_window + w + self.settle > now
+            state = json.dumps(self.engine.state()) if last else None
+            self._publish(self.writer.commit(snap, state))
             out.append(snap)
         return out
 

@@ -124,6 +124,9 @@ def test_a_restart_continues_the_signals_under_the_gap_rules(
     second = start(path, now, back, END)
     assert second.resumed_signals
     drive(second, now, END)
+    state = json.loads(second.store.load_state() or "{}")
+    assert second.writer.last_written is not None  # the state is the newest window's
+    assert state["next_window"] == second.writer.last_written + W
     second.store.close()
 
     # what survived: the readings up to the tick that wrote the last window, then the new ones
