@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from collector.settings import Settings
+from collector.units import JOULES_PER_KWH
 from testbed.models import MODELS
 from testbed.settings import TestbedFile
 
@@ -103,7 +104,7 @@ def _market_share(
         if factor is None:
             first = zone.providers[0]
             factor = float(getattr(first, "grams_per_kwh", 0.0))
-        grams = float(d["joules"]) / 3.6e6 * factor
+        grams = float(d["joules"]) / JOULES_PER_KWH * factor
         total += grams
         if role_of.get(nf) in NETWORK_ROLES:
             net += grams

@@ -46,7 +46,9 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _snmpget_ready(port: int, community: str, oid: str, deadline_s: float = 15.0) -> None:
+def _snmpget_ready(port: int, community: str, oid: str, deadline_s: float = 90.0) -> None:
+    """Wait for the agent to answer; the budget covers start-up on a loaded machine (snmpsim
+    indexes its recordings first), it is not a timing check."""
     snmpget = need_binary("snmpget")
     env = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
     end = time.monotonic() + deadline_s

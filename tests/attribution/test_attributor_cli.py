@@ -45,13 +45,16 @@ def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
             [sys.executable, "-m", "collector", "attributor", *args],
             cwd=ROOT, stderr=err, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # a budget for start-up only (imports take seconds on a loaded machine), not a timing check;
+    # a process that exits early fails at once with its log
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
         for line in log.read_text().splitlines():
             if line.startswith("attributor listening on "):
                 return proc, line.rsplit(" ", 1)[1]
         time.sleep(0.1)
     proc.kill()
+    proc.wait()
     raise AssertionError(log.read_text())
 
 
