@@ -52,6 +52,19 @@ OPTIONAL_PACKAGES = {
     "testbed": "the `testbed` package (part of a source checkout of e2e-energy: `make venv`)",
 }
 """Top-level packages a subcommand may live in that an installation can lack."""
+EXTRAS: dict[str, str] = {
+    "ioam": "decode",
+    "sources": "attributor",
+    "attributor": "attributor",
+    "replay": "attributor",
+    "placement": "placement",
+    "testbed": "testbed",
+    "demo": "testbed",
+}
+"""The distribution's extra each subcommand needs beyond the core (the agent needs none): the
+agent image has the core only, so there these commands say what to install instead of failing
+with a traceback."""
+IN_ATTRIBUTOR_IMAGE = ("attributor", "placement", "decode")
 
 
 class LazyGroup(click.Group):
@@ -76,6 +89,15 @@ class LazyGroup(click.Group):
                 missing == top or module_name.startswith(missing + ".")
             ):
                 return _unavailable(cmd_name, spec[1], f"needs {OPTIONAL_PACKAGES[top]}")
+            if cmd_name in EXTRAS and missing and missing.split(".")[0] not in ("collector", top):
+                extra = EXTRAS[cmd_name]
+                why = (
+                    f"needs the `{extra}` extra (module {missing!r} is missing): "
+                    f"pip install 'e2e-energy-collector[{extra}]'"
+                )
+                if extra in IN_ATTRIBUTOR_IMAGE:
+                    why += ", or use the attributor image"
+                return _unavailable(cmd_name, spec[1], why)
             if top in OPTIONAL_PACKAGES:
                 return _unavailable(
                     cmd_name, spec[1], f"needs the Python package {missing!r}, which is missing"

@@ -1,27 +1,52 @@
-"""Kubernetes discovery through the official client: pods by label, agents' endpoints, app
-annotations. Imported lazily by callers so that nothing needs a cluster unless configured.
+"""Kubernetes discovery through the official client: pods by label, the agents' endpoints (from
+EndpointSlices, discovery.k8s.io/v1), app annotations. Imported lazily by callers so that nothing
+needs a cluster unless configured.
 
-Label selectors are also applied client-side, so a server (or emulator) that ignores them
-still yields the right pods.
+Without an `api_client`, every call shares one client, configured once (in-cluster, else the
+kubeconfig) and kept for the life of the process: its connection pool and credentials are
+reused instead of rebuilt per call. Label selectors are also applied client-side, so a server
+(or emulator) that ignores them still yields the right objects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+"""The label that ties an EndpointSlice to its Service (set by the control plane)."""
 
-def _api(api_client: Any | None = None) -> Any:
-    from kubernetes import client, config
+_shared: Any | None = None
+_shared_lock = threading.Lock()
 
-    if api_client is not None:
-        return client.CoreV1Api(api_client)
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.CoreV1Api()
+
+def shared_client() -> Any:
+    """The process's one ApiClient, configured on first use (thread-safe)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from kubernetes import client, config
+
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            _shared = client.ApiClient()
+        return _shared
+
+
+def _core(api_client: Any | None) -> Any:
+    from kubernetes import client
+
+    return client.CoreV1Api(api_client or shared_client())
+
+
+def _discovery(api_client: Any | None) -> Any:
+    from kubernetes import client
+
+    return client.DiscoveryV1Api(api_client or shared_client())
 
 
 def _selector(labels: dict[str, str]) -> str:
@@ -41,7 +66,7 @@ def list_pods(
     timeout_seconds: float = 5.0,
 ) -> list[Any]:
     """Pods (V1Pod) carrying all `labels` in `namespaces` (all namespaces when empty)."""
-    api = _api(api_client)
+    api = _core(api_client)
     sel = _selector(labels)
     kw = {"label_selector": sel, "_request_timeout": timeout_seconds}
     if namespaces:
@@ -76,14 +101,27 @@ def agent_urls(
     path: str = "/metrics",
     api_client: Any | None = None,
 ) -> list[str]:
-    """Scrape URLs of the agent Service's ready endpoints."""
-    api = _api(api_client)
-    ep = api.read_namespaced_endpoints(service, namespace, _request_timeout=5.0)
-    urls = []
-    for subset in ep.subsets or []:
-        for addr in subset.addresses or []:
-            host = f"[{addr.ip}]" if ":" in addr.ip else addr.ip
-            urls.append(f"http://{host}:{port}{path}")
+    """Scrape URLs of the agent Service's ready endpoints, from its EndpointSlices.
+
+    An endpoint counts unless its `ready` condition is false (nil means ready, as kube-proxy
+    reads it); an address listed in two slices (an IPv4 and an IPv6 slice of a dual-stack
+    Service each list their own) is scraped once.
+    """
+    api = _discovery(api_client)
+    wanted = {SERVICE_NAME_LABEL: service}
+    slices = api.list_namespaced_endpoint_slice(
+        namespace, label_selector=_selector(wanted), _request_timeout=5.0
+    ).items
+    urls = set()
+    for s in slices:
+        if not _matches(s.metadata.labels, wanted):
+            continue
+        for ep in s.endpoints or []:
+            if ep.conditions is not None and ep.conditions.ready is False:
+                continue
+            for ip in ep.addresses or []:
+                host = f"[{ip}]" if ":" in ip else ip
+                urls.add(f"http://{host}:{port}{path}")
     return sorted(urls)
 
 
@@ -105,7 +143,7 @@ def app_annotations(
     api_client: Any | None = None,
 ) -> list[AppAnnotation]:
     """Pods carrying `annotation`; the app is the pod's `app_label` label, else its name."""
-    api = _api(api_client)
+    api = _core(api_client)
     kw = {"_request_timeout": 5.0}
     pods = (
         api.list_namespaced_pod(namespace, **kw).items

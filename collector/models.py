@@ -22,10 +22,10 @@ ENERGY_BASES: tuple[EnergyBasis, ...] = get_args(EnergyBasis)
 Signal = Literal["average", "marginal"]
 SampleKind = Literal["counter", "gauge"]
 ShareKey = Literal["packets", "bytes", "requests", "equal"]
-"""What splits an NF's static or dynamic energy over apps (DESIGN.md section 4)."""
+"""What splits an NF's static or dynamic energy over apps (docs/explanation/attribution.md)."""
 SHARE_KEYS: tuple[ShareKey, ...] = get_args(ShareKey)
 IdlePolicy = Literal["fixed", "source", "rolling_min", "none"]
-"""How an NF's static (idle) power is found (DESIGN.md section 4)."""
+"""How an NF's static (idle) power is found (docs/explanation/attribution.md)."""
 
 UNKNOWN_APP = AppName("unknown")
 OTHER_TRACE = "other"

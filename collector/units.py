@@ -128,7 +128,7 @@ class CounterStep:
 def counter_delta(
     previous: float | None, current: float, width: float | None = None
 ) -> CounterStep:
-    """Increase from `previous` to `current`, never negative (DESIGN.md section 4).
+    """Increase from `previous` to `current`, never negative (docs/explanation/attribution.md).
 
     A decrease is a wrap when a width is declared and `previous` was in the top 10 % of it: the
     delta is taken modulo the width. Otherwise it is a reset and the counter restarts from zero,

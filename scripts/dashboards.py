@@ -382,8 +382,8 @@ def _placement_row(b: Board) -> None:
     b.add(
         "table",
         "Refused apps and why",
-        [(f"{advice('refused', 'app, reason')} or on (app) {advice('input_coverage_ratio', 'app')} * 0",
-          "")],
+        [(f"{advice('refused', 'app, reason')} or on (app) "
+          f"{advice('input_coverage_ratio', 'app')} * 0", "")],
         "none",
         w=12,
         h=6,

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the demo need (shared/INFRA.md), only when missing.
+# Installs the Debian packages the tests and the demo need (docs/how-to/run-the-tests.md),
+# only when missing.
 # Runs as root on Debian 12; prints what it does; exits non-zero when an install fails.
 set -euo pipefail
 declare -A need=(
   [prometheus]=prometheus [promtool]=prometheus
   [snmpd]=snmpd [snmpget]=snmp
-  [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
+  [hey]=hey [tshark]=tshark [dumpcap]=wireshark-common [sysctl]=procps
   [ping]=iputils-ping [ip]=iproute2 [ethtool]=ethtool
   [chromium]=chromium
   [clang]=clang [llvm-objdump]=llvm [bpftool]=bpftool
+  [podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [newuidmap]=uidmap
 )
 # Packages without a command, found by a file they install (the eBPF engine's libbpf).
 declare -A need_file=(

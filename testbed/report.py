@@ -3,7 +3,8 @@
 Input: the attributor's run reports (collector.attribution.report.build_report) for each phase,
 the phases' server counters, and the topology. Nothing here measures anything: it arranges
 numbers and sets them next to what the seed paper reports ("E2E energy monitoring for AI
-inference in mobile networks", its abstract: the only part that is public).
+inference in mobile networks", its abstract: the only part that is public; see
+docs/explanation/background.md).
 """
 
 from __future__ import annotations

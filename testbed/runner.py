@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from collector.settings import REVEAL_SECRETS
 from testbed import netns
 from testbed.plan import Plan, make_plan
 from testbed.settings import TestbedApp, TestbedFile
@@ -284,7 +285,9 @@ class Testbed:
 
     def runtime_settings(self) -> dict[str, Any]:
         """The topology with this run's addresses and ports filled in."""
-        data: dict[str, Any] = self.settings.model_dump(mode="json", exclude_none=True)
+        data: dict[str, Any] = self.settings.model_dump(
+            mode="json", exclude_none=True, context={REVEAL_SECRETS: True}
+        )
         for src in data["sources"]:
             if src["kind"] == "kepler":
                 src["url"] = f"http://127.0.0.1:{self.kepler_port}/metrics"

@@ -70,7 +70,8 @@ TOGGLES: dict[str, dict[str, Any]] = {
         "attributor": {"serviceAccount": {"create": False, "name": "attrib"}},
     },
     "image-digest": {
-        "image": {"digest": "sha256:" + "ab" * 32},
+        "agent": {"image": {"digest": "sha256:" + "ab" * 32}},
+        "image": {"tag": "1.2.3", "pullPolicy": "Always"},
         "imagePullSecrets": [{"name": "regcred"}],
     },
     "edge-scheduling": {

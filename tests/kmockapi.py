@@ -18,8 +18,8 @@ Pod = tuple[str, str, Mapping[str, str], Mapping[str, str]]
 
 
 @contextmanager
-def kmock_api(pods: Iterable[Pod], endpoints: Iterable[dict[str, Any]] = ()) -> Iterator[Any]:
-    """Start the emulator, create `pods` and `endpoints` objects, yield the ApiClient."""
+def kmock_api(pods: Iterable[Pod], slices: Iterable[dict[str, Any]] = ()) -> Iterator[Any]:
+    """Start the emulator, create `pods` and EndpointSlice objects, yield the ApiClient."""
     kmock = need_module("kmock")
     client = need_module("kubernetes.client")
     ready, box = threading.Event(), {}
@@ -61,8 +61,9 @@ def kmock_api(pods: Iterable[Pod], endpoints: Iterable[dict[str, Any]] = ()) -> 
                     "spec": {"containers": [{"name": "c", "image": "busybox"}]},
                 },
             )
-        for ep in endpoints:
-            core.create_namespaced_endpoints(ep["metadata"]["namespace"], ep)
+        discovery = client.DiscoveryV1Api(api_client)
+        for s in slices:  # discovery.k8s.io/v1 is among kmock's bundled resources
+            discovery.create_namespaced_endpoint_slice(s["metadata"]["namespace"], s)
         yield api_client
     finally:
         box["stop"] = True

@@ -22,6 +22,9 @@ ATTRIBUTOR_METRICS = frozenset(
         "e2e_energy_source_errors_total",
         "e2e_energy_attributor_windows_total",
         "e2e_energy_attributor_last_window_end_timestamp_seconds",
+        "e2e_energy_store_pending_windows",
+        "e2e_energy_store_write_errors_total",
+        "e2e_energy_store_dropped_windows_total",
         # the placement advice (issue 15)
         "e2e_energy_placement_relocatable_ratio",
         "e2e_energy_placement_layer_ratio",

@@ -1,22 +1,60 @@
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 
 import pytest
+import yaml
 
-from collector.settings import SettingsError, load_settings, parse_settings
-from tests.conftest import SHARED, need
+from collector.settings import (
+    IdleSettings,
+    Settings,
+    SettingsError,
+    TraceIdCarrier,
+    ZoneSettings,
+    load_settings,
+    parse_settings,
+)
+from tests.conftest import EXAMPLE_SETTINGS
 
 
 def test_example_settings_load() -> None:
-    example = SHARED / "settings-example.yaml"
-    need(example.exists(), "shared/settings-example.yaml is absent")
-    s = load_settings(example)
+    s = load_settings(EXAMPLE_SETTINGS)
     assert s.window_seconds == 15
-    assert [n.role for n in s.nfs] == ["ru", "du", "inference"]
+    assert [n.role for n in s.nfs] == ["ru", "du", "cu", "upf", "inference"]
     assert s.share_for("inference").dynamic == "requests"
     assert s.share_for("du").dynamic == "bytes"
     assert s.carbon.zones["datacentre"].market_grams_per_kwh == 0
+
+
+def test_example_settings_are_complete() -> None:
+    """Every section but the testbed's, every source, carbon provider, idle policy and TraceID
+    carrier kind the settings accept appears in the shipped example."""
+    doc = yaml.safe_load(EXAMPLE_SETTINGS.read_text())
+    assert set(doc) == set(Settings.model_fields) - {"testbed"}
+
+    def kinds(annotation: object) -> set[str]:
+        """The `kind` literals of every model in a (nested) union annotation."""
+        fields = getattr(annotation, "model_fields", None)
+        if fields is not None:
+            return set(typing.get_args(fields["kind"].annotation))
+        return set().union(*(kinds(a) for a in typing.get_args(annotation) if a is not None))
+
+    assert {s["kind"] for s in doc["sources"]} == kinds(Settings.model_fields["sources"].annotation)
+    zones = ZoneSettings.model_fields["providers"].annotation
+    providers = {p["kind"] for z in doc["carbon"]["zones"].values() for p in z["providers"]}
+    assert providers == kinds(zones)
+    policies = {n.get("idle", {}).get("policy") for n in doc["nfs"]} - {None}
+    assert policies == set(typing.get_args(IdleSettings.model_fields["policy"].annotation))
+    carriers = {t["carrier"] for t in doc["agent"]["trace_ids"]}
+    assert carriers <= set(typing.get_args(TraceIdCarrier.model_fields["carrier"].annotation))
+    secrets = re.findall(
+        r"^\s*-?\s*\{?.*\b(password|token|community|auth_key|priv_key):",
+        EXAMPLE_SETTINGS.read_text(),
+        re.M,
+    )
+    assert not secrets, "inline credentials in the example"
 
 
 def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:

@@ -84,12 +84,14 @@ class AgentSource:
     """One agent's /metrics as a source named `agent/<host:port>`; the reading's `host` is the
     agent's k8s_node (else that name), which keys its interface series."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self, url: str, timeout_seconds: float, *, max_response_bytes: int = 64 << 20
+    ) -> None:
         self.name = f"agent/{urlsplit(url).netloc}"
         self.url = url
         # parsed off the event loop: hundreds of agents per tick must not stall the API
         self.policy = ReadPolicy(timeout_seconds=timeout_seconds, parse_in_thread=True)
-        self.http = HttpClient(timeout_seconds)
+        self.http = HttpClient(timeout_seconds, max_response_bytes=max_response_bytes)
 
     async def fetch(self) -> str:
         return await self.http.get_text(self.url)

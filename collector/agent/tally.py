@@ -1,6 +1,6 @@
 """The hot path: parse packets and accumulate per-flow deltas between flushes.
 
-Counting rule (DESIGN.md section 3): a packet is counted once, here at its collection point;
+Counting rule (docs/explanation/agent.md): a packet is counted once, here at its collection point;
 every distinct NodeID of its trace gets +1 packet and +bytes (the IPv6 packet carrying the
 option; the inner one for GTP-U, whose outer length goes to outer bytes). A packet lands in
 exactly one result: parsed, overflow (parsed, Overflow flag set: its hops are still counted),

@@ -1,4 +1,4 @@
-"""Which TraceID a packet carries, per IOAM namespace (DESIGN.md section 3, "TraceID carriers").
+"""Which TraceID a packet carries, per IOAM namespace (docs/reference/agent.md).
 
 A namespace without a configured carrier uses the namespace id itself (one namespace per
 application), the only carrier every IOAM packet has. A configured carrier that the packet lacks

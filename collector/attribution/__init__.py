@@ -1,4 +1,5 @@
-"""Attribution: topology, the window grid, the accounting of DESIGN.md section 4, snapshots."""
+"""Attribution: topology, the window grid, the accounting, snapshots
+(docs/explanation/attribution.md)."""
 
 from collector.attribution.engine import Engine, UnknownNf
 from collector.attribution.snapshot import AppRows, NfTotals, NfWindow, Snapshot, Totals

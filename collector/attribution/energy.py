@@ -1,5 +1,5 @@
 """Per-NF energy in a window: counter or gauge, the coarse-counter rule, stale windows, catch-up
-energy and the idle policies (DESIGN.md section 4)."""
+energy and the idle policies (docs/explanation/attribution.md)."""
 
 from __future__ import annotations
 

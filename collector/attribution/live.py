@@ -19,7 +19,7 @@ from collector.agent.scrape import AgentSource
 from collector.attribution.engine import Engine
 from collector.attribution.grid import window_start
 from collector.attribution.mapping import InputMapper
-from collector.attribution.persist import load_totals, write_snapshot
+from collector.attribution.persist import StoreWriter, load_totals
 from collector.attribution.records import Record, record_to_json
 from collector.attribution.snapshot import Snapshot
 from collector.attribution.topology import topology_from_settings
@@ -54,15 +54,19 @@ class LiveAttributor:
         replay_inputs: list[Record] | None = None,
         kube_client: object | None = None,
         publish: Callable[[Snapshot], None] | None = None,
+        max_pending_windows: int = 240,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.topology = topology_from_settings(settings)
         self.clock = clock
         self.settle = settle_seconds
         self.store = store
+        self.writer = StoreWriter(store, max_pending=max_pending_windows, log=log)
         self.engine = Engine(self.topology, totals=load_totals(store))
         self.publish = publish
         self.last: Snapshot | None = None
+        """The newest snapshot the store holds (what was published last)."""
         self.mapper = InputMapper(settings, self.topology)
         self.poller = build_poller(settings, clock)
         self.carbon = build_carbon(settings, clock)
@@ -133,7 +137,10 @@ class LiveAttributor:
         timeout = self.settings.agents.timeout_seconds
         for url in urls:
             if url not in self.agents:
-                self.agents[url] = Runner(AgentSource(url, timeout), clock=self.clock)
+                source = AgentSource(
+                    url, timeout, max_response_bytes=self.settings.agents.max_response_bytes
+                )
+                self.agents[url] = Runner(source, clock=self.clock)
         current = set(urls)  # a list here made this loop quadratic in the agents
         for url, runner in self.agents.items():
             if url not in current:
@@ -181,19 +188,27 @@ class LiveAttributor:
         return list(self.settings.agents.urls)
 
     def compute_due(self, now: float) -> list[Snapshot]:
-        """Compute every window whose end lies at least `settle` seconds in the past."""
+        """Compute every window whose end lies at least `settle` seconds in the past; each goes
+        to the store, and what the store holds is published (a failed write is retried here at
+        every tick, windows due or not)."""
         w = self.topology.window_seconds
         out = []
+        if self.writer.pending:
+            self._publish(self.writer.commit())
         while self.next_window + w + self.settle <= now:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self.health(), indices=self._indices())
-            write_snapshot(self.store, snap)
-            if self.publish is not None:
-                self.publish(snap)
-            self.last = snap
+            self._publish(self.writer.commit(snap))
             out.append(snap)
         return out
+
+    def _publish(self, written: Snapshot | None) -> None:
+        if written is None:
+            return
+        if self.publish is not None:
+            self.publish(written)
+        self.last = written
 
     def health(self) -> tuple[Health, ...]:
         """Sources then agents, each sorted by name: what e2e_energy_source_* publishes."""

@@ -20,7 +20,8 @@ def _num(x: float) -> float:
 
 
 def _co2(x: float) -> float | None:
-    """Grams, or None where the intensity was missing for all of it (DESIGN.md section 4)."""
+    """Grams, or None where the intensity was missing for all of it (never 0: see
+    docs/explanation/attribution.md)."""
     return None if math.isnan(x) else _num(x)
 
 

@@ -1,4 +1,5 @@
-"""Signals over time (DESIGN.md section 4): piecewise-linear through samples, held past the last.
+"""Signals over time: piecewise-linear through samples, held past the last
+(docs/explanation/attribution.md).
 
 A gap longer than `max_gap` between two samples breaks the line: the signal is held after the
 sample before the gap, as if it were the last, and resumes at the sample after it. A counter's

@@ -24,7 +24,8 @@ APP_COLUMNS = (
     "embodied_grams",
 )
 REASONS = ("untagged", "idle_no_traffic", "catch_up")
-"""Why energy stays unattributed (DESIGN.md section 4): the `reason` label and API keys."""
+"""Why energy stays unattributed (docs/explanation/attribution.md): the `reason` label and API
+keys."""
 
 
 def _frozen(a: npt.ArrayLike, dtype: Any = None) -> npt.NDArray[Any]:

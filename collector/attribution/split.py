@@ -1,4 +1,4 @@
-"""The split of one window (DESIGN.md section 4), vectorised over (app, NF) entries.
+"""The split of one window (docs/explanation/attribution.md), vectorised over (app, NF) entries.
 
 E_app,n = S_n × share_static + D_n × share_dynamic, with share = x_app / (Σ x + u); the
 unattributed energy is computed from its own parts (untagged, idle_no_traffic, catch_up) so that

@@ -22,7 +22,7 @@ from collector.settings import (
     read_secret,
 )
 from collector.sources import PayloadError, SourceFailure
-from collector.sources.values import checked, iso_timestamp, reading
+from collector.sources.values import intensity, iso_timestamp
 
 
 class Static(ZoneProvider):
@@ -43,7 +43,7 @@ def _em_point(zone: str, p: Any, now: float) -> IntensitySample:
     if not isinstance(p, dict):
         raise PayloadError(f"electricitymaps: expected an object, got {p!r}")
     t = iso_timestamp(p.get("datetime"))
-    grams = reading(p.get("carbonIntensity"), "electricitymaps carbonIntensity")
+    grams = intensity(p.get("carbonIntensity"), "electricitymaps carbonIntensity")
     est = bool(p.get("isEstimated", False))
     return IntensitySample(zone, "electricitymaps", "average", t, grams, now, est)
 
@@ -92,7 +92,7 @@ def parse_uk(doc: Any, zone: str, now: float) -> tuple[IntensitySample, ...]:
         raise PayloadError(f"uk: intensity is not an object: {inten!r}")
     actual = inten.get("actual")
     estimated = actual is None
-    grams = reading(inten.get("forecast") if estimated else actual, "uk intensity")
+    grams = intensity(inten.get("forecast") if estimated else actual, "uk intensity")
     return (IntensitySample(zone, "uk", "average", t, grams, now, estimated),)
 
 
@@ -125,7 +125,7 @@ def load_csv(path: Path) -> list[tuple[float, float]]:
                 if lineno == 1:
                     continue  # header
                 raise ValueError(f"{path}:{lineno}: expected timestamp,grams_per_kwh") from None
-            rows.append((ts, checked(grams, f"{path}:{lineno}: grams_per_kwh")))
+            rows.append((ts, intensity(grams, f"{path}:{lineno}: grams_per_kwh")))
     return sorted(rows)
 
 

@@ -93,7 +93,7 @@ class CachedProvider:
 
 
 class CarbonService:
-    """Grid intensity for every configured zone (CONTRACTS.md)."""
+    """Grid intensity for every configured zone (docs/reference/metrics.md)."""
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from collector.carbon.base import HttpZoneProvider
 from collector.models import IntensitySample, ReadResult, SignalIndexSample
 from collector.settings import WattTimeProvider, read_secret
 from collector.sources import PayloadError, SourceFailure
-from collector.sources.values import checked, iso_timestamp, reading
+from collector.sources.values import intensity, iso_timestamp, reading
 from collector.units import grams_per_kwh_from_lbs_per_mwh
 
 LBS_UNITS = "lbs_co2_per_mwh"
@@ -46,7 +46,7 @@ def parse_marginal(doc: Any, zone: str, now: float) -> IntensitySample:
     pts = _points(doc, "marginal")
     past = [p for p in pts if p[0] <= now]
     t, lbs = past[-1] if past else pts[0]
-    grams = checked(grams_per_kwh_from_lbs_per_mwh(lbs), "watttime marginal g/kWh")
+    grams = intensity(grams_per_kwh_from_lbs_per_mwh(lbs), "watttime marginal g/kWh")
     return IntensitySample(zone, "watttime", "marginal", t, grams, now, t > now)
 
 

@@ -32,6 +32,11 @@ class AdviceCollector(Collector):
     def __init__(self, advisor: Advisor) -> None:
         self.advisor = advisor
 
+    def version(self) -> object:
+        """Changes with every advisor run (each run counts one outcome after it swaps the
+        document in), so a cached /metrics text is rendered again after a run."""
+        return tuple(self.advisor.runs.values())
+
     def describe(self) -> Iterator[Metric]:
         return iter(())
 

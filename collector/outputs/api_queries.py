@@ -114,8 +114,8 @@ class Reader:
         n = t.requests if t else 0.0
         co2 = t.co2_grams if t else 0.0
         emb = t.embodied_grams if t else 0.0
-        # Missing CO2 is never zero (DESIGN.md section 4): with any of it missing, per-request
-        # CO2 and SCI are undefined rather than understated.
+        # Missing CO2 is never zero (docs/explanation/attribution.md): with any of it missing,
+        # per-request CO2 and SCI are undefined rather than understated.
         known = n > 0 and not (t and t.co2_missing_joules > 0)
         return m.PerRequest(
             app=app,

@@ -6,7 +6,7 @@ current when it started ("compute once, present many").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from collector import __version__
 from collector.attribution import Snapshot
+from collector.attribution.persist import StoreHealth
 from collector.outputs.metrics_spec import BY_NAME, PREFIX
 
 
@@ -38,13 +39,23 @@ def _info(name: str) -> InfoMetricFamily:
 
 
 class SnapshotCollector(Collector):
-    """Yields the e2e_energy_* families of DESIGN.md section 5 from the published snapshot."""
+    """Yields the e2e_energy_* families of docs/reference/metrics.md from the published snapshot."""
 
-    def __init__(self) -> None:
+    def __init__(self, store_health: Callable[[], StoreHealth] | None = None) -> None:
         self._snapshot: Snapshot | None = None
+        self._published = 0
+        self.store_health = store_health
+        """The store writer's state, read at each scrape (it changes without a new window)."""
 
     def publish(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
+        self._published += 1
+
+    def version(self) -> object:
+        """Equal as long as a scrape would render the same text (the published snapshot and
+        the store writer's state)."""
+        health = self.store_health() if self.store_health is not None else None
+        return (self._published, health)
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -57,6 +68,8 @@ class SnapshotCollector(Collector):
         build = _info("build_info")
         build.add_metric([], {"version": __version__})
         yield build
+        if self.store_health is not None:
+            yield from _store_families(self.store_health())
         snap = self._snapshot
         if snap is None:
             return
@@ -144,6 +157,17 @@ def _source_families(snap: Snapshot) -> Iterator[Metric]:
     yield up
     yield dur
     yield errors
+
+
+def _store_families(h: StoreHealth) -> Iterator[Metric]:
+    pending = _gauge("store_pending_windows")
+    pending.add_metric([], h.pending_windows)
+    errors = _counter("store_write_errors_total")
+    for kind, n in sorted(h.errors_total.items()):
+        errors.add_metric([kind], n)
+    dropped = _counter("store_dropped_windows_total")
+    dropped.add_metric([], h.dropped_windows_total)
+    yield from (pending, errors, dropped)
 
 
 def make_registry(collector: SnapshotCollector, *others: Collector) -> CollectorRegistry:

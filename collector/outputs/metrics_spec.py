@@ -1,7 +1,7 @@
 """Every metric the attributor exports: name, type, labels and help, in one table.
 
 The exporter builds its families from this table and docs/reference/metrics.md is generated from
-it (scripts/gen_metrics_doc.py), so names, labels and docs cannot drift apart.
+it (collector/outputs/metrics_doc.py), so names, labels and docs cannot drift apart.
 """
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ SNAPSHOT_METRICS: tuple[MetricSpec, ...] = (
                "Windows computed since the store began."),
     MetricSpec("attributor_last_window_end_timestamp_seconds", "gauge", (),
                "End of the latest computed window (unix seconds)."),
+    MetricSpec("store_pending_windows", "gauge", (),
+               "Computed windows waiting for the store (a failed write is retried every tick); "
+               "/metrics shows totals up to the newest written window."),
+    MetricSpec("store_write_errors_total", "counter", ("kind",),
+               "Failed store writes by kind: disk_full, io, read_only, busy, other."),
+    MetricSpec("store_dropped_windows_total", "counter", (),
+               "Windows whose per-window rows were dropped because more than "
+               "store.max_pending_windows waited; their energy stays in the totals."),
     MetricSpec("build_info", "info", ("version",), "The collector's version."),
 )  # fmt: skip
 

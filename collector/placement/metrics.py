@@ -1,6 +1,6 @@
-"""The advisor's metrics (DESIGN.md section 6): relocatable inference demand, the layer split,
-the relocation break-even per class and region pair, and the energy-latency frontier with its
-energy and carbon returns on latency (ERL, CRL).
+"""The advisor's metrics (docs/explanation/placement.md): relocatable inference demand, the
+layer split, the relocation break-even per class and region pair, and the energy-latency
+frontier with its energy and carbon returns on latency (ERL, CRL).
 """
 
 from __future__ import annotations

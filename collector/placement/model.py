@@ -41,7 +41,7 @@ def great_circle_km(
 
 
 def rtt_model_ms(km: FloatArray) -> FloatArray:
-    """DESIGN.md section 6: 2 × (km / 200 + 20) × 1.4 ms."""
+    """docs/explanation/placement.md: 2 × (km / 200 + 20) × 1.4 ms."""
     return np.asarray(2.0 * (km / FIBRE_KM_PER_MS + FIXED_ONE_WAY_MS) * ROUTE_FACTOR)
 
 

@@ -1,4 +1,5 @@
-"""The placement linear program, solved with scipy's HiGHS.
+"""The placement linear program, solved with HiGHS (highspy, its own Python bindings: the solver
+scipy's linprog(method="highs") wraps, without scipy's 110 MB in the attributor image).
 
 Variables x[k,o,r] >= 0 (requests per second) exist only for feasible triples with demand, so
 the matrices stay sparse: one equality row per (class, origin) with demand (demand met) and one
@@ -13,12 +14,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from highspy import HighsLp, HighsModelStatus, MatrixFormat
+from highspy._core import _Highs  # the public `Highs` adds callback threads and prints a banner
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.optimize import linprog
 
 from collector.placement.model import FloatArray, InfeasibleError, Problem, check_feasible
 
@@ -87,8 +87,65 @@ def _rows(problem: Problem, demand: FloatArray | None = None) -> _Rows:
     return _Rows(pair_row, flat[with_demand], cap_row, b_ub, e_it)
 
 
-def _lp(n_origins: int, rows: _Rows, cols: Columns, c: FloatArray, *, slack: bool) -> Any:
-    """One HiGHS solve over the columns `cols` (plus a slack per demand row when asked)."""
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """One solve: HiGHS's status, the primal values and the row duals (d objective / d rhs)."""
+
+    status: int  # 0 optimal, 2 infeasible, 4 anything else (the codes scipy's linprog uses)
+    message: str
+    x: FloatArray
+    eq_duals: FloatArray  # per demand row
+    ub_duals: FloatArray  # per capacity row, <= 0
+
+
+_STATUS = {HighsModelStatus.kOptimal: 0, HighsModelStatus.kInfeasible: 2}
+
+
+def _highs(
+    cost: FloatArray,
+    rows: IntArray,
+    cols: IntArray,
+    vals: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+) -> tuple[int, str, FloatArray, FloatArray]:
+    """min cost·x, lower <= A x <= upper, x >= 0, with A given by its (row, col, value) entries."""
+    width, height = len(cost), len(lower)
+    order = np.argsort(cols, kind="stable")
+    start = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=width))])
+    lp = HighsLp()
+    lp.num_col_, lp.num_row_ = width, height
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.zeros(width)
+    lp.col_upper_ = np.full(width, np.inf)
+    lp.row_lower_, lp.row_upper_ = lower, upper
+    lp.a_matrix_.format_ = MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = width, height
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = rows[order].astype(np.int32)
+    lp.a_matrix_.value_ = vals[order].astype(np.float64)
+    solver = _Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.passModel(lp)
+    solver.run()
+    model_status = solver.getModelStatus()
+    solution = solver.getSolution()
+    return (
+        _STATUS.get(model_status, 4),
+        solver.modelStatusToString(model_status),
+        np.asarray(solution.col_value, dtype=np.float64),
+        np.asarray(solution.row_dual, dtype=np.float64),
+    )
+
+
+def _lp(
+    n_origins: int, rows: _Rows, cols: Columns, c: FloatArray, *, slack: bool
+) -> tuple[_Result, int]:
+    """One HiGHS solve over the columns `cols` (plus a slack per demand row when asked).
+
+    Rows: one equality per (class, origin) with demand (each column sits in exactly one), then
+    one `<=` per capped region (each column in at most one, with its IT energy per request).
+    """
     k, o, r = cols
     n, m = len(k), len(rows.b_eq)
     eq_rows = rows.pair_row[k * n_origins + o]
@@ -97,23 +154,20 @@ def _lp(n_origins: int, rows: _Rows, cols: Columns, c: FloatArray, *, slack: boo
         eq_rows = np.concatenate([eq_rows, np.arange(m)])
         cost = np.concatenate([c, np.full(m, SLACK_COST)])
     width = len(cost)
-    a_eq = sparse.csr_matrix((np.ones(width), (eq_rows, np.arange(width))), shape=(m, width))
-    a_ub = None
+    a_rows, a_cols, a_vals = eq_rows, np.arange(width), np.ones(width)
+    lower, upper = rows.b_eq, rows.b_eq
+    n_ub = 0
     if rows.b_ub is not None:
+        n_ub = len(rows.b_ub)
         cr = rows.cap_row[r]
         inside = np.flatnonzero(cr >= 0)
-        a_ub = sparse.csr_matrix(
-            (rows.e_it[k[inside]], (cr[inside], inside)), shape=(len(rows.b_ub), width)
-        )
-    return linprog(
-        cost,
-        A_ub=a_ub,
-        b_ub=rows.b_ub,
-        A_eq=a_eq,
-        b_eq=rows.b_eq,
-        bounds=(0, None),
-        method="highs",
-    ), n
+        a_rows = np.concatenate([a_rows, m + cr[inside]])
+        a_cols = np.concatenate([a_cols, inside])
+        a_vals = np.concatenate([a_vals, rows.e_it[k[inside]]])
+        lower = np.concatenate([lower, np.full(n_ub, -np.inf)])
+        upper = np.concatenate([upper, rows.b_ub])
+    status, message, x, duals = _highs(cost, a_rows, a_cols, a_vals, lower, upper)
+    return _Result(status, message, x, duals[:m], duals[m : m + n_ub]), n
 
 
 def _usable(problem: Problem) -> NDArray[np.bool_]:
@@ -145,7 +199,7 @@ def _capacity_prices(
     cols = _columns(usable[:, pick, :])
     res, _ = _lp(SAMPLE_ORIGINS, sub_rows, cols, c_full[:, pick, :][cols], slack=True)
     if res.status == 0:
-        prices[rows.cap_row >= 0] = -res.ineqlin.marginals
+        prices[rows.cap_row >= 0] = -res.ub_duals
     return np.maximum(prices, 0.0)
 
 
@@ -162,7 +216,7 @@ def _initial_columns(
 
 def _column_generation(
     problem: Problem, rows: _Rows, usable: NDArray[np.bool_], c_full: FloatArray
-) -> tuple[Any, Columns, int]:
+) -> tuple[_Result, Columns, int]:
     present = _initial_columns(problem, rows, usable, c_full)
     for iteration in range(1, 1000):
         cols = _columns(present)
@@ -170,10 +224,10 @@ def _column_generation(
         if res.status != 0:
             raise RuntimeError(f"HiGHS did not find an optimum: {res.message}")
         pi = np.zeros(problem.demand.size)
-        pi[rows.pair_row >= 0] = res.eqlin.marginals
+        pi[rows.pair_row >= 0] = res.eq_duals
         y = np.zeros(len(problem.regions))
         if rows.b_ub is not None:
-            y[rows.cap_row >= 0] = res.ineqlin.marginals[rows.cap_row[rows.cap_row >= 0]]
+            y[rows.cap_row >= 0] = res.ub_duals[rows.cap_row[rows.cap_row >= 0]]
         reduced = (
             c_full
             - pi.reshape(problem.demand.shape)[:, :, None]

@@ -1,8 +1,9 @@
 """IF-MIB traffic totals (64-bit ifHC* ingress counters) for devices no agent sees (pure).
 
-Ingress only, as DESIGN.md section 4 counts a forwarded packet once: packets are
-ifHCInUcastPkts + ifHCInMulticastPkts + ifHCInBroadcastPkts, bytes ifHCInOctets (link-layer
-octets, so link_header_bytes = 14 for Ethernet). Target = ifIndex as a string.
+Ingress only, as the accounting (docs/explanation/attribution.md) counts a forwarded packet
+once: packets are ifHCInUcastPkts + ifHCInMulticastPkts + ifHCInBroadcastPkts, bytes
+ifHCInOctets (link-layer octets, so link_header_bytes = 14 for Ethernet). Target = ifIndex as a
+string.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from collector.models import EnergyBasis, EnergySample
 from collector.snmp_tables import PROFILES, RARITAN_TABLES, Column, Oid, parse_oid
+from collector.sources import PayloadError
 from collector.sources.values import checked
 from collector.units import energy_unit_joules, power_unit_watts
 
@@ -50,7 +51,9 @@ def column_samples(
     width = None if col.width_raw is None else col.width_raw * col.unit_size
     for index, raw in sorted(_rows(table, col.base).items()):
         if not isinstance(raw, int):
-            continue
+            raise PayloadError(
+                f"{_what(col.base, index)} = {raw!r}: not a number (wrong SNMP type)", "wrong_type"
+            )
         unsupported = raw == -1 and col.minus_one_unsupported
         target = row_target(index, col.device_level)
         out.append(

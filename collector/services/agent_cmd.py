@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import click
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
 
 from collector.agent.ebpf import run_ebpf
 from collector.agent.engine import Choice, choose
@@ -21,7 +21,8 @@ from collector.agent.replay import replay
 from collector.agent.ring import CaptureError, check_capture
 from collector.agent.state import AgentState
 from collector.ioam.pcapfile import PcapError
-from collector.settings import AgentSettings, SettingsError, load_settings
+from collector.outputs.web import serve_wsgi
+from collector.settings import AgentSettings, SettingsError, WebSettings, load_settings
 
 DIRECTIONS = ("uplink", "downlink")
 ENGINES = ("auto", "ebpf", "afpacket")
@@ -82,6 +83,12 @@ def _registry(state: AgentState, settings: AgentSettings, interfaces: list[str])
 )
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Replay this pcap/pcapng file.")
 @click.option("--once", is_flag=True, help="With --pcap: count the file, print /metrics, exit.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.01),
+    help="With --pcap: serve /metrics and count the file again every EVERY seconds, as if the "
+    "capture repeated (a stand-in agent for tests and soaks; needs no capture rights).",
+)
 @click.option("--direction", type=click.Choice(DIRECTIONS), help="Direction of a --pcap file.")
 def agent(
     config: str | None,
@@ -92,6 +99,7 @@ def agent(
     sample: int | None,
     pcap: str | None,
     once: bool,
+    every: float | None,
     direction: str | None,
 ) -> None:
     """Capture IOAM traffic and count it per application (TraceID) and network node (NodeID).
@@ -100,9 +108,11 @@ def agent(
     AF_PACKET engine needs CAP_NET_RAW (CAP_NET_ADMIN too with agent.promiscuous).
     """
     try:
-        settings = load_settings(config).agent if config else AgentSettings()
+        loaded = load_settings(config) if config else None
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    settings = loaded.agent if loaded is not None else AgentSettings()
+    web = loaded.web if loaded is not None else WebSettings()
     overrides: dict[str, Any] = {}
     if engine is not None:
         overrides["engine"] = engine
@@ -121,11 +131,14 @@ def agent(
         raise click.UsageError("--once needs --pcap FILE")
     if pcap is not None:
         default = points[0].direction if points else "uplink"
-        _replay(pcap, settings, direction or default)
+        if every is not None:
+            _replay_serve(pcap, settings, web, direction or default, every)
+        else:
+            _replay(pcap, settings, direction or default)
         return
     if not points:
         raise click.UsageError("no collection interface: give --interface or agent.interfaces")
-    _live(points, settings)
+    _live(points, settings, web)
 
 
 def _replay(path: str, settings: AgentSettings, direction: str) -> None:
@@ -141,7 +154,34 @@ def _replay(path: str, settings: AgentSettings, direction: str) -> None:
     )
 
 
-def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
+def _replay_serve(
+    path: str, settings: AgentSettings, web: WebSettings, direction: str, every: float
+) -> None:
+    """Count the capture every `every` seconds into one state while serving /metrics."""
+    state = AgentState(settings)
+    state.set_engine("pcap", f"replaying {path} every {every:g} s")
+    try:
+        replay(path, settings, direction, state)
+        host, port = parse_listen(settings.listen)
+        server, _thread = serve_wsgi(make_wsgi_app(_registry(state, settings, [])), host, port, web)
+    except (PcapError, OSError, SettingsError) as exc:
+        raise click.ClickException(f"cannot replay {path}: {exc}") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheme = "https" if web.tls is not None else "http"
+    bound = f"{server.server_address[0]!s}:{server.server_address[1]}"
+    click.echo(f"e2e-energy agent: listening on {scheme}://{bound}/metrics, replaying {path}",
+               err=True)  # fmt: skip
+    try:
+        while not stop.wait(every):
+            replay(path, settings, direction, state)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _live(points: list[CollectionPoint], settings: AgentSettings, web: WebSettings) -> None:
     logging.basicConfig(format="e2e-energy agent: %(message)s", level=logging.INFO)
     choice = _choose_engine(points, settings)
     if choice.ebpf is not None:
@@ -150,13 +190,13 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
     state.set_engine(choice.engine, choice.reason)
     host, port = parse_listen(settings.listen)
     try:
-        server, _thread = start_http_server(
-            port, host, _registry(state, settings, [p.interface for p in points])
-        )
-    except OSError as exc:
+        metrics = make_wsgi_app(_registry(state, settings, [p.interface for p in points]))
+        server, _thread = serve_wsgi(metrics, host, port, web)
+    except (OSError, SettingsError) as exc:
         if choice.ebpf is not None:
             choice.ebpf.close()
-        raise click.ClickException(f"cannot listen on {settings.listen}: {exc.strerror}") from None
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise click.ClickException(f"cannot listen on {settings.listen}: {why}") from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -165,6 +205,7 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+    scheme = "https" if web.tls is not None else "http"
     names = ", ".join(f"{p.interface}:{p.direction}" for p in points)
     how = (
         "the eBPF engine"
@@ -174,7 +215,7 @@ def _live(points: list[CollectionPoint], settings: AgentSettings) -> None:
 
     def announce() -> None:
         click.echo(
-            f"e2e-energy agent: listening on http://{bound_host}:{bound_port}/metrics, "
+            f"e2e-energy agent: listening on {scheme}://{bound_host}:{bound_port}/metrics, "
             f"capturing on {names} with {how}",
             err=True,
         )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,7 +18,10 @@ from collector.outputs.exporter import SnapshotCollector
 from collector.placement.inputs import PlacementInputError
 from collector.placement.schedule import Advisor, store_advisor
 from collector.settings import Settings, SettingsError, load_settings, read_secret
-from collector.store import Store, StoreLocked
+from collector.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from collector.outputs.web import ServerTls
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -65,9 +69,11 @@ async def _serve(
     from collector.outputs.advice_metrics import AdviceCollector
     from collector.outputs.api import create_app
     from collector.outputs.exporter import make_registry
+    from collector.outputs.web import Authenticator, AuthMiddleware, ServerTls
 
     token = read_secret(settings.api.token, settings.api.token_file, "api.token_file")
     reader = Store(live.store.path)
+    advice = AdviceCollector(advisor) if advisor is not None else None
     app = create_app(
         reader,
         token=token,
@@ -75,14 +81,27 @@ async def _serve(
         page_size=settings.api.page_size,
         clock=live.clock,
         ready=lambda: live.ready,
-        metrics=make_registry(
-            exporter, *([AdviceCollector(advisor)] if advisor is not None else [])
-        ),
+        metrics=make_registry(exporter, *([advice] if advice is not None else [])),
+        metrics_version=lambda: (exporter.version(), advice.version() if advice else None),
         advisor=advisor,
     )
     host, port = _host_port(listen)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    loop_task = asyncio.create_task(_loop(live, advisor, server, poll_interval(settings)))
+    try:
+        tls = ServerTls(settings.web.tls) if settings.web.tls is not None else None
+    except SettingsError as exc:
+        reader.close()
+        raise click.ClickException(str(exc)) from None
+    auth = Authenticator(settings.web)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            AuthMiddleware(app, auth) if auth.enabled else app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_context_factory=None if tls is None else (lambda _c, _d: tls.context),
+        )
+    )
+    loop_task = asyncio.create_task(_loop(live, advisor, server, poll_interval(settings), tls))
     try:
         await server.serve()
     finally:
@@ -94,14 +113,21 @@ async def _serve(
 
 
 async def _loop(
-    live: LiveAttributor, advisor: Advisor | None, server: object, interval: float
+    live: LiveAttributor,
+    advisor: Advisor | None,
+    server: object,
+    interval: float,
+    tls: ServerTls | None,
 ) -> None:
     announced = False
+    scheme = "http" if tls is None else "https"
     while not getattr(server, "should_exit", False):
         if not announced and getattr(server, "started", False):
             sock = server.servers[0].sockets[0].getsockname()  # type: ignore[attr-defined]
-            click.echo(f"attributor listening on http://{sock[0]}:{sock[1]}", err=True)
+            click.echo(f"attributor listening on {scheme}://{sock[0]}:{sock[1]}", err=True)
             announced = True
+        if tls is not None and tls.maybe_reload():
+            click.echo("web.tls: certificate reloaded", err=True)
         try:
             for snap in await step(live, advisor):
                 click.echo(f"window {snap.window_start:.0f} computed", err=True)
@@ -157,12 +183,15 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     path = store_path or settings.store.path
     try:
         store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
-    except StoreLocked as exc:
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     recording = None if record is None else record.open("a", encoding="utf-8")
     exporter = SnapshotCollector()
     live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs, publish=exporter.publish)  # fmt: skip
+                          replay_inputs=replay_inputs, publish=exporter.publish,
+                          max_pending_windows=settings.store.max_pending_windows,
+                          log=lambda m: click.echo(m, err=True))  # fmt: skip
+    exporter.store_health = live.writer.health
     try:
         advisor = build_advisor(live, settings)
         asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen, advisor))

@@ -236,11 +236,25 @@ def frontier_cmd(
         if classes:
             fronts = {n: fronts[n] for n in classes}
     if plot_path is not None:
+        _plotter()  # a clear error without matplotlib
         from collector.placement.plot import plot_budget_sweep, plot_frontiers
 
         draw = plot_frontiers if budgets is None else plot_budget_sweep
         draw(cfg, fronts, plot_path)
     _emit(fmt, frontier_report(fronts), frontier_table(fronts, cfg.currency))
+
+
+def _plotter() -> Any:
+    """plot_frontiers, or a clear error naming the extra when matplotlib is not installed (the
+    attributor image has none): only --plot needs it."""
+    try:
+        from collector.placement.plot import plot_frontiers
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"--plot needs matplotlib ({exc.name} is missing): "
+            "pip install 'e2e-energy-collector[plot]'"
+        ) from None
+    return plot_frontiers
 
 
 @placement.command("simulate")
@@ -288,8 +302,7 @@ def simulate_cmd(
         report["advice"] = advice
         parts.insert(0, advice_text(advice))
     if plot_path is not None:
-        from collector.placement.plot import plot_frontiers
-
+        plot_frontiers = _plotter()  # a clear error without matplotlib
         plot_frontiers(cfg, fronts, plot_path)
         report["plot"] = str(plot_path)
         parts.append(f"plot written to {plot_path}")

@@ -14,6 +14,8 @@ from collector.settings.agent import (
     TraceIdCarrier,
 )
 from collector.settings.base import (
+    REVEAL_SECRETS,
+    Secret,
     SettingsError,
     Strict,
     format_validation_errors,
@@ -70,14 +72,17 @@ from collector.settings.topology import (
     TrafficTotalRef,
     default_shares,
 )
+from collector.settings.web import BasicAuthSettings, TlsServerSettings, WebSettings
 
 __all__ = [
+    "REVEAL_SECRETS",
     "AgentSettings",
     "AgentsKubernetes",
     "AgentsSettings",
     "ApiSettings",
     "AppSettings",
     "AppsKubernetes",
+    "BasicAuthSettings",
     "CarbonSettings",
     "CsvProvider",
     "DcgmSource",
@@ -97,6 +102,7 @@ __all__ = [
     "ProviderSettings",
     "RedfishSource",
     "RequestsRef",
+    "Secret",
     "Settings",
     "SettingsError",
     "ShareSettings",
@@ -109,11 +115,13 @@ __all__ = [
     "StoreSettings",
     "Strict",
     "TasmotaSource",
+    "TlsServerSettings",
     "TraceIdCarrier",
     "TraceRef",
     "TrafficTotalRef",
     "UkCarbonProvider",
     "WattTimeProvider",
+    "WebSettings",
     "ZoneSettings",
     "default_shares",
     "format_validation_errors",

@@ -72,3 +72,5 @@ class AgentsSettings(Strict):
     urls: list[str] = []
     kubernetes: AgentsKubernetes | None = None
     timeout_seconds: float = Field(5.0, gt=0)
+    max_response_bytes: int = Field(64 << 20, gt=0)
+    """Largest agent exposition accepted (bytes); a larger or endless one is `too_large`."""

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+)
 
 
 class SettingsError(ValueError):
@@ -17,8 +24,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def read_secret(inline: str | None, file: Path | None, what: str) -> str | None:
-    """Resolve a secret given inline (tests only) or through a `*_file` key (production)."""
+REVEAL_SECRETS = "reveal_secrets"
+"""Serialisation context key: `model_dump(mode="json", context={REVEAL_SECRETS: True})` writes
+the values of Secret fields (to hand a settings file to a child process); nothing else does."""
+
+
+def _masked(value: SecretStr, info: SerializationInfo) -> str:
+    if info.context and info.context.get(REVEAL_SECRETS):
+        return value.get_secret_value()
+    return str(value)
+
+
+Secret = Annotated[SecretStr, PlainSerializer(_masked, return_type=str, when_used="json")]
+"""A credential given inline (tests only; production uses the matching `*_file` key). Its value
+never shows in a repr, str(), a validation error, a log line or a JSON dump: only
+`read_secret` (for the request that needs it) and REVEAL_SECRETS give it out."""
+
+
+def read_secret(inline: SecretStr | str | None, file: Path | None, what: str) -> str | None:
+    """Resolve a secret given inline (tests only) or through a `*_file` key (production), as the
+    plain string a request needs; errors name the key and the file, never the value."""
+    if isinstance(inline, SecretStr):
+        inline = inline.get_secret_value()
     if file is not None:
         try:
             return file.read_text(encoding="utf-8").strip()

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from collector.models import Signal
-from collector.settings.base import Strict
+from collector.settings.base import Secret, Strict
 
 
 class ProviderBase(Strict):
@@ -33,7 +33,7 @@ class ElectricityMapsProvider(ProviderBase):
     kind: Literal["electricitymaps"]
     zone: str
     """Electricity Maps zone code (DE, FR, US-CAL-CISO ...)."""
-    token: str | None = None
+    token: Secret | None = None
     token_file: Path | None = None
     """File holding the API key, sent as the `auth-token` header."""
     url: str = "https://api.electricitymap.org"
@@ -50,7 +50,7 @@ class WattTimeProvider(ProviderBase):
     region: str
     """WattTime balancing-authority region (CAISO_NORTH ...)."""
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     password_file: Path | None = None
     """File holding the WattTime password (HTTP Basic on /login)."""
     url: str = "https://api.watttime.org"

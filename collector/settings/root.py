@@ -22,6 +22,7 @@ from collector.settings.topology import (
     ShareSettings,
     default_shares,
 )
+from collector.settings.web import WebSettings
 
 
 class Settings(BaseSettings):
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     shares: dict[str, ShareSettings] = Field(default_factory=default_shares)
     store: StoreSettings = StoreSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     placement: PlacementSettings | None = None
     """Live placement advice from the store's measurements; off when unset."""
 

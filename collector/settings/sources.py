@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from collector.models import EnergyBasis
-from collector.settings.base import Strict
+from collector.settings.base import Secret, Strict
 from collector.snmp_tables import SnmpProfile
 
 
@@ -23,16 +23,19 @@ class SourceBase(Strict):
     """Attempts after a timeout, a refused connection or an HTTP 5xx, within one read."""
     interval_seconds: float = Field(5.0, gt=0)
     """How often the poller reads it (s)."""
+    max_response_bytes: int = Field(16 << 20, gt=0)
+    """Largest answer accepted (bytes, after decompression); a larger or endless one is refused
+    as `too_large` while it streams in, so a broken endpoint cannot exhaust memory."""
 
 
 class HttpAuth(Strict):
     username: str | None = None
     """HTTP Basic user name (with `password` / `password_file`)."""
-    password: str | None = None
+    password: Secret | None = None
     """Inline password: tests only; use `password_file` in production."""
     password_file: Path | None = None
     """File holding the Basic password (a mounted Kubernetes Secret)."""
-    token: str | None = None
+    token: Secret | None = None
     """Inline bearer token: tests only; use `token_file`."""
     token_file: Path | None = None
     """File holding a bearer token sent as `Authorization: Bearer`."""
@@ -71,16 +74,16 @@ class SnmpSource(SourceBase):
     address: str
     """host:port of the agent (UDP; port 161 when omitted)."""
     version: Literal["2c", "3"] = "2c"
-    community: str | None = None
+    community: Secret | None = None
     """v2c community inline (tests only); use `community_file`."""
     community_file: Path | None = None
     user: str | None = None
     """v3 USM user (authPriv)."""
     auth_protocol: Literal["SHA", "SHA256", "SHA512", "MD5"] = "SHA"
-    auth_key: str | None = None
+    auth_key: Secret | None = None
     auth_key_file: Path | None = None
     priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
-    priv_key: str | None = None
+    priv_key: Secret | None = None
     priv_key_file: Path | None = None
     profile: SnmpProfile
     """A name from collector/snmp_tables.py: a vendor table, `if_mib` or `generic`."""

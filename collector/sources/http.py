@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import zlib
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +21,11 @@ from collector.settings import HttpAuth, SourceBase, read_secret
 from collector.sources.base import LoopBound, PayloadError, ReadPolicy, SourceFailure
 
 S = TypeVar("S", bound=SourceBase)
+MAX_REDIRECTS = 5
+"""Redirects followed per request (a Redfish service may send /redfish/v1 to /redfish/v1/)."""
+_DROP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the client asks for: the codings `_bounded_body` inflates within the size limit."""
 KEEPALIVE_SECONDS = 300.0
 """How long an idle connection is kept for the next read. httpx's default (5 s) is the poll
 interval itself: each read of a source polled every 5 s (or of an agent, in a tick longer
@@ -40,9 +46,11 @@ class HttpClient:
         auth: HttpAuth | None = None,
         *,
         max_connections: int = 20,
+        max_response_bytes: int = 16 << 20,
     ) -> None:
         self._auth = auth
         self._timeout = timeout_seconds
+        self.max_response_bytes = max_response_bytes
         self._limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
@@ -70,7 +78,11 @@ class HttpClient:
 
     def _build(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            verify=self._verify(), timeout=httpx.Timeout(self._timeout), limits=self._limits
+            verify=self._verify(),
+            timeout=httpx.Timeout(self._timeout),
+            limits=self._limits,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
         )
 
     async def _client(self) -> httpx.AsyncClient:
@@ -101,16 +113,42 @@ class HttpClient:
         """GET `url` (with `basic` user and password instead of the settings' credentials);
         transport errors and bad statuses raise SourceFailure with their kind."""
         auth, sent = self._credentials()
+        sent["Accept-Encoding"] = ACCEPT_ENCODING
         sent.update(headers or {})
         if basic is not None:
             auth = httpx.BasicAuth(*basic)
         client = await self._client()
         try:
-            resp = await client.get(url, params=params, headers=sent, auth=auth)
+            async with client.stream("GET", url, params=params, headers=sent, auth=auth) as resp:
+                check_status(resp, url)
+                body = await self._bounded_body(resp, url)
         except httpx.HTTPError as exc:
             raise transport_failure(url, exc) from None
-        check_status(resp, url)
-        return resp
+        kept = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _DROP_HEADERS]
+        return httpx.Response(resp.status_code, headers=kept, content=body, request=resp.request)
+
+    async def _bounded_body(self, resp: httpx.Response, url: str) -> bytes:
+        """The decoded body, refused as `too_large` past max_response_bytes: announced by
+        Content-Length, or counted as it streams in (an endless chunked body). Decompression
+        is ours, never more than the room left per step, so a small gzip bomb cannot expand
+        past the limit either (httpx inflates each network chunk whole: ~1000x)."""
+        limit = self.max_response_bytes
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise SourceFailure("too_large", f"{url}: answer of {declared} bytes, limit {limit}")
+        inflate = _inflater(resp.headers.get("content-encoding", ""), url)
+        body = bytearray()
+        async for chunk in resp.aiter_raw():
+            room = limit - len(body)
+            try:
+                body += chunk if inflate is None else inflate.decompress(chunk, room + 1)
+            except zlib.error as exc:
+                raise PayloadError(f"{url}: compressed answer is corrupt ({exc})") from None
+            if len(body) > limit:  # an inflater stops at room + 1: its rest is over the limit
+                raise SourceFailure("too_large", f"{url}: answer over the limit of {limit} bytes")
+        if inflate is not None and not inflate.eof:
+            raise PayloadError(f"{url}: compressed answer ends early")
+        return bytes(body)
 
     async def get_text(self, url: str, **kw: Any) -> str:
         return (await self.get(url, **kw)).text
@@ -132,6 +170,8 @@ def transport_failure(url: str, exc: httpx.HTTPError) -> SourceFailure:
     """The kind of a failed exchange: timeout, tls, connect (all but tls transient) or http."""
     if isinstance(exc, httpx.TimeoutException):
         return SourceFailure("timeout", f"{url}: no answer within the timeout", transient=True)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return SourceFailure("redirect", f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)")
     text = f"{type(exc).__name__}: {exc}"
     tls = any(w in text.upper() for w in ("CERTIFICATE", "SSL"))
     if isinstance(exc, httpx.ConnectError) and tls:
@@ -139,6 +179,19 @@ def transport_failure(url: str, exc: httpx.HTTPError) -> SourceFailure:
     if isinstance(exc, httpx.TransportError):
         return SourceFailure("connect", f"{url}: cannot connect ({text})", transient=True)
     return SourceFailure("http", f"{url}: {text}")
+
+
+def _inflater(encoding: str, url: str) -> Any:
+    """A zlib decompressor for the answer's Content-Encoding (None for identity). Only gzip
+    and deflate are asked for (ACCEPT_ENCODING); anything else is named, not guessed."""
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        return zlib.decompressobj()
+    raise PayloadError(f"{url}: Content-Encoding {encoding!r} was not asked for")
 
 
 def check_status(resp: httpx.Response, url: str) -> None:
@@ -178,7 +231,12 @@ class HttpSource(Generic[S]):
         self.url = url
         self.policy = ReadPolicy.of(settings, parse_in_thread=parse_in_thread)
         auth = settings if isinstance(settings, HttpAuth) else None
-        self.http = HttpClient(settings.timeout_seconds, auth, max_connections=max_connections)
+        self.http = HttpClient(
+            settings.timeout_seconds,
+            auth,
+            max_connections=max_connections,
+            max_response_bytes=settings.max_response_bytes,
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()

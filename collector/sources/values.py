@@ -11,6 +11,9 @@ from typing import Any
 from collector.sources.base import PayloadError
 
 INVALID_VALUE = "invalid_value"
+MAX_GRAMS_PER_KWH = 2500.0
+"""No grid emits more: lignite plants run at ~1.1-1.3 kg/kWh and marginal signals stay below
+~1.1 kg/kWh. A larger intensity is a unit or parsing error of the provider, never data."""
 
 
 def checked(value: float, what: str) -> float:
@@ -25,6 +28,17 @@ def reading(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PayloadError(f"{what} is not a number: {value!r}")
     return checked(float(value), what)
+
+
+def intensity(value: Any, what: str) -> float:
+    """A grid intensity in g/kWh: a checked reading no larger than MAX_GRAMS_PER_KWH."""
+    grams = reading(value, what)
+    if grams > MAX_GRAMS_PER_KWH:
+        raise PayloadError(
+            f"{what} = {grams!r} g/kWh: above {MAX_GRAMS_PER_KWH:g}, not a grid intensity",
+            INVALID_VALUE,
+        )
+    return grams
 
 
 def iso_timestamp(text: Any) -> float:

@@ -7,7 +7,22 @@ from collector.store.sqlite import (
     NF_TOTAL_COLS,
     TRAFFIC_COLS,
     Store,
+    StoreCorrupt,
+    StoreError,
     StoreLocked,
+    WindowRows,
+    write_error_kind,
 )
 
-__all__ = ["APP_COLS", "NF_COLS", "NF_TOTAL_COLS", "TRAFFIC_COLS", "Store", "StoreLocked"]
+__all__ = [
+    "APP_COLS",
+    "NF_COLS",
+    "NF_TOTAL_COLS",
+    "TRAFFIC_COLS",
+    "Store",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "WindowRows",
+    "write_error_kind",
+]

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,47 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS totals_missing (zone TEXT PRIMARY KEY, joules REAL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL)",
 )
+WAL_SIZE_LIMIT = 16 << 20
+"""Bytes the write-ahead log is truncated to after a checkpoint."""
 WINDOW_TABLES = ("windows", "app_window", "nf_window", "requests_window", "traffic_window")
 
 
-class StoreLocked(RuntimeError):
+class StoreError(RuntimeError):
+    """The store cannot be opened: the message names the file and why."""
+
+
+class StoreLocked(StoreError):
     """Another writer holds the store: only one attributor may write it."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a SQLite database (or its header is damaged); it is never overwritten."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRows:
+    """One window's rows as the tables take them (the attribution stage builds them)."""
+
+    window_start: float
+    window_seconds: float
+    apps: Sequence[Sequence[Any]] = ()
+    nfs: Sequence[Sequence[Any]] = ()
+    requests: Sequence[tuple[str, float]] = ()
+    traffic: Sequence[Sequence[Any]] = ()
+
+
+def write_error_kind(exc: BaseException) -> str:
+    """A bounded label for a failed write: disk_full, io, read_only, busy or other."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL") or "disk is full" in str(exc):
+        return "disk_full"
+    if name.startswith("SQLITE_IOERR") or isinstance(exc, OSError):
+        return "io"
+    if name.startswith("SQLITE_READONLY"):
+        return "read_only"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "busy"
+    return "other"
 
 
 class Store:
@@ -82,18 +119,38 @@ class Store:
         self.retention_seconds = retention_seconds
         self.clock = clock
         self._lock_fd: int | None = None
-        if writer:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._take_lock()
-            self.db = sqlite3.connect(self.path, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            for stmt in SCHEMA:
-                self.db.execute(stmt)
-            self.db.commit()
-        else:
+        try:
+            self.db = self._open(writer)
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise StoreCorrupt(f"{self.path}: not a SQLite database ({exc})") from None
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+
+    def _open(self, writer: bool) -> sqlite3.Connection:
+        if not writer:
             uri = f"file:{self.path}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchall()  # reads the header
+            return db
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        db = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a commit survives the process being killed (the WAL is in the page
+            # cache); only a power loss may take back the latest commits, never a torn window.
+            db.execute("PRAGMA synchronous=NORMAL")
+            # The WAL keeps the size of its largest transaction (a backlog written after a full
+            # disk) unless told otherwise: cut it back after each checkpoint.
+            db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            for stmt in SCHEMA:
+                db.execute(stmt)
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def _take_lock(self) -> None:
         fd = os.open(f"{self.path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -104,11 +161,14 @@ class Store:
             raise StoreLocked(f"{self.path}: another writer holds the store") from None
         self._lock_fd = fd
 
-    def close(self) -> None:
-        self.db.close()
+    def _release_lock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def close(self) -> None:
+        self.db.close()
+        self._release_lock()
 
     def write_window(
         self,
@@ -122,22 +182,30 @@ class Store:
         traffic: Iterable[Sequence[Any]] = (),
     ) -> None:
         """Write one window and replace the cumulative totals, in one transaction."""
+        rows = WindowRows(
+            window_start, window_seconds, list(apps), list(nfs), list(requests), list(traffic)
+        )
+        self.write_windows([rows], totals)
+
+    def write_windows(self, windows: Sequence[WindowRows], totals: dict[str, Any]) -> None:
+        """Write windows and replace the cumulative totals (those after the last of them) in one
+        transaction: after a crash or a failed write the store holds all of them or none."""
         with self.db:
             c = self.db
-            c.execute(
-                "INSERT OR REPLACE INTO windows VALUES (?, ?)", (window_start, window_seconds)
-            )
-            for table in WINDOW_TABLES[1:]:
-                c.execute(f"DELETE FROM {table} WHERE window_start = ?", (window_start,))
-            c.executemany(
-                _insert("app_window", 1 + len(APP_COLS)), ((window_start, *r) for r in apps)
-            )
-            c.executemany(_insert("nf_window", 1 + len(NF_COLS)), ((window_start, *r) for r in nfs))
-            c.executemany(_insert("requests_window", 3), ((window_start, *r) for r in requests))
-            c.executemany(
-                _insert("traffic_window", 1 + len(TRAFFIC_COLS)),
-                ((window_start, *r) for r in traffic),
-            )
+            for w in windows:
+                start = w.window_start
+                c.execute("INSERT OR REPLACE INTO windows VALUES (?, ?)", (start, w.window_seconds))
+                for table in WINDOW_TABLES[1:]:
+                    c.execute(f"DELETE FROM {table} WHERE window_start = ?", (start,))
+                c.executemany(
+                    _insert("app_window", 1 + len(APP_COLS)), ((start, *r) for r in w.apps)
+                )
+                c.executemany(_insert("nf_window", 1 + len(NF_COLS)), ((start, *r) for r in w.nfs))
+                c.executemany(_insert("requests_window", 3), ((start, *r) for r in w.requests))
+                c.executemany(
+                    _insert("traffic_window", 1 + len(TRAFFIC_COLS)),
+                    ((start, *r) for r in w.traffic),
+                )
             self._replace_totals(totals)
             self._retain()
 

@@ -1,4 +1,4 @@
-"""A straightforward pure-Python reference of the window split (DESIGN.md section 4).
+"""A straightforward pure-Python reference of the window split (docs/explanation/attribution.md).
 
 Loops and dicts only, no numpy, and its own constants: the oracle tests/attribution/test_split.py
 compares the vectorised engine against, and the baseline of bench/attribution.py. Returns plain

@@ -290,12 +290,20 @@ def test_given_service_accounts_are_used(rendered: dict[str, list[dict[str, Any]
     assert one(docs, "RoleBinding")["subjects"][0]["name"] == "attrib"
 
 
-def test_image_digest_and_pull_secrets(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    for kind in ("DaemonSet", "Deployment"):
-        doc = one(rendered["image-digest"], kind)
-        assert containers(doc)[0]["image"] == "ghcr.io/e2e-energy/e2e-energy@sha256:" + "ab" * 32
+def test_each_component_runs_its_own_image(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The agent and attributor images (the Dockerfile's two targets), by tag or digest."""
+    ds, dep = (one(rendered["default"], k) for k in ("DaemonSet", "Deployment"))
+    assert containers(ds)[0]["image"] == "ghcr.io/e2e-energy/e2e-energy-agent:0.1.0"
+    assert containers(dep)[0]["image"] == "ghcr.io/e2e-energy/e2e-energy-attributor:0.1.0"
+    ds, dep = (one(rendered["image-digest"], k) for k in ("DaemonSet", "Deployment"))
+    assert containers(ds)[0]["image"] == "ghcr.io/e2e-energy/e2e-energy-agent@sha256:" + "ab" * 32
+    assert containers(dep)[0]["image"] == "ghcr.io/e2e-energy/e2e-energy-attributor:1.2.3"
+    for doc in (ds, dep):
+        assert containers(doc)[0]["imagePullPolicy"] == "Always"
         assert doc["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-        assert containers(one(rendered["default"], kind))[0]["image"].endswith(":0.1.0")
+    own = documents({"image": {"tag": "9"}, "attributor": {"image": {"tag": "8", "repository": "r/a"}}})
+    assert containers(one(own, "Deployment"))[0]["image"] == "r/a:8"
+    assert containers(one(own, "DaemonSet"))[0]["image"].endswith("e2e-energy-agent:9")
 
 
 def test_disabled_components_render_nothing_of_theirs(

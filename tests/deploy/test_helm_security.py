@@ -78,13 +78,26 @@ def _rules(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
 def test_rbac_is_read_only_discovery(
     toggle: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    allowed = {("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "pods")}
+    allowed = {("discovery.k8s.io", "endpointslices"), ("", "pods")}
     for _, rule in _rules(rendered[toggle]):
         assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
         assert "resourceNames" not in rule
         for group in rule["apiGroups"]:
             for res in rule["resources"]:
                 assert (group, res) in allowed, (group, res)
+
+
+def test_agents_are_found_through_endpointslices_only(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """collector/kube.py reads discovery.k8s.io/v1 EndpointSlices; v1 Endpoints is deprecated."""
+    grants = {
+        (group, res)
+        for _, rule in _rules(rendered["default"])
+        for group in rule["apiGroups"]
+        for res in rule["resources"]
+    }
+    assert grants == {("discovery.k8s.io", "endpointslices")}
 
 
 def test_pod_access_only_where_apps_are_discovered(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from collector.settings import parse_settings
-from tests.conftest import SHARED, need_module
+from tests.conftest import EXAMPLE_SETTINGS, need_module
 from tests.helmchart import TOGGLES, chart_path, documents, render, settings_of
 
 helm = need_module("helm_python")
@@ -63,7 +63,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("interval-format", {"podMonitor": {"interval": "15 seconds"}}, "/podMonitor/interval"),
     ("role", {"config": {"nfs": [{"name": "x", "role": "gnb"}]}}, "/config/nfs/0/role"),
     ("share-key", {"config": {"shares": {"du": {"static": "watts"}}}}, "/config/shares/du/static"),
-    ("digest", {"image": {"digest": "latest"}}, "/image/digest"),
+    ("digest", {"agent": {"image": {"digest": "latest"}}}, "/agent/image/digest"),
+    ("one-image", {"image": {"repository": "ghcr.io/x/e2e-energy"}}, "/image"),
     ("ring-block-size", {"agent": {"ringBlockSize": 1000}}, "/agent/ringBlockSize"),
     ("run-as-root", {"attributor": {"runAsUser": 0}}, "/attributor/runAsUser"),
 ]
@@ -146,11 +147,11 @@ def test_rendered_settings_load_in_the_collector(toggle: str) -> None:
 
 
 def test_the_example_settings_render_and_load() -> None:
-    """shared/settings-example.yaml as chart values: the attributor gets the same tree back."""
-    example = yaml.safe_load((SHARED / "settings-example.yaml").read_text())
+    """docs/reference/settings-example.yaml as chart values: the attributor gets it back."""
+    example = yaml.safe_load(EXAMPLE_SETTINGS.read_text())
     config = {k: v for k, v in example.items() if k not in ("agent", "agents")}
     config["store"] = {"retention_days": example["store"]["retention_days"]}
-    config["api"] = {"token_file": None}
+    config["api"] = {k: v for k, v in example["api"].items() if k != "listen"}
     agent = example["agent"]
     values = {
         "config": config,

@@ -92,3 +92,30 @@ def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "" and out.stderr.strip() == ""
+
+
+def test_cached_metrics_text_is_rendered_again_after_an_advisor_run(tmp_path: Path) -> None:
+    """The attributor serves /metrics from text cached per version (compute once, present
+    many); an advisor run must change that version, or the advice would never show."""
+    from fastapi.testclient import TestClient
+
+    from collector.outputs.api import create_app
+    from collector.store import Store
+
+    path = write_store(tmp_path / "s.sqlite")
+    advisor = store_advisor(path, spec_for(tmp_path, period_seconds=60.0), clock=lambda: 100.0)
+    exporter, advice = SnapshotCollector(), AdviceCollector(advisor)
+    reader = Store(path)
+    app = create_app(
+        reader,
+        metrics=make_registry(exporter, advice),
+        metrics_version=lambda: (exporter.version(), advice.version()),
+    )
+    with TestClient(app) as client:
+        before = client.get("/metrics").text
+        assert PREFIX + "placement_last_run_timestamp_seconds" not in before
+        advisor.poll()
+        advisor.join(30)
+        after = client.get("/metrics").text
+    reader.close()
+    assert PREFIX + "placement_last_run_timestamp_seconds 100.0" in after

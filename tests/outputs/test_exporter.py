@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -12,6 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.attribution import Snapshot, topology_from_settings
+from collector.attribution.persist import StoreHealth
 from collector.attribution.replay import load_records, replay_run
 from collector.outputs.exporter import SnapshotCollector, make_registry
 from collector.outputs.metrics_spec import PREFIX, SNAPSHOT_METRICS
@@ -30,8 +32,12 @@ def replay_snapshot() -> Snapshot:
     return replace(snaps[-1], sources=(source,), indices=(("ran-site", "watttime", 42.0),))
 
 
+def store_health() -> StoreHealth:
+    return StoreHealth(3, 1, MappingProxyType({"disk_full": 4}), "disk_full: database is full")
+
+
 def render(snap: Snapshot) -> str:
-    collector = SnapshotCollector()
+    collector = SnapshotCollector(store_health=store_health)
     collector.publish(snap)
     return generate_latest(make_registry(collector)).decode()
 
@@ -75,6 +81,9 @@ def test_values_come_from_the_totals() -> None:
     assert value("nf_info", **info) == 1.0
     assert value("source_errors_total", source="kepler", kind="timeout") == 2.0
     assert value("grid_signal_index", zone="ran-site", provider="watttime") == 42.0
+    assert value("store_pending_windows") == 3.0
+    assert value("store_write_errors_total", kind="disk_full") == 4.0
+    assert value("store_dropped_windows_total") == 1.0
 
 
 def test_promtool_check_metrics_is_clean() -> None:
@@ -95,3 +104,40 @@ def test_nothing_but_build_info_before_the_first_window() -> None:
 
 def render_empty() -> str:
     return generate_latest(make_registry(SnapshotCollector())).decode()
+
+
+def test_metrics_endpoint_renders_once_per_published_snapshot(tmp_path: Path) -> None:
+    """Under a dashboard storm /metrics reuses the text rendered for the current snapshot and
+    store state; a new snapshot or a store-state change is rendered anew (never stale)."""
+    from fastapi.testclient import TestClient
+
+    from collector.outputs.api import create_app
+    from collector.store import Store
+
+    Store(tmp_path / "s.sqlite", writer=True).close()
+    health = [StoreHealth()]
+    collector = SnapshotCollector(store_health=lambda: health[0])
+    renders = [0]
+
+    class Counting(SnapshotCollector):
+        def collect(self):  # type: ignore[no-untyped-def]
+            renders[0] += 1
+            return collector.collect()
+
+    registry = make_registry(Counting())
+    app = create_app(Store(tmp_path / "s.sqlite"), metrics=registry,
+                     metrics_version=collector.version)  # fmt: skip
+    snap = replay_snapshot()
+    with TestClient(app) as c:
+        first = c.get("/metrics").text
+        assert c.get("/metrics").text == first and renders[0] == 1
+        collector.publish(snap)
+        second = c.get("/metrics").text
+        assert renders[0] == 2 and "e2e_energy_app_joules_total" in second
+        assert c.get("/metrics").text == second and renders[0] == 2
+        health[0] = StoreHealth(pending_windows=2)
+        assert "e2e_energy_store_pending_windows 2.0" in c.get("/metrics").text
+        assert renders[0] == 3
+        collector.publish(replace(snap, window_start=snap.window_start + 15))
+        c.get("/metrics")
+        assert renders[0] == 4

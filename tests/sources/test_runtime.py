@@ -5,6 +5,7 @@ sample time is the injected clock's at the moment the answer came back."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,3 +197,46 @@ def test_parses_of_many_sources_share_the_bounded_parse_threads() -> None:
     ]
     assert 1 <= len(threads) <= runtime.PARSE_THREADS
     assert threading.get_ident() not in threads  # off the event loop's thread
+
+
+@dataclass
+class StuckParse:
+    """A source whose parse (off the loop) blocks until released: a pathological answer that
+    takes longer to parse than the read may last."""
+
+    release: Any
+    policy: ReadPolicy = field(
+        default_factory=lambda: ReadPolicy(timeout_seconds=0.2, parse_in_thread=True)
+    )
+    name: str = "stuck"
+    parses: int = 0
+
+    async def fetch(self) -> float:
+        return 1.0
+
+    def parse(self, raw: float, t: float) -> ReadResult:
+        self.release.wait()
+        self.parses += 1
+        return ReadResult(
+            self.name, True, 0.0, energy=(EnergySample(self.name, "0", t, "gauge", raw),)
+        )
+
+
+def test_the_deadline_bounds_the_parse_too() -> None:
+    """A parse past the deadline ends the read as `timeout`; the parse that was running is
+    not taken back into any read, and the next read, once parsing can finish, is good."""
+
+    release = threading.Event()
+    src = StuckParse(release)
+    runner = Runner(src)
+
+    async def both() -> tuple[ReadResult, ReadResult]:
+        first = await runner.read()
+        release.set()
+        return first, await runner.read()
+
+    first, second = asyncio.run(both())
+    assert not first.up and first.errors[0].kind == "timeout"
+    assert "within 0.2s" in first.errors[0].message
+    assert second.up and second.energy[0].value == 1.0
+    assert dict(runner.health.errors_total) == {"timeout": 1}

@@ -7,7 +7,7 @@
  * the active counter map every flush and drains the other one, so nothing is copied per packet.
  *
  * Every verdict is TC_ACT_UNSPEC: the program only counts, the packet goes on unchanged to the
- * next filter. Layouts shared with user space are mirrored in collector/agent/ebpf_layout.py.
+ * next filter. Layouts shared with user space are mirrored in collector/agent/ebpf_*.py.
  * Build: `make bpf` (clang -O2 -g -target bpf); the object is committed beside this file.
  */
 #include <linux/bpf.h>

@@ -45,11 +45,13 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* A component's image reference; pass (dict "ctx" $ "image" .Values.agent.image). */}}
 {{- define "e2e-energy.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- $img := .image }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $img.repository (default .ctx.Chart.AppVersion (default .ctx.Values.image.tag $img.tag)) }}
 {{- end }}
 {{- end }}
 

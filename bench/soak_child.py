@@ -1,0 +1,94 @@
+"""The soak's attributor process: the real LiveAttributor with an injected clock, driven one tick
+at a time over stdin/stdout (JSON lines) so that the soak can SIGKILL it anywhere and start it
+again on the same store. `python bench/soak_child.py SETTINGS STORE T0`.
+
+Each request `{"t": T}` sets the clock to T and runs one tick; the reply lists the windows
+computed (per NF: stale, measured, catch-up and the other parts), which sources were up, the
+totals now published, the newest window in the store and the process's RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collector.attribution.live import LiveAttributor
+from collector.attribution.snapshot import Snapshot
+from collector.settings import load_settings
+from collector.store import Store
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def window_report(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "start": snap.window_start,
+        "nfs": {
+            w.nf: {
+                "stale": w.stale,
+                "measured": w.measured_joules,
+                "catch_up": w.catch_up_joules,
+                "attributed": w.attributed_joules,
+                "unattributed": w.untagged_joules + w.idle_no_traffic_joules + w.catch_up_joules,
+                "unmeasured": w.unmeasured_seconds,
+            }
+            for w in snap.nfs
+        },
+    }
+
+
+def published(live: LiveAttributor) -> dict[str, Any] | None:
+    snap = live.last
+    if snap is None:
+        return None
+    a = snap.totals.apps
+    joules = (a.static_joules + a.dynamic_joules).tolist()
+    keys = zip(a.app.tolist(), a.nf.tolist(), a.direction.tolist(), strict=True)
+    return {
+        "start": snap.window_start,
+        "apps": [[*k, j] for k, j in zip(keys, joules, strict=True)],
+        "measured": {n.nf: n.measured_joules for n in snap.totals.nfs},
+    }
+
+
+async def main() -> None:
+    settings_path, store_path, t0 = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    settings = load_settings(settings_path)
+    now = [t0]
+    store = Store(store_path, writer=True, retention_seconds=6 * 3600.0, clock=lambda: now[0])
+    live = LiveAttributor(
+        settings, store, clock=lambda: now[0], settle_seconds=5.0, max_pending_windows=10_000,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )  # fmt: skip
+    print(json.dumps({"ready": True, "rss_kb": rss_kb()}), flush=True)
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            break
+        now[0] = float(json.loads(line)["t"])
+        snaps = await live.tick()
+        reply = {
+            "computed": [window_report(s) for s in snaps],
+            "up": {h.source: h.up for h in live.health()},
+            "published": published(live),
+            "last_written": live.writer.last_written,
+            "pending": live.writer.pending,
+            "rss_kb": rss_kb(),
+        }
+        print(json.dumps(reply), flush=True)
+    await live.aclose()
+    store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
