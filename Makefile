@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -fdebug-compilation-dir=. \
 	-I/usr/include/$(shell uname -m)-linux-gnu
 
 .PHONY: help demo test check lint typecheck imports unit bench deps venv clean bpf lock \
-	lock-upgrade dist wheelhouse images clean-images
+	lock-upgrade dist wheelhouse images clean-images mutation mutation-ci
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -63,7 +63,14 @@ check: venv ## ruff, mypy strict (collector, testbed), import-linter, locks/ aga
 unit: venv ## the pytest suite only
 	$(BIN)/python -m pytest -q
 
-test: deps venv check unit ## everything: install what is missing, lint, type-check, test
+test: deps venv check unit mutation-ci ## everything: install what is missing, lint, type-check, test
+
+MUTATION_JOBS ?= 1
+mutation: venv ## mutation testing of the accounting core; report in build/mutation/full/report.md
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py --profile full
+
+mutation-ci: venv ## the fast mutation subset (units, tally) that CI runs; any survivor fails
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py --profile ci
 
 bpf: ## compile the eBPF program (clang) into the object committed beside its source
 	clang $(BPF_CFLAGS) -c $(BPF_SRC) -o $(BPF_OBJ)

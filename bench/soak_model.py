@@ -1,4 +1,5 @@
-"""The soak's independent model of one NF's measured energy, written from DESIGN.md section 4
+"""The soak's independent model of one NF's measured energy, written from the accounting rules
+(docs/explanation/attribution.md)
 apart from collector.attribution (which it checks): what the attributor should measure in each
 window, given the samples it received and the moment it computed the window.
 

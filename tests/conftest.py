@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,17 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # No per-example deadline: these machines are shared and noisy, and speed belongs in bench/, not
 # in tests. print_blob lets a failure found in CI be replayed exactly.
 hypothesis_settings.register_profile("e2e", deadline=None, print_blob=True)
-hypothesis_settings.load_profile("e2e")
+# scripts/mutation.py: the same examples for every mutant, so a report does not depend on luck,
+# and no shrinking: a failing example kills the mutant as it is, without minutes of shrinking.
+hypothesis_settings.register_profile(
+    "mutation",
+    deadline=None,
+    print_blob=True,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+)
+hypothesis_settings.load_profile(os.environ.get("E2E_HYPOTHESIS_PROFILE", "e2e"))
 
 
 def need(condition: bool, reason: str) -> None:

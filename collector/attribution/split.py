@@ -158,9 +158,8 @@ def split_window(inp: WindowInputs) -> WindowSplit:
     app_static, app_dynamic = np.where(live, app_static, 0.0), np.where(live, app_dynamic, 0.0)
     measured = regular + catch
     attributed = np.bincount(nf_idx, app_static + app_dynamic, minlength=n_nf).astype(float)
-    untagged, no_traffic = unt_s + unt_d, idle_s + idle_d
-    unattributed = untagged + no_traffic + catch
-    err = np.abs(attributed + unattributed - measured) / np.where(measured > 0, measured, 1.0)
+    untagged = np.where(stale, 0.0, unt_s + unt_d)
+    no_traffic = np.where(stale, 0.0, idle_s + idle_d)
 
     intensity = np.array([np.nan if nf.intensity is None else nf.intensity for nf in nfs])
     market = np.array(
@@ -172,6 +171,12 @@ def split_window(inp: WindowInputs) -> WindowSplit:
     embodied = np.where(live, embodied_nf[nf_idx] * share_s, 0.0)
     up = _direction_uplink_fraction(e, d_key[nf_idx])
     rows_ = _direction_rows(e, nf_idx, up, app_static, app_dynamic, embodied, intensity, market)
+    err = conservation_error_ratio(
+        measured,
+        rows_["entry_nf"],
+        rows_["static_joules"] + rows_["dynamic_joules"],
+        untagged + no_traffic + catch,
+    )
     return WindowSplit(
         **rows_,
         measured_joules=measured,
@@ -179,8 +184,8 @@ def split_window(inp: WindowInputs) -> WindowSplit:
         static_nf_joules=np.where(stale, 0.0, static_nf),
         dynamic_nf_joules=np.where(stale, 0.0, dynamic_nf),
         attributed_joules=attributed,
-        untagged_joules=np.where(stale, 0.0, untagged),
-        idle_no_traffic_joules=np.where(stale, 0.0, no_traffic),
+        untagged_joules=untagged,
+        idle_no_traffic_joules=no_traffic,
         conservation_error_ratio=err,
         stale=stale,
         tagged_only=~has_total & (np.isin(s_key, [0, 1, 3]) | np.isin(d_key, [0, 1, 3])),
@@ -189,6 +194,14 @@ def split_window(inp: WindowInputs) -> WindowSplit:
         embodied_nf_grams=embodied_nf,
         **_traffic(e, nf_idx, x),
     )
+
+
+def conservation_error_ratio(measured: F, entry_nf: I, entry_joules: F, unattributed: F) -> F:
+    """Per NF, |Σ published app rows + unattributed − measured| / measured (/ 1 J when nothing
+    was measured). Computed from the rows the outputs publish, so energy lost or created anywhere
+    in the split, the direction split included, shows here and in E2EEnergyConservationError."""
+    rows = np.bincount(entry_nf, entry_joules, minlength=len(measured))
+    return np.abs(rows + unattributed - measured) / np.where(measured > 0, measured, 1.0)
 
 
 def _traffic(e: pd.DataFrame, nf_idx: I, x: F) -> dict[str, Any]:

@@ -165,3 +165,52 @@ def test_the_state_reads_like_the_af_packet_tallys() -> None:
     a, b = afpacket.snapshot(), ebpf.snapshot()
     assert sorted(a.flows) == sorted(b.flows)
     assert a.results == b.results
+
+
+# --- edges found by mutation testing (scripts/mutation.toml) -------------------------------
+
+
+def test_one_cpu_is_enough_and_none_is_an_error() -> None:
+    assert sum_cpus(struct.pack("=QQQQ", 2, 200, 20, 1), struct.Struct("=QQQQ"), 1) == [
+        2,
+        200,
+        20,
+        1,
+    ]
+    with pytest.raises(ValueError, match="expected 0 x 32"):
+        sum_cpus(b"", struct.Struct("=QQQQ"), 0)
+
+
+def test_at_most_64_collection_points() -> None:
+    assert len(CounterReader([(f"eth{i}", "uplink") for i in range(64)], {}, 1).points) == 64
+    with pytest.raises(ValueError, match="at most 64 collection points, got 65"):
+        CounterReader([(f"eth{i}", "uplink") for i in range(65)], {}, 1)
+
+
+def test_entries_naming_no_point_or_rule_are_counted_as_unknown() -> None:
+    """Point index = number of points, a rule index = number of rules, a rule of a namespace
+    without rules: none of them is configured."""
+    reader = CounterReader([("eth0", "uplink")], {9: [900]}, CPUS)
+    entries = [
+        (encode_key(1, 100, TRACE_VALUE, 100, (7,)), value((1, 100, 0))),
+        (encode_key(0, 9, TRACE_RULE, 1, (7,)), value((1, 100, 0))),
+        (encode_key(0, 4, TRACE_RULE, 0, (7,)), value((1, 100, 0))),
+        (encode_key(0, 9, TRACE_RULE, 0, (7,)), value((1, 100, 0))),  # this one is known
+    ]
+    delta = reader.delta(entries, [], now=1.0)
+    assert delta.flows == {(9, 900, 7, "uplink"): [1, 100, 0, 1.0]}
+    assert reader.unknown_entries == 3
+    assert reader.trace_id(4, TRACE_RULE, 0) is None
+
+
+def test_outer_bytes_of_several_keys_add_up_on_a_shared_node() -> None:
+    """Two traces through NodeID 1 (routes 1-2 and 1-3): node 1 gets both keys' counts."""
+    reader = CounterReader([("n3", "uplink")], {}, CPUS)
+    entries = [
+        (encode_key(0, 5, TRACE_VALUE, 5, (1, 2)), value((2, 200, 260))),
+        (encode_key(0, 5, TRACE_VALUE, 5, (1, 3)), value((1, 100, 130), (1, 100, 130))),
+    ]
+    flows = reader.delta(entries, [], now=1.0).flows
+    assert flows[(5, 5, 1, "uplink")] == [4, 400, 520, 1.0]
+    assert flows[(5, 5, 2, "uplink")] == [2, 200, 260, 1.0]
+    assert flows[(5, 5, 3, "uplink")] == [2, 200, 260, 1.0]

@@ -80,11 +80,17 @@ def test_gtpu_counted_like_plain(live_single: str) -> None:
     outer = [ln for ln in live_single.splitlines() if ln.startswith("e2e_energy_ioam_outer_bytes")]
     by_ns = {int(ln.split('namespace_id="')[1].split('"')[0]) for ln in outer}
     assert by_ns == {501, 502, 503}
-    expected_outer = sum(20 + 8 + 8 + len(inner(501, i)) for i in range(120))
-    assert value(live_single, 'e2e_energy_ioam_outer_bytes_total{direction="downlink",k8s_node') \
-        >= expected_outer  # fmt: skip
-    ns501 = [ln for ln in outer if 'namespace_id="501"' in ln and 'node_id="1"' in ln]
-    assert float(ns501[0].rsplit(" ", 1)[1]) == expected_outer
+    # outer IP packet per frame, by hand: IPv4 20 or IPv6 40, UDP 8, GTP-U 8 (+ 4 for the
+    # sequence/N-PDU/next-type word and 4 for the PDU session container of namespace 503)
+    header = {501: 20 + 8 + 8, 502: 40 + 8 + 8, 503: 20 + 8 + 8 + 4 + 4}
+    expected = {ns: sum(h + len(inner(ns, i)) for i in range(120)) for ns, h in header.items()}
+    for ns, total in expected.items():
+        for node in (1, 2, 3):  # each node of the trace gets the packet's outer bytes once
+            line = f'namespace_id="{ns}"'
+            got = [ln for ln in outer if line in ln and f'node_id="{node}"' in ln]
+            assert [float(ln.rsplit(" ", 1)[1]) for ln in got] == [total], (ns, node)
+    summed = value(live_single, 'e2e_energy_ioam_outer_bytes_total{direction="downlink",k8s_node')
+    assert summed == 3 * sum(expected.values())
 
 
 def test_repeated_node_counts_once_and_overflow_counted(live_single: str) -> None:

@@ -235,3 +235,129 @@ def test_embodied_share_is_kept_in_a_window_with_no_energy() -> None:
     assert s.embodied_nf_grams[0] == pytest.approx(0.015)
     assert float(s.embodied_grams[s.entry_app == "a"].sum()) == pytest.approx(0.015)
     assert app_joules(s, "a") == 0.0
+
+
+# --- edges the properties above do not pin down (found by mutation testing) ----------------
+
+
+def test_a_window_without_nfs_is_empty_and_well_typed() -> None:
+    s = split_window(WindowInputs(0.0, 15.0, ()))
+    assert len(s.measured_joules) == 0 and len(s.entry_app) == 0
+    assert s.stale.dtype == np.bool_ and s.tagged_only.dtype == np.bool_
+    assert s.clamps.dtype == np.int64 and s.entry_nf.dtype == np.int64
+    assert s.entry_dir.dtype == np.int64 and s.entry_app.dtype == object
+
+
+def test_a_stale_nf_has_no_catch_up_even_when_given_one() -> None:
+    """Catch-up belongs to the first fresh window; a stale NF's window measures nothing."""
+    spec = NfSpec("ru1", "ru", embodied_grams_per_hour=3.6)
+    stale = NfInput(spec, None, catch_up_joules=5.0, idle_joules=3.0, total_packets=4)
+    fresh = NfInput(NfSpec("du1", "du"), 10.0, catch_up_joules=5.0, intensity=100.0)
+    s = split_window(WindowInputs(0.0, 15.0, (stale, fresh), **traffic([(0, "a", 0, 1, 10)])))
+    assert s.catch_up_joules.tolist() == [0.0, 5.0]
+    assert s.measured_joules.tolist() == [0.0, 15.0]
+    assert s.conservation_error_ratio.tolist() == [0.0, 0.0]
+    for arr in (s.static_nf_joules, s.dynamic_nf_joules, s.untagged_joules, s.embodied_nf_grams):
+        assert arr[0] == 0.0
+    assert s.idle_no_traffic_joules.tolist() == [0.0, 10.0]
+    assert s.co2_missing_joules.tolist() == [0.0, 0.0]  # fresh with an intensity: nothing missing
+
+
+def test_clamps_count_only_a_total_below_the_tagged_amount() -> None:
+    """Tagged 2 pkt / 200 B. Total exactly 2 / 200: no clamp; 1 / 200: one (packets); no total
+    at all: tagged only, nothing to clamp."""
+    rows = traffic([(0, "a", 0, 2, 200)])
+    exact = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=2, total_bytes=200)
+    short = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=1, total_bytes=200)
+    short_bytes = NfInput(NfSpec("ru1", "ru"), 10.0, total_packets=2, total_bytes=150)
+    none = NfInput(NfSpec("ru1", "ru"), 10.0)
+    got = [
+        split_window(WindowInputs(0.0, 15.0, (nf,), **rows)).clamps[0]
+        for nf in (exact, short, short_bytes, none)
+    ]
+    assert got == [0, 1, 1, 0]
+    s = split_window(WindowInputs(0.0, 15.0, (exact,), **rows))
+    assert s.untagged_joules[0] == 0.0 and app_joules(s, "a") == pytest.approx(10.0)
+
+
+def test_equal_key_counts_an_app_with_any_packets_bytes_or_requests() -> None:
+    """equal/equal, 30 J, no total: a has 1 packet and no bytes, b 0.5 packets, c only requests
+    (as an app-level request count), d nothing: a, b and c get 10 J each."""
+    spec = NfSpec("du1", "du", static_key="equal", dynamic_key="equal")
+    nf = NfInput(spec, 30.0, idle_joules=12.0)
+    rows = traffic([(0, "a", 0, 1, 0), (0, "b", 1, 0.5, 0), (0, "d", 0, 0, 0)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows, **requests([(-1, "c", 2)])))
+    assert {a: app_joules(s, a) for a in "abcd"} == pytest.approx(
+        {"a": 10.0, "b": 10.0, "c": 10.0, "d": 0.0}
+    )
+
+
+def test_direction_falls_back_to_packets_when_a_byte_key_has_no_bytes() -> None:
+    """40 J, all static (idle 40 J) by packets; the dynamic key is bytes, but the app's bytes
+    are all 0: its packets (1 up, 3 down) give the direction split, 1:3."""
+    spec = NfSpec("du1", "du", static_key="packets", dynamic_key="bytes")
+    nf = NfInput(spec, 40.0, idle_joules=40.0)
+    rows = traffic([(0, "a", 0, 1, 0), (0, "a", 1, 3, 0)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows))
+    assert app_joules(s, "a", 0) == pytest.approx(10.0)
+    assert app_joules(s, "a", 1) == pytest.approx(30.0)
+
+
+def test_untagged_is_a_party_under_equal_with_either_amount_untagged() -> None:
+    """equal/equal, 20 J, a tagged 1 pkt / 100 B. Total 2 pkt / 100 B: one untagged packet and no
+    untagged byte; total 1 pkt / 101 B: one untagged byte. Either way untagged is a second
+    party: a gets 10 J, untagged 10 J. Total 1 pkt / 100 B: a alone."""
+    spec = NfSpec("du1", "du", static_key="equal", dynamic_key="equal")
+    rows = traffic([(0, "a", 0, 1, 100)])
+    for total, a_joules in (((2, 100), 10.0), ((1, 101), 10.0), ((1, 100), 20.0)):
+        nf = NfInput(spec, 20.0, idle_joules=5.0, total_packets=total[0], total_bytes=total[1])
+        s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows))
+        assert app_joules(s, "a") == pytest.approx(a_joules), total
+        assert s.untagged_joules[0] == pytest.approx(20.0 - a_joules), total
+
+
+@pytest.mark.parametrize("key", ["packets", "bytes", "equal"])
+def test_tagged_only_when_a_traffic_key_has_no_total(key: str) -> None:
+    """Without a traffic-total source an NF is tagged_only when either key counts traffic;
+    requests need no total."""
+    flags = [
+        split_window(
+            WindowInputs(0.0, 15.0, (NfInput(NfSpec("x", "du", **keys), 1.0),))
+        ).tagged_only[0]
+        for keys in (
+            {"static_key": key, "dynamic_key": "requests"},
+            {"static_key": "requests", "dynamic_key": key},
+            {"static_key": "requests", "dynamic_key": "requests"},
+        )
+    ]
+    assert flags == [True, True, False]
+
+
+def test_traffic_rows_are_the_tagged_amounts_of_apps_with_traffic() -> None:
+    """a: 3 packets and no bytes; b: bytes only; c: requests only (no traffic row)."""
+    nf = NfInput(NfSpec("du1", "du", dynamic_key="requests"), 10.0, has_requests_source=True)
+    rows = traffic([(0, "a", 0, 3, 0), (0, "b", 1, 0, 250)])
+    s = split_window(WindowInputs(0.0, 15.0, (nf,), **rows, **requests([(0, "c", 4)])))
+    got = {
+        str(a): (float(p), float(b))
+        for a, p, b in zip(s.traffic_app, s.traffic_packets, s.traffic_bytes, strict=True)
+    }
+    assert got == {"a": (3.0, 0.0), "b": (0.0, 250.0)}
+    assert s.traffic_nf.tolist() == [0, 0]
+
+
+def test_small_energies_market_co2_and_embodied_split_by_direction() -> None:
+    """0.8 J by bytes, a 100 B up and 300 B down: 0.2 J up, 0.6 J down (rows below 1 J are
+    kept). Market 100 g/kWh; embodied 7.2 g/h x 15 s = 0.03 g, all a's, split over directions
+    like the energy, by the dynamic key (bytes 1:3): 0.0075 g up, 0.0225 g down."""
+    spec = NfSpec("du1", "du", embodied_grams_per_hour=7.2)
+    nf = NfInput(spec, 0.8, intensity=400.0, market_intensity=100.0)
+    s = split_window(
+        WindowInputs(0.0, 15.0, (nf,), **traffic([(0, "a", 0, 1, 100), (0, "a", 1, 1, 300)]))
+    )
+    assert s.entry_dir.tolist() == [0, 1]
+    joules = s.static_joules + s.dynamic_joules
+    assert joules.tolist() == pytest.approx([0.2, 0.6])
+    assert s.co2_grams.tolist() == pytest.approx([0.2 / 3.6e6 * 400, 0.6 / 3.6e6 * 400])
+    assert s.co2_market_grams.tolist() == pytest.approx([0.2 / 3.6e6 * 100, 0.6 / 3.6e6 * 100])
+    assert s.embodied_grams.tolist() == pytest.approx([0.0075, 0.0225])

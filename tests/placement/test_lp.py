@@ -1,4 +1,6 @@
-"""The LP against independent solutions, and the invariants every solution must keep."""
+"""The LP against independent solutions (exhaustive assignment, networkx min-cost flow) whose
+coefficients come from the config through tests/placement/reference.py, not from the problem's
+own arrays; and the invariants every solution must keep."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from collector.placement.inputs import PlacementConfig
-from collector.placement.model import InfeasibleError, Problem, build_problem
+from collector.placement.model import InfeasibleError, build_problem
 from collector.placement.solve import Solution, solve
 from tests.conftest import need_module
+from tests.placement import reference as ref
 from tests.placement.helpers import config, problems, region
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,61 +27,71 @@ def _solve_or_reject(cfg: PlacementConfig, **kw: object) -> Solution:
         raise
 
 
-def exhaustive_optimum(p: Problem) -> float:
-    """Uncapacitated optimum: each (class, origin) takes its cheapest feasible region alone."""
-    total = 0.0
-    for k in range(len(p.classes)):
-        for o in range(len(p.origins)):
-            if p.demand[k, o] == 0:
+def exhaustive_optimum(cfg: PlacementConfig) -> tuple[float, float]:
+    """Uncapacitated optimum: each (class, origin) takes its cheapest feasible region alone,
+    with feasibility and per-request objective from tests/placement/reference.py; and the
+    problem's scale (Σ demand × its dearest option), for the solver's absolute tolerance."""
+    total = scale = 0.0
+    for k in range(len(cfg.classes)):
+        for o in range(len(cfg.origins)):
+            d = ref.demand(cfg, k, o)
+            if d == 0:
                 continue
             options = [
-                p.coef.objective[k, o, r] for r in range(len(p.regions)) if p.allowed[k, o, r]
+                ref.objective(cfg, k, o, r)
+                for r in range(len(cfg.regions))
+                if ref.allowed(cfg, k, o, r)
             ]
-            total += p.demand[k, o] * min(options)
-    return total
+            total += d * min(options)
+            scale += d * max(abs(x) for x in options)
+    return total, scale
 
 
 @SETTINGS
 @given(problems(capacities=False))
 def test_uncapacitated_optimum_equals_exhaustive_assignment(cfg: PlacementConfig) -> None:
     sol = _solve_or_reject(cfg)
-    expected = exhaustive_optimum(sol.problem)
-    assert sol.objective_per_second == pytest.approx(expected, rel=1e-7, abs=1e-12)
+    expected, scale = exhaustive_optimum(cfg)
+    # HiGHS's feasibility tolerance leaves ~1e-9 of the problem's scale where the optimum is 0
+    assert sol.objective_per_second == pytest.approx(expected, rel=1e-7, abs=1e-9 * scale + 1e-15)
 
 
-def _min_cost_flow_optimum(p: Problem) -> float:
-    """Independent solve with networkx: source -> (class, origin) -> region -> sink.
+def _min_cost_flow_optimum(cfg: PlacementConfig) -> float:
+    """Independent solve with networkx: source -> (class, origin) -> region -> sink, with
+    feasibility and per-request objective from tests/placement/reference.py.
 
     Valid when every class has the same energy per request, so capacity is a request count.
     Demands and capacities are integers; costs scaled to integers (networkx needs them).
     """
     nx = need_module("networkx")
-    scale = 1e12 / max(float(np.max(np.abs(p.coef.objective))), 1e-30)
-    e = p.config.classes[0].energy_per_request_joules
+    n_k, n_o, n_r = len(cfg.classes), len(cfg.origins), len(cfg.regions)
+    cost = {
+        (k, o, r): ref.objective(cfg, k, o, r)
+        for k in range(n_k)
+        for o in range(n_o)
+        for r in range(n_r)
+        if ref.allowed(cfg, k, o, r)
+    }
+    scale = 1e12 / max(max((abs(c) for c in cost.values()), default=0.0), 1e-30)
+    e = cfg.classes[0].energy_per_request_joules
     g = nx.DiGraph()
-    total = int(p.demand.sum())
+    total = int(sum(ref.demand(cfg, k, o) for k in range(n_k) for o in range(n_o)))
     g.add_node("s", demand=-total)
     g.add_node("t", demand=total)
-    for k in range(len(p.classes)):
-        for o in range(len(p.origins)):
-            d = int(p.demand[k, o])
-            if d == 0:
-                continue
+    for (k, o, r), c in cost.items():
+        d = int(ref.demand(cfg, k, o))
+        if d:
             g.add_edge("s", ("d", k, o), capacity=d, weight=0)
-            for r in np.flatnonzero(p.allowed[k, o]):
-                g.add_edge(
-                    ("d", k, o), ("r", int(r)), weight=round(p.coef.objective[k, o, r] * scale)
-                )
-    for r, reg in enumerate(p.config.regions):
+            g.add_edge(("d", k, o), ("r", r), weight=round(c * scale))
+    for r, reg in enumerate(cfg.regions):
         cap = None if reg.capacity_kw is None else int(reg.capacity_kw * 1000 / e + 1e-9)
         g.add_edge(("r", r), "t", **({} if cap is None else {"capacity": cap}), weight=0)
     flow = nx.min_cost_flow(g)
     return sum(
-        f * p.coef.objective[k, o, int(node[1])]
-        for (tag, k, o), out in (
-            (n, flow[n]) for n in g.nodes if isinstance(n, tuple) and n[0] == "d"
-        )
-        for node, f in out.items()
+        f * cost[(n[1], n[2], node[1])]
+        for n in g.nodes
+        if isinstance(n, tuple) and n[0] == "d"
+        for node, f in flow[n].items()
     )
 
 
@@ -124,7 +137,7 @@ def capacitated_integer_problems(draw: st.DrawFn) -> PlacementConfig:
 @given(capacitated_integer_problems())
 def test_capacitated_optimum_equals_min_cost_flow(cfg: PlacementConfig) -> None:
     sol = _solve_or_reject(cfg)
-    reference = _min_cost_flow_optimum(sol.problem)
+    reference = _min_cost_flow_optimum(cfg)
     assert sol.objective_per_second == pytest.approx(reference, rel=1e-6, abs=1e-12)
 
 

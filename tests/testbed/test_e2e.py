@@ -242,9 +242,28 @@ def test_conservation_holds_for_every_nf_and_window(e2e: dict[str, Any]) -> None
         for w in s.nfs:
             assert w.conservation_error_ratio <= 1e-9, (w.nf, s.window_start)
             measured += w.measured_joules
+            # summed here from the published rows, not read from the engine's own ratio
+            rows = s.rows.nf == w.nf
+            apps = float(s.rows.static_joules[rows].sum() + s.rows.dynamic_joules[rows].sum())
+            unattributed = w.untagged_joules + w.idle_no_traffic_joules + w.catch_up_joules
+            assert apps + unattributed == pytest.approx(w.measured_joules, rel=1e-9, abs=1e-9)
     assert measured > 0
     for _, ratio in _samples(e2e["attributor"], "e2e_energy_conservation_error_ratio"):
         assert ratio <= 1e-9
+    # and in what the live attributor exported: Σ app + Σ unattributed = measured, per NF
+    text = e2e["attributor"]
+    per_nf: dict[str, float] = {}
+    for name, sign in (
+        ("e2e_energy_app_joules_total", 1.0),
+        ("e2e_energy_nf_unattributed_joules_total", 1.0),
+        ("e2e_energy_nf_joules_total", -1.0),
+    ):
+        for labels, value in _samples(text, name):
+            per_nf[labels["nf"]] = per_nf.get(labels["nf"], 0.0) + sign * value
+    exported = {lab["nf"]: v for lab, v in _samples(text, "e2e_energy_nf_joules_total")}
+    assert set(per_nf) == set(exported) and sum(exported.values()) > 0
+    for nf, diff in per_nf.items():
+        assert abs(diff) <= 1e-9 * max(exported[nf], 1.0), (nf, diff)
 
 
 def test_ru_readings_came_over_snmp_from_snmpd(e2e: dict[str, Any]) -> None:

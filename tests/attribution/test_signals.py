@@ -1,0 +1,287 @@
+"""Signals over time (DESIGN.md section 4) on worked examples: a piecewise-linear line through the
+samples, held for at most max_gap past one, resets and wraps of counters, and the vectorised bank
+of counters the engine uses for traffic, totals and requests. Numbers by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from collector.attribution.signals import CounterBank, Line
+
+
+def counter(points: list[tuple[float, float]], width: float | None = None) -> Line:
+    line = Line(width)
+    for t, v in points:
+        line.add_counter(t, v)
+    return line
+
+
+def gauge(points: list[tuple[float, float]]) -> Line:
+    line = Line()
+    for t, w in points:
+        line.add_gauge(t, w)
+    return line
+
+
+# --- Line ----------------------------------------------------------------------------------
+
+
+def test_line_interpolates_between_samples_and_holds_after_the_last() -> None:
+    """A counter's line counts from its first reading: 100 J at 10 s is 0, 200 J at 20 s 100."""
+    line = counter([(10.0, 100.0), (20.0, 200.0)])
+    assert line.at(9.9, 45.0) is None  # before the first sample
+    assert line.at(10.0, 45.0) == 0.0
+    assert line.at(12.5, 45.0) == pytest.approx(25.0)
+    assert line.at(20.0, 45.0) == 100.0
+    assert line.at(1000.0, 45.0) == 100.0  # held (freshness is fresh()'s business)
+    assert len(line) == 2
+    g = gauge([(10.0, 100.0), (20.0, 200.0)])  # a gauge's line is its readings
+    assert [g.at(t, 45.0) for t in (10.0, 12.5, 20.0)] == [100.0, 125.0, 200.0]
+
+
+def test_a_gap_longer_than_max_gap_breaks_the_line() -> None:
+    """Samples 0 s and 50 s: with max_gap 45 s the value is held at 0 s's until 50 s; with
+    max_gap 50 s (a gap of exactly max_gap) it is still interpolated."""
+    line = counter([(0.0, 0.0), (50.0, 100.0)])
+    assert line.at(25.0, 45.0) == 0.0
+    assert line.at(25.0, 50.0) == pytest.approx(50.0)
+    assert line.at(50.0, 45.0) == 100.0
+
+
+def test_counter_readings_are_reset_adjusted() -> None:
+    """1000 -> 1100 (+100), -> 50 (a reset: +50), -> 150 (+100): 0, 100, 150, 250."""
+    line = counter([(0.0, 1000.0), (10.0, 1100.0), (20.0, 50.0), (30.0, 150.0)])
+    assert [line.at(t, 45.0) for t in (0.0, 10.0, 20.0, 30.0)] == [0.0, 100.0, 150.0, 250.0]
+    assert line.resets == 1
+
+
+def test_counter_wraps_modulo_its_width() -> None:
+    """Width 1000: 950 -> 980 (+30), -> 10 (a wrap from the top 10 %: +30), -> 15 (+5)."""
+    line = counter([(0.0, 950.0), (15.0, 980.0), (30.0, 10.0), (45.0, 15.0)], width=1000.0)
+    assert [line.at(t, 45.0) for t in (0.0, 15.0, 30.0, 45.0)] == [0.0, 30.0, 60.0, 65.0]
+    assert line.resets == 1
+    again = counter([(0.0, 5.0), (10.0, 5.0), (20.0, 7.0)])  # equal readings: no reset
+    assert again.resets == 0 and again.at(20.0, 45.0) == 2.0
+
+
+def test_samples_not_newer_than_the_last_are_ignored() -> None:
+    line = counter([(10.0, 100.0), (10.0, 500.0), (5.0, 0.0), (20.0, 200.0)])
+    assert [line.at(t, 45.0) for t in (10.0, 15.0, 20.0)] == [0.0, 50.0, 100.0]
+    assert line.resets == 0 and len(line) == 2
+    g = gauge([(0.0, 10.0), (0.0, 99.0), (10.0, 20.0)])
+    assert [g.at(t, 45.0) for t in (0.0, 5.0, 10.0)] == [10.0, 15.0, 20.0]
+
+
+def test_fresh_means_every_point_within_max_gap_after_a_sample() -> None:
+    line = counter([(0.0, 0.0), (50.0, 50.0)])
+    assert not line.fresh(-15.0, 0.0, 45.0)  # before the first sample
+    assert line.fresh(0.0, 15.0, 45.0)
+    assert line.fresh(30.0, 45.0, 45.0)  # 45 s after 0 s: still within max_gap
+    assert not line.fresh(31.0, 46.0, 45.0)
+    assert not line.fresh(45.0, 60.0, 45.0)  # [45, 50) lies beyond 45 s after 0 s
+    assert line.fresh(50.0, 65.0, 45.0)
+    assert line.fresh(80.0, 95.0, 45.0)
+    assert not line.fresh(81.0, 96.0, 45.0)
+    assert line.fresh(45.0, 60.0, 50.0)
+
+
+def test_gauge_integral_is_the_trapezoid_sum() -> None:
+    """10 W at 0 s, 20 W at 10 s, 20 W at 20 s, 5 W at 30 s; max_gap 45 s.
+    [0, 15): 150 J (0..10) + 100 J (10..15) = 250 J. [5, 25), by pieces: (15 + 20) / 2 x 5
+    = 87.5 J, then 200 J, then (20 + 12.5) / 2 x 5 = 81.25 J: 368.75 J."""
+    g = gauge([(0.0, 10.0), (10.0, 20.0), (20.0, 20.0), (30.0, 5.0)])
+    assert g.integral(0.0, 15.0, 45.0) == pytest.approx(250.0)
+    assert g.integral(5.0, 25.0, 45.0) == pytest.approx(368.75)
+    assert g.integral(30.0, 45.0, 45.0) == pytest.approx(75.0)  # held at 5 W
+
+
+def test_gauge_integral_across_a_long_gap_holds_the_value_before_it() -> None:
+    g = gauge([(0.0, 2.0), (100.0, 10.0)])
+    assert g.integral(0.0, 15.0, 45.0) == pytest.approx(30.0)
+    assert g.integral(0.0, 15.0, 200.0) == pytest.approx(2.0 * 15 + 0.08 * 15**2 / 2)
+
+
+def test_prune_keeps_the_sample_that_still_defines_the_line() -> None:
+    line = counter([(0.0, 0.0), (10.0, 10.0), (20.0, 20.0), (30.0, 30.0)])
+    line.prune(15.0)
+    assert len(line) == 3 and line.at(15.0, 45.0) == pytest.approx(15.0)
+    assert line.at(5.0, 45.0) is None
+    line.prune(20.0)  # a sample exactly at `before` is the one kept
+    assert len(line) == 2 and line.at(20.0, 45.0) == 20.0
+    line.prune(0.0)
+    assert len(line) == 2
+
+
+# --- CounterBank ---------------------------------------------------------------------------
+
+
+def add(bank: CounterBank, rows: list[tuple[int, float, list[float]]]) -> None:
+    bank.add(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=float),
+        np.array([r[2] for r in rows], dtype=float),
+    )
+
+
+def test_bank_increase_between_calls_interpolated_at_the_edges() -> None:
+    """Series a: packets 0, 10, 30 and bytes 0, 1000, 3000 at 0, 10, 20 s. Edges 15 and 30."""
+    bank = CounterBank(2, 45.0)
+    a = bank.series_id(("du", "a"))
+    add(bank, [(a, 0.0, [0.0, 0.0]), (a, 10.0, [10.0, 1000.0]), (a, 20.0, [30.0, 3000.0])])
+    assert bank.increase(15.0).tolist() == [[20.0, 2000.0]]
+    assert bank.increase(30.0).tolist() == [[10.0, 1000.0]]
+    assert bank.increase(45.0).tolist() == [[0.0, 0.0]]
+
+
+def test_bank_series_ids_are_stable_and_grow_past_the_first_allocation() -> None:
+    bank = CounterBank(1, 45.0)
+    ids = [bank.series_id(("nf", str(i))) for i in range(40)]
+    assert ids == list(range(40)) and bank.series_id(("nf", "7")) == 7
+    add(bank, [(i, t, [float(i) * t]) for i in ids for t in (0.0, 15.0)])
+    assert bank.increase(15.0)[:, 0].tolist() == [15.0 * i for i in ids]
+    assert bank.keys[39] == ("nf", "39")
+
+
+def test_bank_resets_count_from_zero_and_wraps_use_the_width() -> None:
+    """Without width: 100 -> 20 is a reset (+20). Width 256: 250 -> 4 wraps (+10); 100 -> 4
+    is a reset (+4). Equal readings add nothing."""
+    bank = CounterBank(1, 45.0)
+    plain = bank.series_id(("plain",))
+    wide = bank.series_id(("w",), width=256.0)
+    low = bank.series_id(("low",), width=256.0)
+    add(
+        bank,
+        [
+            (plain, 0.0, [90.0]),
+            (plain, 5.0, [100.0]),
+            (plain, 10.0, [20.0]),
+            (plain, 15.0, [20.0]),
+            (wide, 0.0, [240.0]),
+            (wide, 5.0, [250.0]),
+            (wide, 10.0, [4.0]),
+            (wide, 15.0, [4.0]),
+            (low, 0.0, [90.0]),
+            (low, 5.0, [100.0]),
+            (low, 10.0, [4.0]),
+            (low, 15.0, [6.0]),
+        ],
+    )
+    assert bank.increase(15.0)[:, 0].tolist() == [30.0, 20.0, 16.0]
+    assert bank.resets == 3
+
+
+def test_bank_reset_across_two_calls_of_add() -> None:
+    """The previous raw value is remembered between batches: 100, then 20 later is a reset."""
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 0.0, [50.0]), (s, 5.0, [100.0])])
+    add(bank, [(s, 10.0, [20.0]), (s, 15.0, [30.0])])
+    assert bank.increase(15.0)[:, 0].tolist() == [80.0]  # 50 + 20 + 10
+    assert bank.resets == 1
+
+
+def test_bank_ignores_samples_not_newer_and_sorts_what_it_gets() -> None:
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 10.0, [10.0]), (s, 0.0, [0.0]), (s, 10.0, [999.0])])  # unsorted, a repeat
+    add(bank, [(s, 5.0, [777.0]), (s, 20.0, [20.0])])  # 5 s is older than what it has
+    assert bank.values_at(10.0).tolist() == [[10.0]]
+    assert bank.values_at(15.0).tolist() == [[15.0]]
+    assert bank.resets == 0
+
+
+def test_bank_values_are_nan_before_a_series_starts_and_held_across_long_gaps() -> None:
+    bank = CounterBank(1, 45.0)
+    early = bank.series_id(("early",))
+    late = bank.series_id(("late",))
+    add(bank, [(early, 0.0, [0.0]), (early, 100.0, [100.0]), (late, 50.0, [7.0])])
+    v = bank.values_at(20.0)
+    assert v[0, 0] == 0.0 and math.isnan(v[1, 0])  # gap of 100 s > 45 s: held at 0
+    assert bank.values_at(100.0).tolist() == [[100.0], [0.0]]
+    assert bank.last_time_at(20.0).tolist() == [0.0, -math.inf]
+    assert bank.last_time_at(60.0).tolist() == [0.0, 50.0]
+    short = CounterBank(1, 100.0)
+    e = short.series_id(("early",))
+    add(short, [(e, 0.0, [0.0]), (e, 100.0, [100.0])])
+    assert short.values_at(20.0).tolist() == [[20.0]]  # a gap of exactly max_gap: interpolated
+
+
+def test_bank_increase_of_a_series_that_starts_later_counts_from_its_first_sample() -> None:
+    bank = CounterBank(1, 45.0)
+    a = bank.series_id(("a",))
+    b = bank.series_id(("b",))
+    add(bank, [(a, 0.0, [0.0]), (a, 15.0, [15.0])])
+    assert bank.increase(15.0).tolist() == [[15.0], [0.0]]
+    add(bank, [(a, 30.0, [30.0]), (b, 20.0, [1000.0]), (b, 30.0, [1010.0])])
+    assert bank.increase(30.0).tolist() == [[15.0], [10.0]]
+
+
+def test_bank_empty_and_prune() -> None:
+    bank = CounterBank(1, 45.0)
+    assert bank.values_at(0.0).shape == (0, 1) and bank.last_time_at(0.0).shape == (0,)
+    bank.prune(0.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 0.0, [0.0])])
+    add(bank, [(s, 10.0, [10.0])])
+    add(bank, [(s, 20.0, [20.0])])
+    add(bank, [(s, 30.0, [30.0])])
+    bank.prune(15.0)  # keeps the sample at 10 s, which still defines the value at 15 s
+    assert bank.values_at(15.0).tolist() == [[15.0]]
+    assert math.isnan(bank.values_at(5.0)[0, 0])
+    bank.prune(20.0)
+    assert bank.values_at(20.0).tolist() == [[20.0]] and math.isnan(bank.values_at(15.0)[0, 0])
+    assert bank.values_at(100.0).tolist() == [[30.0]]
+
+
+def test_a_gauge_reading_of_zero_watts_integrates_to_zero() -> None:
+    g = gauge([(0.0, 0.0), (10.0, 0.0), (20.0, 4.0)])
+    assert g.integral(0.0, 10.0, 45.0) == 0.0
+    assert g.integral(0.0, 20.0, 45.0) == pytest.approx(20.0)  # 0 to 4 W over 10 s
+
+
+def test_bank_rejects_a_later_sample_at_the_same_time_as_the_last() -> None:
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 0.0, [0.0]), (s, 10.0, [10.0])])
+    add(bank, [(s, 10.0, [999.0]), (s, 20.0, [20.0])])
+    assert bank.values_at(10.0).tolist() == [[10.0]]
+    assert bank.values_at(20.0).tolist() == [[20.0]] and bank.resets == 0
+
+
+def test_bank_batches_with_several_series_keep_each_series_own_state() -> None:
+    """One batch with two series, each with a repeated time; then a second batch for each with
+    a sample older than its last one (ignored) and a newer one."""
+    bank = CounterBank(1, 45.0)
+    a = bank.series_id(("a",))
+    b = bank.series_id(("b",))
+    add(
+        bank,
+        [
+            (a, 0.0, [0.0]),
+            (a, 10.0, [10.0]),
+            (b, 0.0, [100.0]),
+            (b, 10.0, [110.0]),
+            (b, 10.0, [555.0]),  # the same time again within the batch: ignored
+        ],
+    )
+    add(bank, [(a, 5.0, [777.0]), (a, 20.0, [12.0]), (b, 5.0, [1.0]), (b, 20.0, [130.0])])
+    assert bank.values_at(10.0).tolist() == [[10.0], [10.0]]
+    assert bank.values_at(20.0).tolist() == [[12.0], [30.0]]
+    assert bank.values_at(15.0).tolist() == [[11.0], [20.0]]
+    assert bank.resets == 0
+
+
+def test_every_reset_and_wrap_is_counted() -> None:
+    line = counter([(0.0, 100.0), (5.0, 10.0), (10.0, 20.0), (15.0, 5.0), (20.0, 6.0)])
+    assert line.resets == 2 and line.at(20.0, 45.0) == 10.0 + 10.0 + 5.0 + 1.0
+
+
+def test_bank_interpolates_late_in_time_too() -> None:
+    """Samples at 1000 s and 1010 s (10 s apart): the value at 1005 s is interpolated."""
+    bank = CounterBank(1, 45.0)
+    s = bank.series_id(("s",))
+    add(bank, [(s, 1000.0, [0.0]), (s, 1010.0, [10.0])])
+    assert bank.values_at(1005.0).tolist() == [[5.0]]
