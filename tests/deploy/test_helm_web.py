@@ -167,9 +167,10 @@ def test_verify_if_given_keeps_https_probes() -> None:
         ({"web": {"tls": {"clientAuth": "optional"}}}, "/web/tls/clientAuth"),
         ({"web": {"tls": {"mountPath": "tls"}}}, "/web/tls/mountPath"),
         ({"web": {"tls": {"enable": True}}}, "enable"),
+        ({"config": {"web": {"bearer_token_file": "/t"}}}, "'web' not allowed"),  # chart's own
     ],
     ids=["tls-without-secret", "auth-without-keys", "auth-keys-without-secret", "client-auth",
-         "relative-mount", "typo"],
+         "relative-mount", "typo", "config-web"],
 )  # fmt: skip
 def test_incomplete_web_values_fail_the_render(values: dict[str, Any], message: str) -> None:
     with pytest.raises(Exception, match=message):
