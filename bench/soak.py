@@ -12,6 +12,10 @@ conservation per NF and window; published per-app totals never decrease and neve
 than the energy measured in the windows they cover; every NF's window energy (stale or not,
 catch-up) equals what the model derives from the samples the sources served; no faulty answer
 became a sample; after each restart the store holds every window reported written before it.
+A restarted attributor continues the signals from the state written with the newest stored
+window, so at a kill the model rolls back to that window (the readings after it are lost with
+the process) and the windows after a restart are checked like any others.
+`windows_lost_to_kills` counts the windows after each restart until one is measured again.
 
 Run (as root, for the tmpfs): .venv/bin/python bench/soak.py --json [--windows 10000] [--seed 1]
 """
@@ -38,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from bench.soak_model import Signal
+from bench.soak_model import Mark, Signal
 from bench.soak_sources import (
     APPS,
     NODE_IDS,
@@ -374,6 +378,9 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         store_waiting_ticks = store_pending_max = 0
         stale_after_restart = 0
         after_restart = False
+        # the models as they stood when each window was computed (newest reported ones): a
+        # restart continues from the state written with the newest window in the store
+        marks: dict[float, dict[str, Mark]] = {}
         computed: set[float] = set()
         disk_free_at: int | None = None
         filler: Path | None = None
@@ -427,6 +434,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     not missing,
                     f"reported written, missing after a kill: {missing}",
                 )
+                unreported = sorted(x for x in stored if x not in checker.window_measured)
                 for s, m in measured_per_window(
                     store,
                     checker.unconfirmed | {x for x in stored if x not in checker.window_measured},
@@ -441,8 +449,10 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     checker.window_measured.pop(s, None)
                 checker.unconfirmed = set()
                 after_restart = True
-                models = {nf: Signal(b.kind, MAX_GAP, WRAP_JOULES if nf == "ru" else None)
-                          for nf, b in bank.nfs.items()}  # fmt: skip
+                restart_models(
+                    models, marks, stored, unreported, served, now, stored_state_window(store)
+                )
+                marks = {max(stored): {nf: m.mark() for nf, m in models.items()}} if stored else {}
                 continue
             reply = child.tick(now)
             for nf, source in (("ru", "ru"), ("du", "du"), ("upf", "upf")):
@@ -458,6 +468,11 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             for rep in reply["computed"]:
                 checker.window(rep, models)
                 computed.add(float(rep["start"]))
+                # each window is written with the state after it (a tick's later window may
+                # fail to be written while an earlier one was)
+                marks[float(rep["start"])] = {nf: m.mark() for nf, m in models.items()}
+            if reply["last_written"] is not None:  # older marks are never restored
+                marks = {s: m for s, m in marks.items() if s >= reply["last_written"]}
             checker.totals(reply["published"])
             checker.written(reply["last_written"])
             for rep in reply["computed"] if after_restart else ():
@@ -544,6 +559,42 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         shutil.rmtree(work, ignore_errors=True)
 
 
+def restart_models(
+    models: dict[str, Signal],
+    marks: dict[float, dict[str, Mark]],
+    stored: set[float],
+    unreported: list[float],
+    served: Any,
+    now: float,
+    state_window: float | None,
+) -> None:
+    """Roll the models back to what the new process continues from: the state written with the
+    newest window in the store (readings taken after it are lost with the process). When the
+    killed tick wrote windows of its own (never reported), its readings had been taken before
+    them: the models take those readings and compute those windows, as the killed process did.
+    A store whose state is not of its newest window (a tick that computes several windows
+    writes the state with its last one only) starts afresh."""
+    newest = max(stored, default=None)
+    if newest is None or state_window != newest:
+        for m in models.values():
+            m.rollback((0, None, None))
+        return
+    if newest in marks:
+        for nf, m in models.items():
+            m.rollback(marks[newest][nf])
+        return
+    if not unreported:
+        raise RuntimeError(f"the store's newest window {newest} was never computed here")
+    # the killed tick wrote windows after the newest reported one: the models stand where the
+    # killed process stood before that tick (every reading until then, the carry of the newest
+    # reported window), then take the tick's readings and compute its windows
+    for nf, m in models.items():
+        if nf not in served.faults:
+            m.add(now, served.values[nf])
+        for s in unreported:
+            m.window(s, s + W)
+
+
 def measured_per_window(store: Path, starts: set[float]) -> dict[float, float]:
     """Σ measured over NFs of the given windows that the store holds."""
     from collector.store import Store
@@ -568,6 +619,18 @@ def store_totals(store: Path) -> tuple[float, float]:
     finally:
         reader.close()
     return float(measured), float(unmeasured)
+
+
+def stored_state_window(store: Path) -> float | None:
+    """The window whose engine state the store holds (the one before its next_window)."""
+    from collector.store import Store
+
+    reader = Store(store)
+    try:
+        text = reader.load_state()
+    finally:
+        reader.close()
+    return None if text is None else float(json.loads(text)["next_window"]) - W
 
 
 def stored_windows(store: Path) -> list[float]:

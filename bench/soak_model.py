@@ -1,4 +1,5 @@
-"""The soak's independent model of one NF's measured energy, written from DESIGN.md section 4
+"""The soak's independent model of one NF's measured energy, written from the accounting rules
+(docs/explanation/attribution.md)
 apart from collector.attribution (which it checks): what the attributor should measure in each
 window, given the samples it received and the moment it computed the window.
 
@@ -11,6 +12,9 @@ window, given the samples it received and the moment it computed the window.
 - A counter's window energy runs from the value at the last measured edge (the carry) to the
   value at its end; after stale windows, the increase from the carry to the new window's start is
   catch-up. A gauge's window energy is its integral; a stale gauge window is lost.
+- A restarted attributor continues from what was written with its predecessor's newest window
+  (the samples taken until then and the carry): the soak rolls the model back to that moment
+  (`mark` and `rollback`), and the readings after it are lost with the process.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import dataclass
+
+Mark = tuple[int, float | None, tuple[float, float] | None]
 
 
 @dataclass(frozen=True)
@@ -89,3 +95,12 @@ class Signal:
             return Expected(False, max(f_e - carry[0], 0.0), 0.0)
         catch = max(f_s - carry[0], 0.0) if carry is not None else 0.0
         return Expected(False, f_e - f_s + catch, catch)
+
+    def mark(self) -> Mark:
+        """The signal as it stands (its samples only grow), to roll back to."""
+        return (len(self.t), self._raw, self._carry)
+
+    def rollback(self, mark: Mark) -> None:
+        n, self._raw, self._carry = mark
+        del self.t[n:]
+        del self.y[n:]

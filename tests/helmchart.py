@@ -92,6 +92,31 @@ TOGGLES: dict[str, dict[str, Any]] = {
         "config": {"api": {"token_file": "/etc/e2e-energy/secrets/api-token"}},
     },
     "fullname-override": {"fullnameOverride": "energy", "commonLabels": {"team": "ran"}},
+    "web-tls": {
+        "web": {"tls": {"enabled": True, "existingSecret": "e2e-tls"}},
+        "serviceMonitor": {"enabled": True},
+    },
+    "web-mtls-auth": {
+        "web": {
+            "tls": {"enabled": True, "existingSecret": "e2e-tls", "clientCAKey": "ca.crt"},
+            "auth": {
+                "existingSecret": "scrape",
+                "bearerTokenKey": "token",
+                "basicAuthUsername": "prometheus",
+            },
+            "monitor": {
+                "tlsConfig": {
+                    "cert": {"secret": {"name": "prom-client", "key": "tls.crt"}},
+                    "keySecret": {"name": "prom-client", "key": "tls.key"},
+                }
+            },
+        },
+        "podMonitor": {"enabled": True},
+    },
+    "web-basic-auth": {
+        "web": {"auth": {"existingSecret": "scrape", "basicAuthUsername": "prometheus"}},
+        "serviceMonitor": {"enabled": True},
+    },
 }
 TOGGLES["everything-on"] = {
     "agent": {"promiscuous": True},
@@ -101,6 +126,15 @@ TOGGLES["everything-on"] = {
     "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
     "networkPolicy": {"egress": {"enabled": True}},
     "config": {"apps_kubernetes": {"annotation": "e2e-energy.io/trace-id"}},
+    "web": {
+        "tls": {
+            "enabled": True,
+            "existingSecret": "e2e-tls",
+            "clientCAKey": "ca.crt",
+            "clientAuth": "verify_if_given",
+        },
+        "auth": {"existingSecret": "scrape", "bearerTokenKey": "token"},
+    },
 }
 
 CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from collector.attribution.records import EnergyRecord
 from collector.attribution.signals import Line
@@ -142,3 +143,30 @@ class EnergyState:
         for line in (self.counter, self.gauge, self.idle, self.gpu):
             if line is not None:
                 line.prune(before)
+
+    def state(self, since: float) -> dict[str, Any]:
+        """What windows from `since` on need (a restarted process continues from it): the
+        signals' samples from the last one at or before `since`, the counters' carries, the
+        source's resolution and basis. The rolling minimum's window means are not kept: after a
+        restart its horizon starts again."""
+        lines = {
+            name: line.state(since)
+            for name, line in (("counter", self.counter), ("gauge", self.gauge),
+                               ("idle", self.idle), ("gpu", self.gpu))
+            if line is not None
+        }  # fmt: skip
+        return {
+            "lines": lines, "carry": self._carry, "carry_end": self._carry_end,
+            "gpu_carry": self._gpu_carry, "resolution_joules": self.resolution_joules,
+            "energy_basis": self.energy_basis,
+        }  # fmt: skip
+
+    def restore(self, state: dict[str, Any]) -> None:
+        lines = {name: Line.from_state(d) for name, d in state["lines"].items()}
+        self.counter, self.gauge = lines.get("counter"), lines.get("gauge")
+        self.idle, self.gpu = lines.get("idle"), lines.get("gpu")
+        self._carry, self._carry_end = state["carry"], state["carry_end"]
+        gpu = state["gpu_carry"]
+        self._gpu_carry = None if gpu is None else (float(gpu[0]), float(gpu[1]))
+        self.resolution_joules = state["resolution_joules"]
+        self.energy_basis = state["energy_basis"]

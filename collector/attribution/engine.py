@@ -7,6 +7,7 @@ order. Counters are evaluated at window edges, gauges integrated, and the split 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,8 @@ from collector.attribution.totals import Accumulator, make_snapshot
 
 _ALIGN_TOLERANCE = 1e-6
 """Fraction of a window by which a start may miss the grid (float rounding, not a real offset)."""
+STATE_VERSION = 1
+"""Version of `Engine.state()`; a state of another version is not restored."""
 
 
 class UnknownNf(KeyError):
@@ -193,6 +196,52 @@ class Engine:
 
     def totals(self) -> Totals:
         return self._acc.totals()
+
+    def state(self) -> dict[str, Any]:
+        """What a restarted process needs to continue the signals where this one stands after
+        its last computed window (written with that window and its totals, in one transaction):
+        each signal's last readings (a counter needs two), its carry and reset state, the
+        latest intensities. Readings taken since then are in it too; they are readings."""
+        since = self.next_window
+        if since is None:
+            raise ValueError("no window computed yet")
+        return {
+            "version": STATE_VERSION,
+            "next_window": since,
+            "energy": {nf: st.state(since) for nf, st in self._energy.items()},
+            "traffic": self._traffic.state(since),
+            "traffic_totals": self._totals_bank.state(since),
+            "link_header": [[self._totals_bank.keys[i], h] for i, h in self._link_header.items()],
+            "requests": self._requests.state(since),
+            "intensity": {zone: series.state(since) for zone, series in self._intensity.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        """Continue from the `state()` of the process that wrote the totals this engine resumed
+        from, so the first reading after a restart yields a delta across the downtime, which
+        the gap rules (max_gap, stale windows, catch-up) then treat as any other gap. Returns
+        False, restoring nothing, for a state of another version or of another window; signals
+        of NFs the topology no longer has are left out."""
+        w = self.topology.window_seconds
+        nxt = self.next_window
+        if state.get("version") != STATE_VERSION or nxt is None:
+            return False
+        if abs(float(state["next_window"]) - nxt) > _ALIGN_TOLERANCE * w:
+            return False
+        for nf, st in state["energy"].items():
+            if nf in self._energy:
+                self._energy[nf].restore(st)
+        known = self._nf_index.__contains__
+        self._traffic.restore(state["traffic"], lambda k: known(k[0]))
+        self._totals_bank.restore(state["traffic_totals"], lambda k: known(k[0]))
+        for key, header in state["link_header"]:
+            sid = self._totals_bank.index_of(tuple(key))
+            if sid is not None:
+                self._link_header[sid] = int(header)
+        self._requests.restore(state["requests"], lambda k: not k[1] or known(k[1]))
+        for zone, series in state["intensity"].items():
+            self._zone(zone).restore(series)
+        return True
 
 
 def _app_requests(keys: list[tuple[str, ...]], counts: np.ndarray) -> dict[str, float]:

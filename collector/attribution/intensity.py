@@ -8,6 +8,8 @@ CO2 of that window is reported as missing joules, never as zero.
 from __future__ import annotations
 
 import bisect
+from dataclasses import astuple
+from typing import Any
 
 from collector.attribution.records import IntensityRecord
 
@@ -50,3 +52,15 @@ class IntensitySeries:
         if i > 0:
             del self._t[:i]
             del self._v[:i]
+
+    def state(self, since: float) -> dict[str, Any]:
+        """The values from the last one at or before `since` on, and the latest record."""
+        i = max(bisect.bisect_right(self._t, since) - 1, 0)
+        latest = None if self.latest is None else list(astuple(self.latest))
+        return {"t": self._t[i:], "v": self._v[i:], "latest": latest}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._t = [float(x) for x in state["t"]]
+        self._v = [float(x) for x in state["v"]]
+        latest = state["latest"]
+        self.latest = None if latest is None else IntensityRecord(*latest)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -34,6 +35,10 @@ APPS_RELIST_SECONDS = 30.0
 """How often pods are re-listed for app annotations."""
 MAX_BACKFILL_WINDOWS = 10_000
 """After a long downtime at most this many (stale) windows are computed; older ones are skipped."""
+AGENT_READS_IN_FLIGHT = 32
+"""Agents read at once. All of them at once (1000) put a thousand response callbacks in the
+event loop's queue ahead of every API request (p99 of seconds); the bound keeps that queue
+short. A read's deadline starts when its turn comes, so waiting for a slot is no timeout."""
 
 
 class LiveAttributor:
@@ -60,6 +65,9 @@ class LiveAttributor:
         self.store = store
         self.writer = StoreWriter(store, max_pending=max_pending_windows, log=log)
         self.engine = Engine(self.topology, totals=load_totals(store))
+        saved = store.load_state()
+        self.resumed_signals = saved is not None and self.engine.restore(json.loads(saved))
+        """Whether the signals continue the previous process's (its last readings and carries)."""
         self.publish = publish
         self.last: Snapshot | None = None
         """The newest snapshot the store holds (what was published last)."""
@@ -137,10 +145,17 @@ class LiveAttributor:
                     url, timeout, max_response_bytes=self.settings.agents.max_response_bytes
                 )
                 self.agents[url] = Runner(source, clock=self.clock)
+        current = set(urls)  # a list here made this loop quadratic in the agents
         for url, runner in self.agents.items():
-            if url not in urls:
+            if url not in current:
                 await runner.aclose()
-        results = await asyncio.gather(*(self.agents[u].read() for u in urls))
+        slots = asyncio.Semaphore(AGENT_READS_IN_FLIGHT)
+
+        async def read(runner: Runner[Any]) -> ReadResult:
+            async with slots:
+                return await runner.read()
+
+        results = await asyncio.gather(*(read(self.agents[u]) for u in urls))
         return [r for r in results if r.up]
 
     async def refresh_apps(self) -> None:
@@ -188,7 +203,12 @@ class LiveAttributor:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self.health(), indices=self._indices())
-            self._publish(self.writer.commit(snap))
+            # The engine's state goes with the last window due (after a downtime thousands are,
+            # and the state of many series costs as much as a window): a kill between two of
+            # them leaves a state of an older window, which a restart does not take.
+            last = self.next_window + w + self.settle > now
+            state = json.dumps(self.engine.state()) if last else None
+            self._publish(self.writer.commit(snap, state))
             out.append(snap)
         return out
 

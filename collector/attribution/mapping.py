@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import fields
 
 from collector.attribution.records import (
     EnergyMode,
@@ -29,6 +30,9 @@ from collector.models import (
 )
 from collector.power.targets import target_key
 from collector.settings import Settings
+
+MAX_CACHED_FLOWS = 1_000_000
+"""Flows whose mapping is kept (~200 bytes each); past it the cache starts again."""
 
 
 class InputMapper:
@@ -55,6 +59,10 @@ class InputMapper:
         self.bad_annotations = 0
         self.bad_values = 0
         self._discovered: dict[tuple[int | None, str], str] = {}
+        self._flows: dict[tuple[int, int, str, str], tuple[str, str, str]] = {}
+        """(node_id, namespace_id, trace_id, k8s_node) -> (nf, app, series) of a mapped flow:
+        every agent reports the same flows each tick, so each is resolved once (the series
+        string, reused, also keeps its hash for the engine's series lookup)."""
 
     def set_discovered(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Apps found on pod annotations: (app, value) with value `<namespace_id>:<trace_id>` or
@@ -71,6 +79,7 @@ class InputMapper:
             found[key] = app
         self._discovered = found
         self.bad_annotations = bad
+        self._flows.clear()  # apps may have moved
 
     def app_for(self, namespace_id: int, trace_id: str) -> str:
         """Settings first, then pod annotations, else `unknown`."""
@@ -113,18 +122,27 @@ class InputMapper:
         )
 
     def traffic(self, c: TrafficCount) -> TrafficRecord | None:
-        spec = self.topology.nf_for_node(c.node_id)
-        if spec is None:
-            self.unmapped_nodes += 1
-            return None
+        key = (c.node_id, c.namespace_id, c.trace_id, c.k8s_node)
+        known = self._flows.get(key)
+        if known is None:
+            spec = self.topology.nf_for_node(c.node_id)
+            if spec is None:
+                self.unmapped_nodes += 1
+                return None
+            app = self.app_for(c.namespace_id, c.trace_id)
+            known = (spec.name, app, f"{c.k8s_node}/{c.namespace_id}/{c.trace_id}")
+            if len(self._flows) >= MAX_CACHED_FLOWS:  # flows come and go: bound the memory
+                self._flows.clear()
+            self._flows[key] = known
+        nf, app, series = known
         return TrafficRecord(
             t=c.t,
-            nf=spec.name,
-            app=self.app_for(c.namespace_id, c.trace_id),
+            nf=nf,
+            app=app,
             direction=c.direction,
             packets_total=c.packets_total,
             bytes_total=c.bytes_total,
-            series=f"{c.k8s_node}/{c.namespace_id}/{c.trace_id}",
+            series=series,
         )
 
     def traffic_total(self, s: TrafficTotalSample, host: str = "") -> TrafficTotalRecord | None:
@@ -178,6 +196,16 @@ class InputMapper:
 
 
 _AMOUNTS = ("joules_total", "watts", "packets_total", "bytes_total", "requests_total")
+_AMOUNTS_OF: dict[type, tuple[str, ...]] = {}
+"""The amounts each record type has: looked up once per type, not tried by name per record."""
+
+
+def _amounts(cls: type) -> tuple[str, ...]:
+    names = _AMOUNTS_OF.get(cls)
+    if names is None:
+        have = {f.name for f in fields(cls)}
+        names = _AMOUNTS_OF[cls] = tuple(n for n in _AMOUNTS if n in have)
+    return names
 
 
 def _sane(r: Record) -> bool:
@@ -186,8 +214,8 @@ def _sane(r: Record) -> bool:
     counted in `bad_values` (the replay reader rejects the same values)."""
     if not math.isfinite(r.t):
         return False
-    for name in _AMOUNTS:
-        value = getattr(r, name, None)
+    for name in _amounts(type(r)):
+        value = getattr(r, name)
         if value is not None and not (math.isfinite(value) and value >= 0):
             return False
     if isinstance(r, IntensityRecord):

@@ -1,4 +1,5 @@
-"""Snapshots into the store and cumulative totals back out of it (restarts resume counters).
+"""Snapshots into the store and cumulative totals back out of it (restarts resume counters),
+with the engine's state after the newest window (restarts resume the signals).
 
 `StoreWriter` is the one place the live attributor writes: a window reaches the store whole or
 not at all, and a window that cannot be written (a full disk) waits in a bounded queue and is
@@ -97,22 +98,26 @@ class StoreWriter:
         self.log = log or _stderr
         self._pending: deque[WindowRows] = deque()
         self._latest: Snapshot | None = None
+        self._latest_state: str | None = None
         self._errors: dict[str, int] = {}
         self._dropped = 0
         self._last_error: str | None = None
         self.last_written: float | None = None
         """Start of the newest window in the store (written by this process)."""
 
-    def commit(self, snap: Snapshot | None = None) -> Snapshot | None:
-        """Queue `snap` (if any) and write everything queued in one transaction. Returns the
-        newest snapshot now in the store (None when nothing was written)."""
+    def commit(self, snap: Snapshot | None = None, state: str | None = None) -> Snapshot | None:
+        """Queue `snap` (if any) with the engine's `state` after it, and write everything queued
+        in one transaction. Returns the newest snapshot now in the store (None when nothing was
+        written)."""
         if snap is not None:
             self._pending.append(window_rows(snap))
-            self._latest = snap
+            self._latest, self._latest_state = snap, state
         if not self._pending or self._latest is None:
             return None
         try:
-            self.store.write_windows(list(self._pending), totals_rows(self._latest.totals))
+            self.store.write_windows(
+                list(self._pending), totals_rows(self._latest.totals), self._latest_state
+            )
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
             return None

@@ -60,6 +60,9 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS totals_requests (app TEXT PRIMARY KEY, requests REAL)",
     "CREATE TABLE IF NOT EXISTS totals_missing (zone TEXT PRIMARY KEY, joules REAL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL)",
+    # The engine's state after the newest window (its signals' last readings, carries), so that a
+    # restarted attributor continues them; written with the windows and totals it belongs to.
+    "CREATE TABLE IF NOT EXISTS engine_state (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)",
 )
 WAL_SIZE_LIMIT = 16 << 20
 """Bytes the write-ahead log is truncated to after a checkpoint."""
@@ -187,10 +190,15 @@ class Store:
         )
         self.write_windows([rows], totals)
 
-    def write_windows(self, windows: Sequence[WindowRows], totals: dict[str, Any]) -> None:
-        """Write windows and replace the cumulative totals (those after the last of them) in one
-        transaction: after a crash or a failed write the store holds all of them or none."""
+    def write_windows(
+        self, windows: Sequence[WindowRows], totals: dict[str, Any], state: str | None = None
+    ) -> None:
+        """Write windows and replace the cumulative totals (those after the last of them) and,
+        when given, the engine's state after them, in one transaction: after a crash or a
+        failed write the store holds all of them or none."""
         with self.db:
+            if state is not None:
+                self.db.execute("INSERT OR REPLACE INTO engine_state VALUES (1, ?)", (state,))
             c = self.db
             for w in windows:
                 start = w.window_start
@@ -236,6 +244,11 @@ class Store:
             "missing": self.db.execute("SELECT zone, joules FROM totals_missing").fetchall(),
             "meta": meta,
         }
+
+    def load_state(self) -> str | None:
+        """The engine state written with the newest windows, None when none was."""
+        row = self.db.execute("SELECT state FROM engine_state WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (the API's reads); parameters always bound, never formatted."""

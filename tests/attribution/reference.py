@@ -111,7 +111,9 @@ def reference_split(inp: WindowInputs) -> dict[str, Any]:
             up = _uplink_fraction(r, nf.spec.dynamic_key)
             emb = nf.spec.embodied_grams_per_hour * inp.seconds / 3600.0 * shares[app][0]
             for d, frac in ((0, up), (1, 1.0 - up)):
-                if frac <= 0 or ((st + dy) <= 0 and emb <= 0):
+                # a direction row exists when it carries energy or embodied emissions; judged on
+                # the row's own amounts (a tiny fraction of a tiny embodied rate is 0.0, no row)
+                if frac <= 0 or ((st + dy) * frac <= 0 and emb * frac <= 0):
                     continue
                 kwh = (st + dy) * frac / JOULES_PER_KWH
                 entries[(n, app, d)] = {

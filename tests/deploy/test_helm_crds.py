@@ -41,6 +41,10 @@ ENDPOINT = {
     "scrapeTimeout", "targetPort", "tlsConfig", "trackTimestampsStaleness",
 }  # fmt: skip
 POD_ENDPOINT = ENDPOINT - {"bearerTokenFile"} | {"portNumber"}
+SECRET_KEY = {"name", "key", "optional"}
+SAFE_TLS = {"ca", "cert", "keySecret", "serverName", "insecureSkipVerify", "minVersion",
+            "maxVersion"}  # fmt: skip
+TLS = SAFE_TLS | {"caFile", "certFile", "keyFile"}
 RULE_GROUP = {
     "name",
     "labels",
@@ -52,7 +56,10 @@ RULE_GROUP = {
 }
 RULE = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 
-MONITOR_TOGGLES = ["service-monitor", "pod-monitor", "prometheus-rule", "everything-on"]
+MONITOR_TOGGLES = [
+    "service-monitor", "pod-monitor", "prometheus-rule", "everything-on", "web-tls",
+    "web-mtls-auth", "web-basic-auth",
+]  # fmt: skip
 
 
 def _only(obj: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -78,6 +85,22 @@ def _check_endpoint(ep: dict[str, Any], allowed: set[str], where: str) -> None:
     assert isinstance(ep.get("honorLabels", False), bool)
     for relabel in ep.get("metricRelabelings", []):
         assert isinstance(relabel, dict)
+    tls = ep.get("tlsConfig", {})
+    _only(tls, TLS if allowed is ENDPOINT else SAFE_TLS, where + ".tlsConfig")
+    for key in ("ca", "cert"):
+        if key in tls:
+            _only(tls[key], {"secret", "configMap"}, f"{where}.tlsConfig.{key}")
+            for ref in tls[key].values():
+                _only(ref, SECRET_KEY, f"{where}.tlsConfig.{key}")
+    if "keySecret" in tls:
+        _only(tls["keySecret"], SECRET_KEY, where + ".tlsConfig.keySecret")
+    if "authorization" in ep:
+        _only(ep["authorization"], {"type", "credentials"}, where + ".authorization")
+        _only(ep["authorization"]["credentials"], SECRET_KEY, where + ".authorization")
+    for part in ep.get("basicAuth", {}).values():
+        _only(part, SECRET_KEY, where + ".basicAuth")
+    assert ep.get("basicAuth", {}).keys() <= {"username", "password"}
+    assert ("tlsConfig" in ep) == (ep.get("scheme") == "https"), f"{where}: https needs tlsConfig"
 
 
 def check_monitor(doc: dict[str, Any]) -> None:
@@ -146,8 +169,10 @@ def test_operator_objects_match_their_crds(toggle: str) -> None:
         (lambda d: d["spec"]["endpoints"][0].update(port=9470), "must name a port"),
         (lambda d: d["spec"].update(selectors={}), "fields not in the CRD"),
         (lambda d: d["metadata"]["labels"].update(release=True), "is not a string"),
+        (lambda d: d["spec"]["endpoints"][0].update(tlsConfig={"ca_file": "x"}), "not in the CRD"),
+        (lambda d: d["spec"]["endpoints"][0].update(scheme="https"), "https needs tlsConfig"),
     ],
-    ids=["typo", "duration", "port-number", "spec-typo", "label-type"],
+    ids=["typo", "duration", "port-number", "spec-typo", "label-type", "tls-typo", "no-tls"],
 )
 def test_checks_catch_broken_monitors(mutate: Any, message: str) -> None:
     (doc, _) = of_kind(documents(TOGGLES["service-monitor"]), "ServiceMonitor")

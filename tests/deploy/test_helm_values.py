@@ -149,7 +149,7 @@ def test_rendered_settings_load_in_the_collector(toggle: str) -> None:
 def test_the_example_settings_render_and_load() -> None:
     """docs/reference/settings-example.yaml as chart values: the attributor gets it back."""
     example = yaml.safe_load(EXAMPLE_SETTINGS.read_text())
-    config = {k: v for k, v in example.items() if k not in ("agent", "agents")}
+    config = {k: v for k, v in example.items() if k not in ("agent", "agents", "web")}
     config["store"] = {"retention_days": example["store"]["retention_days"]}
     config["api"] = {k: v for k, v in example["api"].items() if k != "listen"}
     agent = example["agent"]

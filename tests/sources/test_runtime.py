@@ -169,6 +169,36 @@ def test_loop_bound_resources_close_with_their_loop() -> None:
     assert closed == [0, 1, 2, 3] and made == [0, 1, 2, 3]
 
 
+def test_parses_of_many_sources_share_the_bounded_parse_threads() -> None:
+    """Hundreds of agents parsing at once must not become hundreds of GIL contenders: every
+    parse runs on one of PARSE_THREADS threads, and each result is the one of its source."""
+    import threading
+
+    from collector.sources import runtime
+
+    threads: set[int] = set()
+
+    class Recording(Scripted):
+        def parse(self, raw: float, t: float) -> ReadResult:
+            threads.add(threading.get_ident())
+            return super().parse(raw, t)
+
+    runners = [
+        Runner(Recording([float(i)], ReadPolicy(parse_in_thread=True), name=f"s{i}"))
+        for i in range(4 * runtime.PARSE_THREADS + 3)
+    ]
+
+    async def read_all() -> list[ReadResult]:
+        return await asyncio.gather(*(r.read() for r in runners))
+
+    results = asyncio.run(read_all())
+    assert [(r.source, r.energy[0].value) for r in results] == [
+        (f"s{i}", float(i)) for i in range(len(runners))
+    ]
+    assert 1 <= len(threads) <= runtime.PARSE_THREADS
+    assert threading.get_ident() not in threads  # off the event loop's thread
+
+
 @dataclass
 class StuckParse:
     """A source whose parse (off the loop) blocks until released: a pathological answer that

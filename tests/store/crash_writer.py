@@ -1,16 +1,18 @@
 """A writer that the crash tests kill: `python -m tests.store.crash_writer STORE [--die-at N]`
 (the tests fork it, already imported, through `fork_writer`).
 
-It resumes the store like the attributor (totals loaded, the engine continuing after the last
-stored window), computes windows of a fixed synthetic load with the real engine and writes each
-through StoreWriter, printing `written START` after each commit. With `--die-at N` it SIGKILLs
-itself at the N-th SQL statement it runs, i.e. inside a write; the cache is kept tiny so that
-SQLite spills the open transaction's pages into the WAL before that.
+It resumes the store like the attributor (totals and the engine's state loaded, the engine
+continuing after the last stored window), computes windows of a fixed synthetic load with the
+real engine and writes each through StoreWriter with the engine's state, printing
+`written START` after each commit. With `--die-at N` it SIGKILLs itself at the N-th SQL
+statement it runs, i.e. inside a write; the cache is kept tiny so that SQLite spills the open
+transaction's pages into the WAL before that.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> None:
     args = ap.parse_args(argv)
     store = Store(args.store, writer=True, retention_seconds=1e12)
     engine = Engine(TOPO, totals=load_totals(store))
+    saved = store.load_state()
+    if saved is not None and not engine.restore(json.loads(saved)):
+        sys.exit("the engine state is not of the newest stored window")
     start = engine.next_window if engine.next_window is not None else 0.0
     writer = StoreWriter(store)
     store.db.execute("PRAGMA cache_size=8")  # spill the open transaction into the WAL
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> None:
     store.db.set_trace_callback(count)
     for _ in range(args.windows):
         engine.ingest(records(start - 5.0, start + W))
-        if writer.commit(engine.compute(start)) is None:
+        snap = engine.compute(start)
+        if writer.commit(snap, json.dumps(engine.state())) is None:
             sys.exit(f"write failed: {writer.health().last_error}")
         print(f"written {start:.0f}", file=out, flush=True)
         start += W

@@ -7,6 +7,7 @@ the writer's flock dies with the process); the tests pin that down with real kil
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -58,6 +59,9 @@ def check_store(path: Path, reported: list[float]) -> list[float]:
         if starts:
             assert meta["windows"] == len(starts)
             assert meta["last_window_start"] == starts[-1]
+            # the engine's state is the one written with the newest window, never another's
+            state = json.loads(store.load_state() or "{}")
+            assert state["next_window"] == starts[-1] + W
         for nf, measured in store.query("SELECT nf, measured_joules FROM totals_nf"):
             assert measured == pytest.approx(WATTS[nf] * W * len(starts), rel=1e-9)
         app_sum = store.query("SELECT sum(static_joules + dynamic_joules) FROM totals_app")[0][0]
@@ -68,15 +72,18 @@ def check_store(path: Path, reported: list[float]) -> list[float]:
         store.close()
 
 
-# One write is ~744 statements: BEGIN, the window's rows (app rows from 6 to 365), the totals
-# replaced (369-739), retention (740-743), COMMIT (744); the next write starts at 745.
-KILL_POINTS = (3, 200, 372, 600, 744, 1100)
+# One write is 927 statements: BEGIN, the engine's state (2), the window (3-550: app rows 8-367,
+# traffic rows 371-550), the totals replaced (551-921), retention (922-926), COMMIT (927); the
+# next write starts at 928. A kill point is hit as its statement starts.
+COMMIT = 927
+KILL_POINTS = (2, 200, 460, 700, COMMIT, 1100)
 
 
 def test_self_kill_inside_the_transaction_at_many_statements(tmp_path: Path) -> None:
-    """The writer kills itself before a chosen SQL statement: inside the window's inserts,
-    inside the totals' replacement, just before COMMIT, inside its second write. Each time the
-    store opens whole and the next run resumes from the last stored window."""
+    """The writer kills itself before a chosen SQL statement: at the engine's state, inside the
+    window's inserts, inside the totals' replacement, just before COMMIT, inside its second
+    write. Each time the store opens whole, its engine state is the newest window's, and the
+    next run resumes from the last stored window."""
     path = tmp_path / "store.sqlite"
     rc, written = run_child(path, "--windows", "2")  # a first committed state
     assert rc == 0 and written == [0.0, W]
@@ -84,7 +91,7 @@ def test_self_kill_inside_the_transaction_at_many_statements(tmp_path: Path) -> 
     for die_at in KILL_POINTS:
         rc, written = run_child(path, "--die-at", str(die_at))
         assert rc == -signal.SIGKILL
-        assert len(written) == (die_at > 744)  # killed before COMMIT: that window is absent
+        assert len(written) == (die_at > COMMIT)  # killed before COMMIT: that window is absent
         before = len(reported)
         reported += written
         starts = check_store(path, reported)

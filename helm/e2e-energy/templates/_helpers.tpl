@@ -98,7 +98,10 @@ app.kubernetes.io/component: {{ .component }}
   "ring_block_count" $a.ringBlockCount
   "snaplen" $a.snaplen
   "promiscuous" $a.promiscuous }}
-{{- toYaml (dict "agent" $agent) }}
+{{- $doc := dict "agent" $agent }}
+{{- $web := include "e2e-energy.webSettings" . }}
+{{- if $web }}{{ $_ := set $doc "web" ($web | fromYaml) }}{{ end }}
+{{- toYaml $doc }}
 {{- end }}
 
 {{/* The agent's added capabilities: what its engine needs (auto: both engines' sets). */}}
@@ -128,6 +131,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- $_ := set $cfg.store "path" "/var/lib/e2e-energy/store.sqlite" }}
 {{- $_ := set $cfg.api "listen" (printf "0.0.0.0:%d" (int .Values.attributor.port)) }}
 {{- if not $cfg.api.token_file }}{{ $_ := unset $cfg.api "token_file" }}{{ end }}
+{{- $web := include "e2e-energy.webSettings" . }}
+{{- if $web }}{{ $_ := set $cfg "web" ($web | fromYaml) }}{{ end }}
 {{- toYaml $cfg }}
 {{- end }}
 
@@ -135,5 +140,125 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "e2e-energy.noInlineSecrets" -}}
 {{- if regexMatch "(?m)^\\s*(-\\s+)?(token|password|community|auth_key|priv_key)\\s*:\\s*\\S" . }}
 {{- fail "config holds an inline credential (token, password, community, auth_key or priv_key): put it in a Secret (secrets.existingSecret or secrets.data) and point the matching *_file key under secrets.mountPath" }}
+{{- end }}
+{{- end }}
+
+{{/* The settings' `web:` block (both components) from the web values; empty when TLS and auth
+are off. Its files are the keys of web.tls.existingSecret and web.auth.existingSecret, mounted
+read-only by e2e-energy.webVolumeMounts. */}}
+{{- define "e2e-energy.webSettings" -}}
+{{- $w := .Values.web }}
+{{- $web := dict }}
+{{- if $w.tls.enabled }}
+{{- if not $w.tls.existingSecret }}
+{{- fail "web.tls.enabled needs web.tls.existingSecret: the Secret holding the certificate and key" }}
+{{- end }}
+{{- $tls := dict "cert_file" (printf "%s/%s" $w.tls.mountPath $w.tls.certKey) "key_file" (printf "%s/%s" $w.tls.mountPath $w.tls.keyKey) "min_version" $w.tls.minVersion }}
+{{- if $w.tls.clientCAKey }}
+{{- $_ := set $tls "client_ca_file" (printf "%s/%s" $w.tls.mountPath $w.tls.clientCAKey) }}
+{{- $_ := set $tls "client_auth" $w.tls.clientAuth }}
+{{- end }}
+{{- $_ := set $web "tls" $tls }}
+{{- end }}
+{{- if $w.auth.existingSecret }}
+{{- if not (or $w.auth.bearerTokenKey $w.auth.basicAuthUsername) }}
+{{- fail "web.auth.existingSecret needs web.auth.bearerTokenKey or web.auth.basicAuthUsername" }}
+{{- end }}
+{{- if $w.auth.bearerTokenKey }}
+{{- $_ := set $web "bearer_token_file" (printf "%s/%s" $w.auth.mountPath $w.auth.bearerTokenKey) }}
+{{- end }}
+{{- if $w.auth.basicAuthUsername }}
+{{- $_ := set $web "basic_auth" (dict "username" $w.auth.basicAuthUsername "password_file" (printf "%s/%s" $w.auth.mountPath $w.auth.basicAuthPasswordKey)) }}
+{{- end }}
+{{- else if or $w.auth.bearerTokenKey $w.auth.basicAuthUsername }}
+{{- fail "web.auth.bearerTokenKey and web.auth.basicAuthUsername need web.auth.existingSecret" }}
+{{- end }}
+{{- if $web }}
+{{- toYaml $web }}
+{{- end }}
+{{- end }}
+
+{{/* The web Secrets' mounts (read-only), for both containers. */}}
+{{- define "e2e-energy.webVolumeMounts" -}}
+{{- $w := .Values.web }}
+{{- if $w.tls.enabled }}
+- name: web-tls
+  mountPath: {{ $w.tls.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if $w.auth.existingSecret }}
+- name: web-auth
+  mountPath: {{ $w.auth.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The web Secrets as volumes (group-readable for the attributor's fsGroup, root for the agent). */}}
+{{- define "e2e-energy.webVolumes" -}}
+{{- $w := .Values.web }}
+{{- if $w.tls.enabled }}
+- name: web-tls
+  secret:
+    secretName: {{ $w.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if $w.auth.existingSecret }}
+- name: web-auth
+  secret:
+    secretName: {{ $w.auth.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{/* A probe's handler on a named port: HTTP, HTTPS with web.tls, or a TCP connection where the
+server requires client certificates (the kubelet presents none). Pass (dict "ctx" $ "path" P
+"port" NAME). */}}
+{{- define "e2e-energy.probeHandler" -}}
+{{- $tls := .ctx.Values.web.tls }}
+{{- if and $tls.enabled $tls.clientCAKey (eq $tls.clientAuth "require") }}
+tcpSocket:
+  port: {{ .port }}
+{{- else }}
+httpGet:
+  path: {{ .path }}
+  port: {{ .port }}
+  {{- if $tls.enabled }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* How the monitors reach a component: scheme, tlsConfig and credentials from the web values.
+Pass (dict "ctx" $ "component" "agent"|"attributor"). */}}
+{{- define "e2e-energy.monitorSecurity" -}}
+{{- $w := .ctx.Values.web }}
+{{- if $w.tls.enabled }}
+{{- $service := ternary (include "e2e-energy.agentName" .ctx) (include "e2e-energy.attributorName" .ctx) (eq .component "agent") }}
+{{- $tlsConfig := dict "serverName" (printf "%s.%s.svc" $service .ctx.Release.Namespace) }}
+{{- if $w.monitor.caKey }}
+{{- $_ := set $tlsConfig "ca" (dict "secret" (dict "name" $w.tls.existingSecret "key" $w.monitor.caKey)) }}
+{{- end }}
+scheme: https
+tlsConfig:
+  {{- toYaml (mergeOverwrite $tlsConfig (deepCopy $w.monitor.tlsConfig)) | nindent 2 }}
+{{- else }}
+scheme: http
+{{- end }}
+{{- if $w.auth.existingSecret }}
+{{- if $w.auth.bearerTokenKey }}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ $w.auth.existingSecret }}
+    key: {{ $w.auth.bearerTokenKey }}
+{{- else }}
+basicAuth:
+  username:
+    name: {{ $w.auth.existingSecret }}
+    key: {{ $w.auth.basicAuthUsernameKey }}
+  password:
+    name: {{ $w.auth.existingSecret }}
+    key: {{ $w.auth.basicAuthPasswordKey }}
+{{- end }}
 {{- end }}
 {{- end }}
