@@ -4,6 +4,8 @@ and the idle policies. Every number is worked out by hand in the test."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from collector.attribution.energy import EnergyState, NfEnergy
@@ -282,3 +284,42 @@ def test_source_idle_in_a_later_window_and_a_flat_idle_counter() -> None:
     assert [e.idle_joules for e in windows(rising, 0.0, 15.0)] == [15.0, 15.0]
     flat = state(spec, *recs, *(counter(t, 50.0, mode="idle") for t in range(0, 31, 5)))
     assert [e.idle_joules for e in windows(flat, 0.0, 15.0)] == [0.0, 0.0]
+
+
+def test_a_restored_state_continues_every_line_carry_and_setting() -> None:
+    """One NF with a counter and a gauge (2 W each), Kepler's idle counter (1 W) and GPU counter
+    (3 W); the source says 5 J resolution (coarse against 30 J of gauge energy: the gauge is
+    used) and a modelled basis. [0, 15) is computed, the state at 15 goes through JSON into a
+    new EnergyState, and the readings go on there without resolution or basis. With a 10 s gap
+    the GPU counter is stale in [15, 30) (its readings at 15 and 30 only) and back in [30, 45):
+    there its 45 J since 30 are regular and the 45 J between 15 and 30 come back as catch-up,
+    measured from the GPU carry of 15 (245 J) the state kept."""
+    spec = NfSpec("ru", "ru", idle_policy="source")
+    gap = 10.0
+
+    def readings(times: range, *, first: bool) -> list[EnergyRecord]:
+        kw: dict[str, object] = {"resolution_joules": 5.0, "energy_basis": "modelled"}
+        out = [
+            *(counter(t, 1000.0 + 2.0 * t, **(kw if first else {})) for t in times),
+            *(watts(t, 2.0) for t in times),
+            *(EnergyRecord(t=t, nf="ru", joules_total=500.0 + t, mode="idle") for t in times),
+        ]
+        gpu_times = times if first else [t for t in times if t in (30, 35, 40, 45)]
+        out += [
+            EnergyRecord(t=t, nf="ru", joules_total=200.0 + 3.0 * t, mode="gpu") for t in gpu_times
+        ]
+        return out
+
+    before = state(spec, *readings(range(0, 16, 5), first=True))
+    first = before.window(0.0, 15.0, gap)
+    assert (first.regular_joules, first.idle_joules, first.method) == (30.0 + 45.0, 15.0, "gauge")
+    after = EnergyState(spec)
+    after.restore(json.loads(json.dumps(before.state(15.0))))
+    for r in readings(range(20, 46, 5), first=False):
+        after.add(r)
+    got = [after.window(s, s + W, gap) for s in (15.0, 30.0)]
+    assert [(e.regular_joules, e.catch_up_joules, e.idle_joules, e.method) for e in got] == [
+        (30.0, 0.0, 15.0, "gauge"),
+        (30.0 + 45.0, 45.0, 15.0, "gauge"),
+    ]
+    assert [e.energy_basis for e in got] == ["modelled", "modelled"]
