@@ -285,3 +285,81 @@ def test_bank_interpolates_late_in_time_too() -> None:
     s = bank.series_id(("s",))
     add(bank, [(s, 1000.0, [0.0]), (s, 1010.0, [10.0])])
     assert bank.values_at(1005.0).tolist() == [[5.0]]
+
+
+def _through_json(state: dict[str, object]) -> dict[str, object]:
+    """As the store keeps it: JSON text, read back by another process."""
+    import json
+
+    out: dict[str, object] = json.loads(json.dumps(state))
+    return out
+
+
+def test_a_counter_line_restored_from_its_state_continues_by_hand() -> None:
+    """A 1000-wide counter read at 990 (t=0) and 995 (t=5): its state from t=5 keeps the t=5
+    sample, the raw 995, the width and the reset count; the restored line takes 5 at t=10 as a
+    wrap of 1000 - 995 + 5 = 10, not a reset (which would book 5)."""
+    line = Line(width=1000.0)
+    line.add_counter(0.0, 990.0)
+    line.add_counter(5.0, 995.0)
+    state = _through_json(line.state(5.0))
+    assert state == {"t": [5.0], "y": [5.0], "raw": 995.0, "width": 1000.0, "resets": 0}
+    back = Line.from_state(state)
+    assert back.width == 1000.0 and back.resets == 0 and len(back) == 1
+    back.add_counter(4.0, 1.0)  # older than the restored sample: ignored
+    back.add_counter(10.0, 5.0)
+    assert back.resets == 1
+    assert back.at(10.0, 10.0) == 15.0
+    assert back.at(7.5, 10.0) == 10.0  # halfway from 5 (t=5) to 15 (t=10)
+    assert back.at(4.0, 10.0) is None
+    wide = Line.from_state(_through_json(Line(width=None).state(0.0)))
+    assert wide.width is None and len(wide) == 0
+    wide.add_counter(0.0, 7.0)
+    wide.add_counter(1.0, 3.0)  # no width: a decrease is a reset, 3 J since it
+    assert wide.at(1.0, 5.0) == 3.0 and wide.resets == 1
+    early = Line(width=None)
+    early.add_gauge(2.0, 4.0)
+    early.add_gauge(3.0, 6.0)
+    assert _through_json(early.state(0.0))["t"] == [2.0, 3.0]  # `since` before every sample
+
+
+def test_a_counter_bank_restored_from_its_state_continues_by_hand() -> None:
+    """Three (packets, bytes) counters: `a` 100 wide, `b` without width, `c` dropped on restore
+    (its NF left the settings), `d` first read after the last increase (no carry yet). Each
+    series' increase after the restore is counted here by hand."""
+    bank = CounterBank(2, max_gap=10.0)
+    a = bank.series_id(("a",), 100.0)
+    b = bank.series_id(("b", "x"))
+    c = bank.series_id(("c",))
+    ids = np.array([a, b, c, a, b], dtype=np.int64)
+    ts = np.array([0.0, 0.0, 0.0, 5.0, 5.0])
+    raw = np.array([[90.0, 5.0], [10.0, 10.0], [1.0, 1.0], [95.0, 7.0], [20.0, 30.0]])
+    bank.add(ids, ts, raw)
+    assert bank.increase(5.0).tolist() == [[5.0, 2.0], [10.0, 20.0], [0.0, 0.0]]
+    d = bank.series_id(("d",))
+    bank.add(np.array([d]), np.array([6.0]), np.array([[1.0, 1.0]]))
+
+    back = CounterBank(2, max_gap=10.0)
+    back.restore(_through_json(bank.state(5.0)), keep=lambda key: key != ("c",))
+    assert back.keys == [("a",), ("b", "x"), ("d",)]
+    assert back.index_of(("c",)) is None and back.index_of(("d",)) == 2
+    assert back.index_of(("b", "x")) == 1
+    # the value at 7.5 interpolates the restored t=5 sample of `a` (cumulative 5 packets, 2
+    # bytes) and the new t=10 one: 95 -> 5 on a 100-wide counter is a wrap of 10, so 15 packets;
+    # 7 -> 9 bytes is 2 more, so 4: halfway, (10, 3)
+    ids = np.array([0, 1, 2, 0], dtype=np.int64)
+    ts = np.array([10.0, 10.0, 10.0, 5.0])  # the last: not newer than the restored t=5, ignored
+    raw = np.array([[5.0, 9.0], [3.0, 31.0], [4.0, 4.0], [0.0, 0.0]])
+    back.add(ids, ts, raw)
+    assert back.values_at(7.5)[0].tolist() == [10.0, 3.0]
+    # a: wrap 10 packets, 2 bytes; b: 20 -> 3 without width is a reset (3), 30 -> 31 is 1;
+    # d: 1 -> 4 is 3 each, counted from its first reading (no carry was kept for it)
+    assert back.increase(10.0).tolist() == [[10.0, 2.0], [3.0, 1.0], [3.0, 3.0]]
+    assert back.resets == 2  # a's wrap and b's reset, counted by this process
+    assert back.last_time_at(10.0).tolist() == [10.0, 10.0, 10.0]
+    assert back.last_time_at(5.5).tolist() == [5.0, 5.0, -math.inf]
+    with pytest.raises(ValueError, match="empty bank"):
+        back.restore(_through_json(bank.state(5.0)), keep=lambda key: True)
+    none = CounterBank(2, max_gap=10.0)
+    none.restore(_through_json(bank.state(5.0)), keep=lambda key: False)
+    assert none.keys == [] and none.increase(10.0).shape == (0, 2)
