@@ -105,3 +105,26 @@ def test_a_window_covered_for_half_a_second_has_that_value() -> None:
     s = series(3600.0, (14.5, 320.0))
     assert s.mean(0.0, 15.0) == pytest.approx(320.0)
     assert series(0.5, (0.0, 80.0)).mean(0.0, 15.0) == pytest.approx(80.0)
+
+
+def test_a_series_restored_from_its_state_gives_the_same_means_by_hand() -> None:
+    """Values 100 (t=0), 200 (t=10), 400 (t=20), state from t=12: it keeps the last value at or
+    before 12 (200 at t=10) and the newer one, and the latest record whole; the restored series
+    averages [12, 30) as (8 s x 200 + 10 s x 400) / 18 s, computed here by hand."""
+    import json
+
+    s = IntensitySeries(max_age_seconds=60.0)
+    for t, v in ((0.0, 100.0), (10.0, 200.0), (20.0, 400.0)):
+        s.add(IntensityRecord(t=t, zone="z", grams_per_kwh=v, provider="uk", signal="marginal"))
+    state = json.loads(json.dumps(s.state(12.0)))
+    assert state == {"t": [10.0, 20.0], "v": [200.0, 400.0],
+                     "latest": [20.0, "z", 400.0, "uk", "marginal"]}  # fmt: skip
+    back = IntensitySeries(max_age_seconds=60.0)
+    back.restore(state)
+    assert back.latest == IntensityRecord(20.0, "z", 400.0, "uk", "marginal")
+    assert back.mean(12.0, 30.0) == pytest.approx((8 * 200.0 + 10 * 400.0) / 18)
+    assert back.mean(0.0, 10.0) is None  # the t=0 value was not kept
+    assert s.state(-5.0)["t"] == [0.0, 10.0, 20.0]  # `since` before every value: all of them
+    empty = IntensitySeries(max_age_seconds=60.0)
+    empty.restore(json.loads(json.dumps(IntensitySeries(60.0).state(0.0))))
+    assert empty.latest is None and empty.mean(0.0, 10.0) is None
