@@ -213,6 +213,8 @@ class Child:
         hello = self._read()
         assert hello.get("ready"), hello
         self.rss_start: int = hello["rss_kb"]
+        self.resumed: bool = bool(hello.get("resumed"))
+        """Whether it continued the signals from the state in the store (else it started fresh)."""
 
     def _read(self) -> dict[str, Any]:
         out: IO[str] | None = self.p.proc.stdout  # type: ignore[assignment]
@@ -378,6 +380,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         store_waiting_ticks = store_pending_max = 0
         stale_after_restart = 0
         after_restart = False
+        kills: list[dict[str, Any]] = []
+        """Per kill: what the new process resumed from and each window lost after it, why."""
         # the models as they stood when each window was computed (newest reported ones): a
         # restart continues from the state written with the newest window in the store
         marks: dict[float, dict[str, Mark]] = {}
@@ -449,9 +453,16 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                     checker.window_measured.pop(s, None)
                 checker.unconfirmed = set()
                 after_restart = True
-                restart_models(
-                    models, marks, stored, unreported, served, now, stored_state_window(store)
-                )
+                state_window = stored_state_window(store)
+                restart_models(models, marks, stored, unreported, served, now, state_window)
+                kills.append({
+                    "at": round(now, 3), "newest_stored": max(stored, default=None),
+                    "state_window": state_window, "resumed": child.resumed,
+                    "other_faults": sorted(set(plan.get(k, [])) - {"attributor_kill"}),
+                    "last_reading_kept": {nf: m.t[-1] if m.t else None
+                                          for nf, m in models.items()},
+                    "first_reading_after": None, "lost": [],
+                })  # fmt: skip
                 marks = {max(stored): {nf: m.mark() for nf, m in models.items()}} if stored else {}
                 continue
             reply = child.tick(now)
@@ -475,11 +486,15 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 marks = {s: m for s, m in marks.items() if s >= reply["last_written"]}
             checker.totals(reply["published"])
             checker.written(reply["last_written"])
+            if kills and kills[-1]["first_reading_after"] is None:
+                kills[-1]["first_reading_after"] = round(now, 3)
             for rep in reply["computed"] if after_restart else ():
-                if not any(w["unmeasured"] > 0 for w in rep["nfs"].values()):
+                stale_nfs = sorted(nf for nf, w in rep["nfs"].items() if w["unmeasured"] > 0)
+                if not stale_nfs:
                     after_restart = False  # the first window measured again
                     break
                 stale_after_restart += 1
+                kills[-1]["lost"].append(lost_window(kills[-1], float(rep["start"]), stale_nfs))
             incarnations[-1]["windows"] += len(reply["computed"])
             if reply["pending"] and filler is not None and disk_free_at is None:
                 disk_full_bit += 1  # a write failed: free the disk a few ticks later
@@ -523,6 +538,10 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
             "violations": checker.violations[:20],
             "windows_checked_against_model": checker.checked_windows,
             "windows_lost_to_kills": stale_after_restart,
+            "windows_lost_to_kills_by_cause": dict(
+                Counter(lost["cause"] for kill in kills for lost in kill["lost"])
+            ),
+            "kills_with_lost_windows": [kill for kill in kills if kill["lost"]],
             "windows_computed_but_unwritten_at_kill": unpersisted_at_kill,
             "kills": injected.get("attributor_kill", 0),
             "windows_in_store_at_end": len(stored),
@@ -557,6 +576,21 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         if mounted:
             subprocess.run(["umount", "-l", str(fs)], check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def lost_window(kill: dict[str, Any], start: float, stale_nfs: list[str]) -> dict[str, Any]:
+    """Why a window after a restart was not measured: `in_progress` (it had begun, or was still
+    settling, when the process was killed: the readings of the killed tick and those since the
+    state was written died with it), `started_fresh` (the new process did not take the stored
+    state and began without readings) or `after_kill` (it began after the kill: a loss the goal
+    excludes)."""
+    if not kill["resumed"]:
+        cause = "started_fresh"
+    elif start <= kill["at"]:
+        cause = "in_progress"
+    else:
+        cause = "after_kill"
+    return {"start": start, "stale_nfs": stale_nfs, "cause": cause}
 
 
 def restart_models(

@@ -5,12 +5,18 @@ again on the same store. `python bench/soak_child.py SETTINGS STORE T0`.
 Each request `{"t": T}` sets the clock to T and runs one tick; the reply lists the windows
 computed (per NF: stale, measured, catch-up and the other parts), which sources were up, the
 totals now published, the newest window in the store and the process's RSS.
+
+Debugging memory (off by default): `E2E_SOAK_TRACEMALLOC=A,B:FILE` traces Python allocations and
+writes to FILE, when the process has computed B windows, the allocations grown since its A-th
+window grouped by traceback (largest first), with /proc/self/smaps_rollup at both points (what
+Python does not allocate: SQLite's page cache, OpenSSL, numpy's buffers, the allocator's arenas).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,42 @@ def rss_kb() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+class MemoryTrace:
+    """Two tracemalloc snapshots `first` and `second` windows in, diffed into `out`."""
+
+    def __init__(self, spec: str) -> None:
+        import tracemalloc
+
+        points, _, out = spec.partition(":")
+        self.first, self.second = (int(x) for x in points.split(","))
+        self.out = Path(out)
+        self.windows = 0
+        self.base: Any = None
+        self.base_rollup = ""
+        tracemalloc.start(12)
+
+    def windows_done(self, n: int) -> None:
+        import tracemalloc
+
+        before, self.windows = self.windows, self.windows + n
+        if before < self.first <= self.windows:
+            self.base, self.base_rollup = tracemalloc.take_snapshot(), rollup()
+        if before < self.second <= self.windows and self.base is not None:
+            top = tracemalloc.take_snapshot().compare_to(self.base, "traceback")
+            lines = [f"windows {self.first} -> {self.windows}; traced now "
+                     f"{tracemalloc.get_traced_memory()[0] / 1024:.0f} KiB",
+                     "smaps_rollup at the first:", self.base_rollup,
+                     "smaps_rollup now:", rollup(), "grown, by traceback:"]  # fmt: skip
+            for stat in top[:25]:
+                lines.append(f"{stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks")
+                lines.extend("    " + line for line in stat.traceback.format()[-8:])
+            self.out.write_text("\n".join(lines) + "\n")
+
+
+def rollup() -> str:
+    return Path("/proc/self/smaps_rollup").read_text()
 
 
 def window_report(snap: Snapshot) -> dict[str, Any]:
@@ -70,13 +112,18 @@ async def main() -> None:
         settings, store, clock=lambda: now[0], settle_seconds=5.0, max_pending_windows=10_000,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )  # fmt: skip
-    print(json.dumps({"ready": True, "rss_kb": rss_kb()}), flush=True)
+    hello = {"ready": True, "rss_kb": rss_kb(), "resumed": live.resumed_signals}
+    print(json.dumps(hello), flush=True)
+    spec = os.environ.get("E2E_SOAK_TRACEMALLOC")
+    trace = MemoryTrace(spec) if spec else None
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
         if not line:
             break
         now[0] = float(json.loads(line)["t"])
         snaps = await live.tick()
+        if trace is not None:
+            trace.windows_done(len(snaps))
         reply = {
             "computed": [window_report(s) for s in snaps],
             "up": {h.source: h.up for h in live.health()},

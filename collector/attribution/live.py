@@ -35,6 +35,10 @@ APPS_RELIST_SECONDS = 30.0
 """How often pods are re-listed for app annotations."""
 MAX_BACKFILL_WINDOWS = 10_000
 """After a long downtime at most this many (stale) windows are computed; older ones are skipped."""
+STATE_EVERY_WINDOWS = 32
+"""After a downtime thousands of windows are due at once; they are written in batches of this
+many, each with the engine's state after it (a state of many series costs as much as a window,
+so one per window would double a catch-up's writing; a batch in memory is a few windows' rows)."""
 AGENT_READS_IN_FLIGHT = 32
 """Agents read at once. All of them at once (1000) put a thousand response callbacks in the
 event loop's queue ahead of every API request (p99 of seconds); the bound keeps that queue
@@ -203,13 +207,15 @@ class LiveAttributor:
             snap = self.engine.compute(self.next_window)
             self.next_window += w
             snap = replace(snap, sources=self.health(), indices=self._indices())
-            # The engine's state goes with the last window due (after a downtime thousands are,
-            # and the state of many series costs as much as a window): a kill between two of
-            # them leaves a state of an older window, which a restart does not take.
-            last = self.next_window + w + self.settle > now
-            state = json.dumps(self.engine.state()) if last else None
-            self._publish(self.writer.commit(snap, state))
             out.append(snap)
+            # The engine's state goes with the last window due, and with every STATE_EVERY-th
+            # of a catch-up, in one transaction with the windows before it: the store's state is
+            # always of its newest window, so a kill anywhere leaves a state a restart takes.
+            last = self.next_window + w + self.settle > now
+            if last or len(out) % STATE_EVERY_WINDOWS == 0:
+                self._publish(self.writer.commit(snap, json.dumps(self.engine.state())))
+            else:
+                self.writer.queue(snap)
         return out
 
     def _publish(self, written: Snapshot | None) -> None:

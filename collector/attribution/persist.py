@@ -105,6 +105,13 @@ class StoreWriter:
         self.last_written: float | None = None
         """Start of the newest window in the store (written by this process)."""
 
+    def queue(self, snap: Snapshot) -> None:
+        """Hold `snap` for the next commit, which writes it in the same transaction as the
+        windows after it (a window without the engine's state after it is never the newest in
+        the store, so a restart always finds the state of the newest window)."""
+        self._pending.append(window_rows(snap))
+        self._latest, self._latest_state = snap, None
+
     def commit(self, snap: Snapshot | None = None, state: str | None = None) -> Snapshot | None:
         """Queue `snap` (if any) with the engine's `state` after it, and write everything queued
         in one transaction. Returns the newest snapshot now in the store (None when nothing was

@@ -203,3 +203,47 @@ def test_signals_of_an_nf_gone_from_the_settings_are_left_behind(tmp_path: Path)
     snap = engine.compute(1095.0)
     (upf,) = snap.nfs
     assert upf.measured_joules == pytest.approx(UPF_WATTS * W)
+
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL): nothing after this point is written."""
+
+
+def test_a_kill_inside_a_catch_up_leaves_the_state_of_the_newest_stored_window(
+    tmp_path: Path,
+) -> None:
+    """After a long downtime a tick computes hundreds of windows; a kill between two of its
+    writes must leave a store whose state is of its newest window, or the next process refuses
+    it and starts without readings (stale windows after a restart that lost nothing)."""
+    path = tmp_path / "store.sqlite"
+    now = [T0 - STEP]
+    first = start(path, now, T0, 1100.0)
+    drive(first, now, 1100.0)
+    first.store.close()
+    back = 1100.0 + 200 * W  # 200 windows are due at the first tick after the downtime
+    now[0] = back
+    second = start(path, now, back, back)
+    assert second.resumed_signals
+    writes = []
+    real = second.store.write_windows
+
+    def dies_at_the_third(*args: object, **kw: object) -> None:
+        if len(writes) == 2:
+            raise Killed
+        writes.append(len(args[0]))  # type: ignore[arg-type]
+        real(*args, **kw)  # type: ignore[arg-type]
+
+    second.store.write_windows = dies_at_the_third  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        asyncio.run(second.tick())
+    second.store.close()
+    assert len(writes) == 2 and sum(writes) < 200  # killed inside the catch-up
+    store = Store(path)
+    newest = store.query("SELECT max(window_start) FROM windows")[0][0]
+    state = json.loads(store.load_state() or "{}")
+    store.close()
+    assert newest == 1080.0 + sum(writes) * W  # the windows written are whole batches
+    assert state["next_window"] == newest + W
+    third = start(path, now, back, back + 60.0)
+    assert third.resumed_signals
+    third.store.close()
