@@ -34,6 +34,13 @@ STATE_VERSION = 1
 """Version of `Engine.state()`; a state of another version is not restored."""
 
 
+FORGET_SERIES_SECONDS = 3600.0
+"""A traffic, traffic-total or requests series without a sample for this long is dropped (its
+increase all taken): agents restart under new names, flows and apps come and go, and months of
+them must not pile up in memory and in the state written with every window. One that comes back
+starts from its first reading again, as a new series does."""
+
+
 class UnknownNf(KeyError):
     """A record names an NF that the topology does not have."""
 
@@ -191,6 +198,11 @@ class Engine:
             st.prune(before)
         for bank in (self._traffic, self._totals_bank, self._requests):
             bank.prune(before)
+            remap = bank.forget(start - FORGET_SERIES_SECONDS)
+            if remap is not None and bank is self._totals_bank:
+                self._link_header = {
+                    int(remap[sid]): h for sid, h in self._link_header.items() if remap[sid] >= 0
+                }
         for series in self._intensity.values():
             series.prune(before)
 

@@ -254,6 +254,31 @@ class CounterBank:
         keep = np.arange(len(sid)) >= np.maximum(prev[sid], 0)
         self._sid, self._t, self._cum = [sid[keep]], [t[keep]], [cum[keep]]
 
+    def forget(self, before: float) -> npt.NDArray[np.int64] | None:
+        """Drop the series without a sample since `before` whose increase has all been taken
+        (the carry stands at the last value): flows, agents and apps come and go, and a bank
+        that kept every series it ever saw would grow for as long as the process runs. Returns
+        old id -> new id (-1: dropped), None when nothing was dropped. A dropped series that
+        comes back starts afresh: its first reading is its baseline, as a new series'."""
+        n = len(self.keys)
+        taken = np.all(self._carry[:n] == self._last_cum[:n], axis=1)
+        gone = taken & (self._last_t[:n] < before)
+        if not gone.any():
+            return None
+        kept = np.flatnonzero(~gone)
+        remap = np.full(n, -1, dtype=np.int64)
+        remap[kept] = np.arange(len(kept))
+        self.keys = [self.keys[i] for i in kept]
+        self._index = {k: i for i, k in enumerate(self.keys)}
+        self._width = [self._width[i] for i in kept]
+        for name in ("_last_raw", "_last_cum", "_carry", "_last_t"):
+            setattr(self, name, getattr(self, name)[kept])
+        if self._sid:
+            sid, t, cum = self._consolidate()
+            mine = ~gone[sid]
+            self._sid, self._t, self._cum = [remap[sid[mine]]], [t[mine]], [cum[mine]]
+        return remap
+
     def state(self, since: float) -> dict[str, Any]:
         """What windows from `since` on need: each series' key and width, its last raw reading
         (the next reading's delta), last cumulative value and time, the value at the last edge
