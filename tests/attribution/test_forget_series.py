@@ -67,7 +67,7 @@ def test_series_of_restarted_agents_are_forgotten_and_the_split_holds() -> None:
     # incarnations whose last sample lies within the horizon (plus the window and the settle
     # it takes to be computed) may still be held; the older ones must be gone
     held = math.ceil((FORGET_SERIES_SECONDS + 2 * W + STEP) / LIFE) + 1
-    assert RESTARTS > held  # the run is long enough to tell a bound from a leak
+    assert held < RESTARTS  # the run is long enough to tell a bound from a leak
     assert most <= held * len(RATES)
     assert len(eng.state()["traffic"]["keys"]) <= held * len(RATES)
     assert attributed["b"] == pytest.approx(3 * attributed["a"], rel=1e-9)
