@@ -59,8 +59,11 @@ class Pki:
         self.ca.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self._n = 0
 
-    def issue(self, cn: str, *, server: bool = True, out: Path | None = None) -> Issued:
-        """A leaf certificate for 127.0.0.1 (server) or a client; written under `out`."""
+    def issue(
+        self, cn: str, *, server: bool = True, out: Path | None = None, names: tuple[str, ...] = ()
+    ) -> Issued:
+        """A leaf certificate for 127.0.0.1 (server, also for the DNS `names`) or a client;
+        written under `out`."""
         self._n += 1
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
@@ -78,7 +81,8 @@ class Pki:
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
         if server:
-            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"),
+                   *(x509.DNSName(n) for n in names)]  # fmt: skip
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         where = out or self.dir
