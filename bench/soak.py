@@ -454,7 +454,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 checker.unconfirmed = set()
                 after_restart = True
                 state_window = stored_state_window(store)
-                restart_models(models, marks, stored, unreported, served, now, state_window)
+                restart_models(models, marks, stored, unreported, served, now, state_window,
+                               state_reading_times(store))  # fmt: skip
                 kills.append({
                     "at": round(now, 3), "newest_stored": max(stored, default=None),
                     "state_window": state_window, "resumed": child.resumed,
@@ -482,6 +483,10 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 # each window is written with the state after it (a tick's later window may
                 # fail to be written while an earlier one was)
                 marks[float(rep["start"])] = {nf: m.mark() for nf, m in models.items()}
+            if reply["state_at"] == now and reply["last_written"] is not None:
+                # the state was written in this tick (with a window or alone): it holds the
+                # readings until now, which a restart continues from
+                marks[reply["last_written"]] = {nf: m.mark() for nf, m in models.items()}
             if reply["last_written"] is not None:  # older marks are never restored
                 marks = {s: m for s, m in marks.items() if s >= reply["last_written"]}
             checker.totals(reply["published"])
@@ -619,6 +624,7 @@ def restart_models(
     served: Any,
     now: float,
     state_window: float | None,
+    state_times: dict[str, float],
 ) -> None:
     """Roll the models back to what the new process continues from: the state written with the
     newest window in the store (readings taken after it are lost with the process). When the
@@ -634,6 +640,8 @@ def restart_models(
     if newest in marks:
         for nf, m in models.items():
             m.rollback(marks[newest][nf])
+            if state_times.get(nf) == now and nf not in served.faults:
+                m.add(now, served.values[nf])  # the killed tick wrote the state alone
         return
     if not unreported:
         raise RuntimeError(f"the store's newest window {newest} was never computed here")
@@ -683,6 +691,25 @@ def stored_state_window(store: Path) -> float | None:
     finally:
         reader.close()
     return None if text is None else float(json.loads(text)["next_window"]) - W
+
+
+def state_reading_times(store: Path) -> dict[str, float]:
+    """NF -> the newest reading time in the stored engine state."""
+    from collector.store import Store
+
+    reader = Store(store)
+    try:
+        text = reader.load_state()
+    finally:
+        reader.close()
+    if text is None:
+        return {}
+    out = {}
+    for nf, energy in json.loads(text)["energy"].items():
+        times = [line["t"][-1] for line in energy["lines"].values() if line["t"]]
+        if times:
+            out[nf] = max(times)
+    return out
 
 
 def stored_windows(store: Path) -> list[float]:

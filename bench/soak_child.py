@@ -129,6 +129,7 @@ async def main() -> None:
             "up": {h.source: h.up for h in live.health()},
             "published": published(live),
             "last_written": live.writer.last_written,
+            "state_at": live.state_written_at,
             "pending": live.writer.pending,
             "rss_kb": rss_kb(),
         }

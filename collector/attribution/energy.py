@@ -132,11 +132,15 @@ class EnergyState:
                 (self.idle.at(end, max_gap) or 0.0) - (self.idle.at(start, max_gap) or 0.0), 0.0
             )
         if policy == "rolling_min":
-            means = self._window_means
-            means.append((start, regular / seconds))
-            while means and means[0][0] < end - self.spec.idle_horizon_seconds:
+            # only the means that can still be the lowest: each below every later one (the
+            # first is the minimum), so the horizon's 5,760 windows of 24 h are a few entries
+            means, mean = self._window_means, regular / seconds
+            while means and means[-1][1] >= mean:
+                means.pop()
+            means.append((start, mean))
+            while means[0][0] < end - self.spec.idle_horizon_seconds:
                 means.popleft()
-            return min(m for _, m in means) * seconds
+            return means[0][1] * seconds
         return 0.0
 
     def prune(self, before: float) -> None:
@@ -147,8 +151,8 @@ class EnergyState:
     def state(self, since: float) -> dict[str, Any]:
         """What windows from `since` on need (a restarted process continues from it): the
         signals' samples from the last one at or before `since`, the counters' carries, the
-        source's resolution and basis. The rolling minimum's window means are not kept: after a
-        restart its horizon starts again."""
+        source's resolution and basis, and the rolling minimum's candidate window means (its
+        horizon continues across a restart)."""
         lines = {
             name: line.state(since)
             for name, line in (("counter", self.counter), ("gauge", self.gauge),
@@ -159,6 +163,7 @@ class EnergyState:
             "lines": lines, "carry": self._carry, "carry_end": self._carry_end,
             "gpu_carry": self._gpu_carry, "resolution_joules": self.resolution_joules,
             "energy_basis": self.energy_basis,
+            "idle_means": [list(m) for m in self._window_means],
         }  # fmt: skip
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -170,3 +175,5 @@ class EnergyState:
         self._gpu_carry = None if gpu is None else (float(gpu[0]), float(gpu[1]))
         self.resolution_joules = state["resolution_joules"]
         self.energy_basis = state["energy_basis"]
+        means = state.get("idle_means", [])  # absent from states written before it was kept
+        self._window_means = deque((float(a), float(m)) for a, m in means)

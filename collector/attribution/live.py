@@ -85,6 +85,11 @@ class LiveAttributor:
         self.kube_client = kube_client
         self._apps_listed_at = -float("inf")
         self.next_window = self._first_window()
+        self.state_written_at: float | None = None
+        """When (by the clock) the engine's state was last written: with every window, and on a
+        tick without one when it is older than max_gap / 4, so that the readings a restart
+        continues from are never much older than the kill (a restart within about 3/4 of
+        max_gap then loses no window)."""
 
     def _first_window(self) -> float:
         w = self.topology.window_seconds
@@ -213,10 +218,26 @@ class LiveAttributor:
             # always of its newest window, so a kill anywhere leaves a state a restart takes.
             last = self.next_window + w + self.settle > now
             if last or len(out) % STATE_EVERY_WINDOWS == 0:
-                self._publish(self.writer.commit(snap, json.dumps(self.engine.state())))
+                written = self.writer.commit(snap, json.dumps(self.engine.state()))
+                if written is snap:
+                    self.state_written_at = now
+                self._publish(written)
             else:
                 self.writer.queue(snap)
+        if not out:
+            self._save_readings(now)
         return out
+
+    def _save_readings(self, now: float) -> None:
+        """No window due, but the readings since the state was written must not die with the
+        process once they are max_gap / 4 old: a restart would see a gap from older ones and
+        lose windows to it. (Not before the store holds a window, nor while one waits.)"""
+        at = self.state_written_at
+        recent = at is not None and now - at <= self.topology.max_gap_seconds / 4
+        if recent or self.engine.next_window is None or self.writer.pending:
+            return
+        if self.writer.save_state(json.dumps(self.engine.state())):
+            self.state_written_at = now
 
     def _publish(self, written: Snapshot | None) -> None:
         if written is None:

@@ -135,6 +135,18 @@ class StoreWriter:
         self.last_written = self._latest.window_start
         return self._latest
 
+    def save_state(self, state: str) -> bool:
+        """Write the engine's state alone (newer readings, no window due); only when no window
+        waits, since the state must be of the newest window in the store."""
+        if self._pending:
+            return False
+        try:
+            self.store.write_state(state)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return False
+        return True
+
     def _failed(self, exc: BaseException) -> None:
         kind = write_error_kind(exc)
         self._errors[kind] = self._errors.get(kind, 0) + 1

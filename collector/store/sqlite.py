@@ -217,6 +217,11 @@ class Store:
             self._replace_totals(totals)
             self._retain()
 
+    def write_state(self, state: str) -> None:
+        """Replace the engine's state alone (its newer readings, no new window)."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO engine_state VALUES (1, ?)", (state,))
+
     def _replace_totals(self, totals: dict[str, Any]) -> None:
         c = self.db
         for table in ("totals_app", "totals_nf", "totals_requests", "totals_missing", "meta"):

@@ -323,3 +323,30 @@ def test_a_restored_state_continues_every_line_carry_and_setting() -> None:
         (30.0 + 45.0, 45.0, 15.0, "gauge"),
     ]
     assert [e.energy_basis for e in got] == ["modelled", "modelled"]
+
+
+def test_the_rolling_min_horizon_continues_across_a_restart() -> None:
+    """Window means 2, 5, 5 W before the restart, 4 and 6 W after (horizon 60 s). Continued,
+    the 2 W window (start 0) stays the lowest until it leaves the horizon: idle 30, 30, 30, then
+    for the window at 45 s (ends 60, 0 >= 0: still in) 30 J, and at 60 s (ends 75: out) the
+    lowest of 5, 5, 4, 6 W = 4 W, 60 J. Started afresh it would be 60 J at once."""
+    spec = NfSpec("du", "du", idle_policy="rolling_min", idle_horizon_seconds=60.0)
+    power = [2.0, 5.0, 5.0, 4.0, 6.0]
+    cum, recs = 0.0, [counter(0.0, 0.0)]
+    for k, w in enumerate(power):
+        recs.append(counter((k + 1) * W, cum + w * W))
+        cum += w * W
+    before = state(spec, *recs[:4])
+    assert [e.idle_joules for e in windows(before, 0.0, 15.0, 30.0)] == pytest.approx([30] * 3)
+    saved = json.loads(json.dumps(before.state(45.0)))
+    assert len(saved["idle_means"]) == 2  # 2 W and the later 5 W: the first 5 W cannot be lowest
+    after = EnergyState(spec)
+    after.restore(saved)
+    for r in recs[4:]:
+        after.add(r)
+    assert [e.idle_joules for e in windows(after, 45.0, 60.0)] == pytest.approx([30.0, 60.0])
+    fresh = EnergyState(spec)
+    fresh.restore({k: v for k, v in saved.items() if k != "idle_means"})  # an older state
+    for r in recs[4:]:
+        fresh.add(r)
+    assert [e.idle_joules for e in windows(fresh, 45.0)] == pytest.approx([60.0])

@@ -247,3 +247,40 @@ def test_a_kill_inside_a_catch_up_leaves_the_state_of_the_newest_stored_window(
     third = start(path, now, back, back + 60.0)
     assert third.resumed_signals
     third.store.close()
+
+
+def test_readings_of_ticks_without_a_window_are_kept_once_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick without a window due writes the state alone once the stored one is more than
+    max_gap / 4 old: a kill then loses at most those few seconds of readings. Here max_gap is
+    20 s: the last window is written at the tick of 1085, the state alone at 1095 (10 s > 5 s),
+    the kill follows; the successor's first reading at 1110 lies 15 s after the state's newest
+    (within max_gap, so no window is stale) but 25 s after the last window's (stale if the
+    readings of 1090 and 1095 had died with the process)."""
+    monkeypatch.setitem(globals(), "MAX_GAP", 20.0)  # settings() and the rules read it
+    path = tmp_path / "store.sqlite"
+    now = [T0 - STEP]
+    first = start(path, now, T0, 1095.0)
+    drive(first, now, 1085.0)
+    assert first.writer.last_written == 1065.0 and first.state_written_at == 1085.0
+    drive(first, now, 1090.0)
+    assert first.state_written_at == 1085.0  # 5 s: not yet
+    drive(first, now, 1095.0)
+    assert first.writer.last_written == 1065.0 and first.state_written_at == 1095.0
+    first.store.close()  # the kill
+    now[0] = 1105.0
+    second = start(path, now, 1110.0, 1200.0)
+    assert second.resumed_signals
+    drive(second, now, 1200.0)
+    second.store.close()
+    rows = nf_rows(path)
+    after = sorted(s for s, nf in rows if nf == "ru" and s >= 1080.0)
+    assert after[0] == 1080.0 and after[-1] >= 1170.0
+    samples = [float(t) for t in range(int(T0), 1096, int(STEP))] + [
+        float(t) for t in range(1110, 1201, int(STEP))
+    ]
+    for s in after:
+        assert not stale_by_the_rules(s, samples), s
+        for nf in ("ru", "upf"):
+            assert rows[(s, nf)]["unmeasured_seconds"] == 0.0, (s, nf)
