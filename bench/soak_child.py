@@ -8,16 +8,19 @@ totals now published, the newest window in the store and the process's RSS.
 
 Debugging memory (off by default): `E2E_SOAK_TRACEMALLOC=A,B:FILE` traces Python allocations and
 writes to FILE, when the process has computed B windows, the allocations grown since its A-th
-window grouped by traceback (largest first), with /proc/self/smaps_rollup at both points (what
-Python does not allocate: SQLite's page cache, OpenSSL, numpy's buffers, the allocator's arenas).
+window grouped by traceback (largest first) and the live objects grown by type, with
+/proc/self/smaps_rollup at both points (what Python does not allocate: SQLite's page cache,
+OpenSSL, numpy's buffers, the allocator's arenas).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,35 +40,47 @@ def rss_kb() -> int:
 
 
 class MemoryTrace:
-    """Two tracemalloc snapshots `first` and `second` windows in, diffed into `out`."""
+    """Python allocations traced from the `first` window on (tracing from the start slows the
+    process tenfold), diffed at the `second`; with live objects counted by type at both."""
 
     def __init__(self, spec: str) -> None:
-        import tracemalloc
-
         points, _, out = spec.partition(":")
         self.first, self.second = (int(x) for x in points.split(","))
         self.out = Path(out)
         self.windows = 0
         self.base: Any = None
         self.base_rollup = ""
-        tracemalloc.start(12)
+        self.base_types: Counter[str] = Counter()
 
     def windows_done(self, n: int) -> None:
         import tracemalloc
 
         before, self.windows = self.windows, self.windows + n
         if before < self.first <= self.windows:
+            gc.collect()
+            tracemalloc.start(6)
             self.base, self.base_rollup = tracemalloc.take_snapshot(), rollup()
+            self.base_types = object_types()
         if before < self.second <= self.windows and self.base is not None:
+            gc.collect()
             top = tracemalloc.take_snapshot().compare_to(self.base, "traceback")
+            types = object_types()
+            types.subtract(self.base_types)
             lines = [f"windows {self.first} -> {self.windows}; traced now "
                      f"{tracemalloc.get_traced_memory()[0] / 1024:.0f} KiB",
                      "smaps_rollup at the first:", self.base_rollup,
-                     "smaps_rollup now:", rollup(), "grown, by traceback:"]  # fmt: skip
+                     "smaps_rollup now:", rollup(), "live objects grown, by type:",
+                     *(f"  {t}: {n:+d}" for t, n in types.most_common(15)),
+                     "grown, by traceback:"]  # fmt: skip
             for stat in top[:25]:
                 lines.append(f"{stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks")
-                lines.extend("    " + line for line in stat.traceback.format()[-8:])
+                lines.extend("    " + line for line in stat.traceback.format()[-6:])
             self.out.write_text("\n".join(lines) + "\n")
+            tracemalloc.stop()
+
+
+def object_types() -> Counter[str]:
+    return Counter(type(o).__name__ for o in gc.get_objects())
 
 
 def rollup() -> str:

@@ -38,7 +38,9 @@ FORGET_SERIES_SECONDS = 3600.0
 """A traffic, traffic-total or requests series without a sample for this long is dropped (its
 increase all taken): agents restart under new names, flows and apps come and go, and months of
 them must not pile up in memory and in the state written with every window. One that comes back
-starts from its first reading again, as a new series does."""
+starts from its first reading again, as a new series does; so does any reading this long after
+its series' previous one (replay, which holds the return already, then agrees with the live
+engine, and an hour's increase never lands in the one window of the return)."""
 
 
 class UnknownNf(KeyError):
@@ -53,10 +55,10 @@ class Engine:
         self.max_gap = topology.max_gap_seconds
         self._nf_index = {nf.name: i for i, nf in enumerate(topology.nfs)}
         self._energy = {nf.name: EnergyState(nf) for nf in topology.nfs}
-        self._traffic = CounterBank(2, self.max_gap)
-        self._totals_bank = CounterBank(2, self.max_gap)
+        self._traffic = CounterBank(2, self.max_gap, FORGET_SERIES_SECONDS)
+        self._totals_bank = CounterBank(2, self.max_gap, FORGET_SERIES_SECONDS)
         self._link_header: dict[int, int] = {}
-        self._requests = CounterBank(1, self.max_gap)
+        self._requests = CounterBank(1, self.max_gap, FORGET_SERIES_SECONDS)
         self._intensity: dict[str, IntensitySeries] = {}
         self._acc = Accumulator(topology, totals)
         self.next_window: float | None = None

@@ -114,9 +114,13 @@ class CounterBank:
     units.counter_delta); `increase(end)` gives each counter's increase since the previous call.
     """
 
-    def __init__(self, columns: int, max_gap: float) -> None:
+    def __init__(self, columns: int, max_gap: float, rebase_after: float = math.inf) -> None:
         self.columns = columns
         self.max_gap = max_gap
+        self.rebase_after = rebase_after
+        """A reading this long after its series' previous one is a new baseline (no increase):
+        what a series `forget` dropped does on its return, so replay (which has the return
+        already) and the live engine agree."""
         self.keys: list[tuple[str, ...]] = []
         self._index: dict[tuple[str, ...], int] = {}
         self._width: list[float] = []
@@ -168,6 +172,8 @@ class CounterBank:
             return
         first = np.r_[True, sids[1:] != sids[:-1]]
         prev = np.where(first[:, None], self._last_raw[sids], np.r_[raw[:1], raw[:-1]])
+        gap = t - np.where(first, self._last_t[sids], np.r_[t[:1], t[:-1]])
+        prev[gap > self.rebase_after] = np.nan
         delta = self._deltas(prev, raw, sids)
         cum = np.cumsum(delta, axis=0)
         starts = np.flatnonzero(first)

@@ -99,3 +99,45 @@ def test_a_series_not_yet_counted_to_its_last_reading_is_kept() -> None:
     assert remap is None and len(bank.keys) == 2
     assert bank.increase(20.0).ravel().tolist() == pytest.approx([2.5, 3.5])
     assert json.dumps(bank.state(20.0))  # still a state to write
+
+
+def _app_joules(snap: object) -> dict[str, float]:
+    rows = snap.rows  # type: ignore[attr-defined]
+    out: dict[str, float] = {}
+    for app, joules in zip(rows.app.tolist(), rows.dynamic_joules.tolist(), strict=True):
+        out[app] = out.get(app, 0.0) + joules
+    return out
+
+
+def test_a_series_back_after_the_horizon_is_a_new_baseline_live_and_in_replay() -> None:
+    """b's counter is silent for FORGET_SERIES_SECONDS + 400 s and comes back having counted all
+    along. The live engine (windows computed as the readings come, so b is forgotten) and replay
+    (every reading ingested first, so b never is) give the same windows, and the hour's jump does
+    not land in the window of the return: b's first reading back is its baseline."""
+    silent = (600.0, 600.0 + FORGET_SERIES_SECONDS + 400.0)
+    end = silent[1] + 300.0
+
+    def reads(t: float) -> list[Record]:
+        out: list[Record] = [EnergyRecord(t=t, nf="ru", joules_total=100.0 * t)]
+        for app, rate in RATES.items():
+            if app == "b" and silent[0] < t < silent[1]:
+                continue
+            out.append(TrafficRecord(t=t, nf="ru", app=app, direction="uplink",
+                                     packets_total=rate * t / 100, bytes_total=rate * t,
+                                     series=f"node/1/{app}"))  # fmt: skip
+        return out
+
+    times = [STEP * k for k in range(1, int(end / STEP) + 1)]
+    live, live_snaps, window = engine(), [], 0.0
+    for t in times:
+        live.ingest(reads(t))
+        while t >= window + W + STEP:
+            live_snaps.append(live.compute(window))
+            window += W
+    replay = engine()
+    replay.ingest([r for t in times for r in reads(t)])
+    replay_snaps = [replay.compute(s.window_start) for s in live_snaps]
+    assert [_app_joules(s) for s in live_snaps] == [_app_joules(s) for s in replay_snaps]
+    back = next(s for s in live_snaps if s.window_start <= silent[1] < s.window_start + W)
+    shares = _app_joules(back)
+    assert shares["b"] < 3 * shares["a"]  # 3:1 is its rate; with the jump it would be ~all
