@@ -35,6 +35,10 @@ APPS_RELIST_SECONDS = 30.0
 """How often pods are re-listed for app annotations."""
 MAX_BACKFILL_WINDOWS = 10_000
 """After a long downtime at most this many (stale) windows are computed; older ones are skipped."""
+AGENT_FORGET_SECONDS = 600.0
+"""An agent that left discovery is still listed (down) this long, then dropped: a restarted
+agent pod comes back under a new IP, and a runner and a health series kept per URL ever seen
+would grow with every restart for as long as the attributor runs."""
 STATE_EVERY_WINDOWS = 32
 """After a downtime thousands of windows are due at once; they are written in batches of this
 many, each with the engine's state after it (a state of many series costs as much as a window,
@@ -81,7 +85,10 @@ class LiveAttributor:
         self.record = record
         self.pending = sorted(replay_inputs or [], key=lambda r: r.t)
         self.agents: dict[str, Runner[Any]] = {}
-        """One runner per agent URL ever seen; one that leaves discovery keeps its health."""
+        """One runner per agent URL in discovery, or left it less than AGENT_FORGET_SECONDS ago
+        (its health stays that long)."""
+        self._agents_gone: dict[str, float] = {}
+        """URL -> when it left discovery."""
         self.kube_client = kube_client
         self._apps_listed_at = -float("inf")
         self.next_window = self._first_window()
@@ -145,7 +152,7 @@ class LiveAttributor:
 
     async def _agents(self) -> list[ReadResult]:
         """Every agent read concurrently; a new URL gets a runner, a vanished one's pool is
-        closed (its health stays, as a source that went away)."""
+        closed (its health stays, as a source that went away, for AGENT_FORGET_SECONDS)."""
         urls = await self._agent_urls()
         timeout = self.settings.agents.timeout_seconds
         for url in urls:
@@ -155,9 +162,15 @@ class LiveAttributor:
                 )
                 self.agents[url] = Runner(source, clock=self.clock)
         current = set(urls)  # a list here made this loop quadratic in the agents
-        for url, runner in self.agents.items():
-            if url not in current:
-                await runner.aclose()
+        now = self.clock()
+        for url in [u for u in self.agents if u not in current]:
+            gone = self._agents_gone.setdefault(url, now)
+            if gone == now:
+                await self.agents[url].aclose()
+            elif now - gone > AGENT_FORGET_SECONDS:
+                del self.agents[url], self._agents_gone[url]
+        for url in [u for u in self._agents_gone if u in current]:
+            del self._agents_gone[url]  # back in discovery
         slots = asyncio.Semaphore(AGENT_READS_IN_FLIGHT)
 
         async def read(runner: Runner[Any]) -> ReadResult:
