@@ -21,7 +21,13 @@ from collector.attribution.engine import Engine
 from collector.attribution.grid import window_start
 from collector.attribution.mapping import InputMapper
 from collector.attribution.persist import StoreWriter, load_totals
-from collector.attribution.records import Record, record_to_json
+from collector.attribution.records import (
+    Entry,
+    Record,
+    RestartMarker,
+    record_to_json,
+    restart_marker_json,
+)
 from collector.attribution.snapshot import Snapshot
 from collector.attribution.topology import topology_from_settings
 from collector.carbon.service import build_carbon
@@ -60,7 +66,7 @@ class LiveAttributor:
         clock: Callable[[], float] = time.time,
         settle_seconds: float = 5.0,
         record: IO[str] | None = None,
-        replay_inputs: list[Record] | None = None,
+        replay_inputs: list[Entry] | None = None,
         kube_client: object | None = None,
         publish: Callable[[Snapshot], None] | None = None,
         max_pending_windows: int = 240,
@@ -76,6 +82,11 @@ class LiveAttributor:
         saved = store.load_state()
         self.resumed_signals = saved is not None and self.engine.restore(json.loads(saved))
         """Whether the signals continue the previous process's (its last readings and carries)."""
+        nxt = self.engine.next_window
+        if record is not None and nxt is not None:  # a recording replays across the restart
+            state = saved if self.resumed_signals else None
+            record.write(restart_marker_json(clock(), nxt, state) + "\n")
+            record.flush()
         self.publish = publish
         self.last: Snapshot | None = None
         """The newest snapshot the store holds (what was published last)."""
@@ -83,7 +94,8 @@ class LiveAttributor:
         self.poller = build_poller(settings, clock)
         self.carbon = build_carbon(settings, clock)
         self.record = record
-        self.pending = sorted(replay_inputs or [], key=lambda r: r.t)
+        inputs = [r for r in replay_inputs or [] if not isinstance(r, RestartMarker)]
+        self.pending: list[Record] = sorted(inputs, key=lambda r: r.t)
         self.agents: dict[str, Runner[Any]] = {}
         """One runner per agent URL in discovery, or left it less than AGENT_FORGET_SECONDS ago
         (its health stays that long)."""

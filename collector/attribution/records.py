@@ -78,7 +78,23 @@ class IntensityRecord:
     signal: str = "average"
 
 
+@dataclass(frozen=True, slots=True)
+class RestartMarker:
+    """`kind: restart`, written to its recording by an attributor that starts on a store with
+    windows: `next_window` is the first window it computes, `state` the engine state it took
+    from the store (None when it took none and began without readings). The readings the killed
+    process took after that state are in the recording but died with it: replay computes the
+    windows before `next_window` from the records before the marker, then continues from
+    `state` with the records after it, as the live engine did."""
+
+    t: float
+    next_window: float
+    state: dict[str, Any] | None = None
+
+
 Record = EnergyRecord | TrafficRecord | TrafficTotalRecord | RequestsRecord | IntensityRecord
+Entry = Record | RestartMarker
+"""A line of a recording: a reading, or where a restarted attributor took over."""
 _KINDS: dict[str, type[Record]] = {
     "energy": EnergyRecord,
     "traffic": TrafficRecord,
@@ -118,14 +134,16 @@ def _number(value: Any, key: str) -> float:
     return float(value)
 
 
-def record_from_dict(data: Any) -> Record:
+def record_from_dict(data: Any) -> Entry:
     """Validate one decoded JSON object into a record; ValueError says which field is wrong."""
     if not isinstance(data, dict):
         raise ValueError("a record must be a JSON object")
     kind = data.get("kind")
+    if kind == "restart":
+        return _marker(data)
     cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ValueError(f"unknown kind {kind!r} (known: {', '.join(_KINDS)})")
+        raise ValueError(f"unknown kind {kind!r} (known: {', '.join(_KINDS)}, restart)")
     fields = set(cls.__dataclass_fields__)
     unknown = set(data) - fields - {"kind"}
     if unknown:
@@ -143,6 +161,27 @@ def record_from_dict(data: Any) -> Record:
             if key in _NON_NEGATIVE and values[key] < 0:
                 raise ValueError(f"`{key}` must not be negative, got {value!r}")
     return _checked(cls, values)
+
+
+def _marker(data: dict[str, Any]) -> RestartMarker:
+    unknown = set(data) - {"kind", "t", "next_window", "state"}
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)} for kind restart")
+    state = data.get("state")
+    if state is not None and not isinstance(state, dict):
+        raise ValueError("`state` must be an object or null")
+    for key in ("t", "next_window"):
+        if key not in data:
+            raise ValueError(f"missing field(s) '{key}'")
+    return RestartMarker(_number(data["t"], "t"), _number(data["next_window"], "next_window"),
+                         state)  # fmt: skip
+
+
+def restart_marker_json(t: float, next_window: float, state: str | None) -> str:
+    """The marker's JSON line (without newline); `state` is the engine state's JSON as stored."""
+    head = json.dumps({"t": t, "kind": "restart", "next_window": next_window},
+                      separators=(",", ":"))  # fmt: skip
+    return f'{head[:-1]},"state":{state or "null"}}}'
 
 
 def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
@@ -170,7 +209,7 @@ def _checked(cls: type[Record], values: dict[str, Any]) -> Record:
     return record
 
 
-def read_records(stream: TextIO) -> Iterator[tuple[int, Record]]:
+def read_records(stream: TextIO) -> Iterator[tuple[int, Entry]]:
     """Yield (line number, record) from JSON Lines; blank lines are skipped, errors name the
     line number. Open files with errors="surrogateescape" so that bytes which are not UTF-8
     reach this check with their line instead of failing inside the decoder."""
