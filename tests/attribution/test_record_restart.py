@@ -93,8 +93,9 @@ def live_windows(path: Path) -> dict[float, dict[str, float]]:
         store.close()
     out: dict[float, dict[str, float]] = {}
     for s, nf, measured, attributed, catch_up, unmeasured in nfs:
-        out.setdefault(s, {}).update({f"{nf}.measured": measured, f"{nf}.attributed": attributed,
-                                      f"{nf}.catch_up": catch_up, f"{nf}.unmeasured": unmeasured})  # fmt: skip
+        row = out.setdefault(s, {})
+        row |= {f"{nf}.measured": measured, f"{nf}.attributed": attributed,
+                f"{nf}.catch_up": catch_up, f"{nf}.unmeasured": unmeasured}  # fmt: skip
     for s, app, joules in apps:
         out[s][f"app.{app}"] = joules
     return out
