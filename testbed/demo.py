@@ -228,12 +228,12 @@ def phase_reports(config: Path, record: Path, phases: list[Phase]) -> dict[str, 
     """Replay the recorded inputs and sum each phase's windows (collector.attribution)."""
     from collector.attribution import Engine, topology_from_settings
     from collector.attribution.grid import windows_between
-    from collector.attribution.records import read_records
+    from collector.attribution.records import RestartMarker, read_records
     from collector.attribution.report import build_report
 
     topology = topology_from_settings(load_settings(config))
     with record.open(encoding="utf-8") as stream:
-        records = [r for _, r in read_records(stream)]
+        records = [r for _, r in read_records(stream) if not isinstance(r, RestartMarker)]
     engine = Engine(topology)
     engine.ingest(records)
     first = min(r.t for r in records)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import IO, Any
 
@@ -66,7 +66,7 @@ class LiveAttributor:
         clock: Callable[[], float] = time.time,
         settle_seconds: float = 5.0,
         record: IO[str] | None = None,
-        replay_inputs: list[Entry] | None = None,
+        replay_inputs: Sequence[Entry] | None = None,
         kube_client: object | None = None,
         publish: Callable[[Snapshot], None] | None = None,
         max_pending_windows: int = 240,

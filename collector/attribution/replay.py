@@ -6,6 +6,7 @@ the same Engine as the live attributor, so a recording replays to the same windo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -19,8 +20,13 @@ MAX_REPLAY_WINDOWS = 1_000_000
 """About 174 days of 15 s windows; a wider span is a bad timestamp (ms, not s), not a run."""
 
 
-def load_records(stream: TextIO, topology: Topology, origin: str) -> list[Entry]:
-    """Read every record; a malformed line or an unknown NF raises RecordError naming `origin`
+def load_records(stream: TextIO, topology: Topology, origin: str) -> list[Record]:
+    """The readings of `load_entries` (restart markers left out: the attributor's --inputs)."""
+    return [e for e in load_entries(stream, topology, origin) if not isinstance(e, RestartMarker)]
+
+
+def load_entries(stream: TextIO, topology: Topology, origin: str) -> list[Entry]:
+    """Read every line; a malformed line or an unknown NF raises RecordError naming `origin`
     and the line number."""
     known = set(topology.nf_names())
     records: list[Entry] = []
@@ -40,12 +46,17 @@ def load_records(stream: TextIO, topology: Topology, origin: str) -> list[Entry]
     return records
 
 
-def load_records_file(path: Path, topology: Topology) -> list[Entry]:
-    """load_records over a file, opened so that bytes which are not UTF-8 are reported with
+def load_records_file(path: Path, topology: Topology) -> list[Record]:
+    """The readings of `load_entries_file` (restart markers left out)."""
+    return [e for e in load_entries_file(path, topology) if not isinstance(e, RestartMarker)]
+
+
+def load_entries_file(path: Path, topology: Topology) -> list[Entry]:
+    """load_entries over a file, opened so that bytes which are not UTF-8 are reported with
     their line; an unreadable file is a RecordError too."""
     try:
         with path.open(encoding="utf-8", errors="surrogateescape") as stream:
-            return load_records(stream, topology, str(path))
+            return load_entries(stream, topology, str(path))
     except OSError as exc:
         raise RecordError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -65,7 +76,7 @@ def _check_span(records: list[Entry], lines: list[int], window_seconds: float) -
         )
 
 
-def replay_run(topology: Topology, records: list[Entry]) -> list[Snapshot]:
+def replay_run(topology: Topology, records: Sequence[Entry]) -> list[Snapshot]:
     """Every window from the first record's to the last one ending at or before the last record.
     At a restart marker the windows before its `next_window` are done, and a new engine goes on
     from the marker's state with the records after it (the totals carried over when the

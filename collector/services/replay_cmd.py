@@ -10,7 +10,7 @@ import click
 
 from collector.attribution import topology_from_settings
 from collector.attribution.records import RecordError
-from collector.attribution.replay import load_records_file, replay_run
+from collector.attribution.replay import load_entries_file, replay_run
 from collector.attribution.report import build_report, format_table
 from collector.settings import SettingsError, load_settings
 
@@ -40,7 +40,7 @@ def replay(inputs: Path, config: Path, per_window: bool, fmt: str) -> None:
         raise click.ClickException(str(exc)) from None
     topology = topology_from_settings(settings)
     try:
-        records = load_records_file(inputs, topology)
+        records = load_entries_file(inputs, topology)
     except RecordError as exc:
         raise click.ClickException(str(exc)) from None
     snaps = replay_run(topology, records)

@@ -26,7 +26,7 @@ from collector.attribution.records import (
     record_from_dict,
     restart_marker_json,
 )
-from collector.attribution.replay import load_records_file, replay_run
+from collector.attribution.replay import load_entries_file, replay_run
 from collector.attribution.topology import topology_from_settings
 from collector.settings import Settings, parse_settings
 from collector.store import Store
@@ -103,7 +103,7 @@ def live_windows(path: Path) -> dict[float, dict[str, float]]:
 
 def replayed(path: Path) -> dict[float, dict[str, float]]:
     out: dict[float, dict[str, float]] = {}
-    for snap in replay_run(topology_from_settings(settings()), load_records_file(
+    for snap in replay_run(topology_from_settings(settings()), load_entries_file(
             path, topology_from_settings(settings()))):  # fmt: skip
         row = out.setdefault(snap.window_start, {})
         for w in snap.nfs:
