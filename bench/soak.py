@@ -66,6 +66,8 @@ DISK_FULL_HOLD = 120
 already holds, so a full disk bites only when the WAL or the database must grow (a checkpoint
 into a growing database); the disk is freed 2-12 ticks after the first failed write."""
 TIMEOUT = 0.5
+SETTLE = 5.0
+"""The attributor's settle time (bench/soak_child.py): a window is due this long after its end."""
 T0 = 1_800_000_003.3
 KINDS = (
     "agent_restart", "source_timeout", "garbage", "counter_reset", "counter_wrap",
@@ -370,6 +372,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
         store = fs / "store.sqlite"
         plan = schedule(rng, windows, minimum)
         offset, t = 0.0, T0
+        previous = T0
         child = Child(work, settings, store, t)
         stack.callback(lambda: child.p.kill())
         models = {nf: Signal(b.kind, MAX_GAP, WRAP_JOULES if nf == "ru" else None)
@@ -457,7 +460,8 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 restart_models(models, marks, stored, unreported, served, now, state_window,
                                state_reading_times(store))  # fmt: skip
                 kills.append({
-                    "at": round(now, 3), "newest_stored": max(stored, default=None),
+                    "at": round(now, 3), "previous_tick": round(previous, 3),
+                    "newest_stored": max(stored, default=None),
                     "state_window": state_window, "resumed": child.resumed,
                     "other_faults": sorted(set(plan.get(k, [])) - {"attributor_kill"}),
                     "last_reading_kept": {nf: m.t[-1] if m.t else None
@@ -467,6 +471,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 marks = {max(stored): {nf: m.mark() for nf, m in models.items()}} if stored else {}
                 continue
             reply = child.tick(now)
+            previous = now
             for nf, source in (("ru", "ru"), ("du", "du"), ("upf", "upf")):
                 up = reply["up"].get(source, False)
                 if nf in served.faults:
@@ -602,17 +607,21 @@ def rss_report(incarnations: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def lost_window(kill: dict[str, Any], start: float, stale_nfs: list[str]) -> dict[str, Any]:
-    """Why a window after a restart was not measured: `in_progress` (it had begun, or was still
-    settling, when the process was killed: the readings of the killed tick and those since the
-    state was written died with it), `started_fresh` (the new process did not take the stored
-    state and began without readings) or `after_kill` (it began after the kill: a loss the goal
-    excludes)."""
+    """Why a window after a restart was not measured:
+    - `in_progress`: the killed tick was computing it (due after the previous tick) or it was
+      still open or settling at the kill; the readings of the killed tick died with it;
+    - `waiting_for_the_disk`: computed at an earlier tick but not yet in the store (a full disk)
+      when the kill came; with it died the readings since the last window written;
+    - `started_fresh`: the new process did not take the stored state and began without readings;
+    - `after_kill`: it began after the kill (the goal excludes these)."""
     if not kill["resumed"]:
         cause = "started_fresh"
-    elif start <= kill["at"]:
-        cause = "in_progress"
-    else:
+    elif start > kill["at"]:
         cause = "after_kill"
+    elif start + W + SETTLE <= kill["previous_tick"]:
+        cause = "waiting_for_the_disk"
+    else:
+        cause = "in_progress"
     return {"start": start, "stale_nfs": stale_nfs, "cause": cause}
 
 
