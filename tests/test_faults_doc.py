@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from collector.attribution.engine import FORGET_SERIES_SECONDS
+from collector.attribution.live import AGENT_FORGET_SECONDS, STATE_EVERY_WINDOWS
 from collector.outputs.metrics_spec import BY_NAME, PREFIX
 from collector.settings import SourceBase
 from collector.sources.http import MAX_REDIRECTS
@@ -42,3 +44,6 @@ def test_quoted_limits_are_the_codes() -> None:
     assert f"At most {MAX_REDIRECTS} redirects" in text
     assert f"> {MAX_GRAMS_PER_KWH:g} g/kWh" in text
     assert "max_response_bytes" in SourceBase.model_fields
+    assert f"batches of {STATE_EVERY_WINDOWS}" in text
+    assert f"`AGENT_FORGET_SECONDS` ({AGENT_FORGET_SECONDS / 60:g} min)" in text
+    assert FORGET_SERIES_SECONDS == 3600.0 and "without a sample for an hour" in text
