@@ -51,5 +51,10 @@ def test_short_soak_holds_every_invariant_under_every_fault() -> None:
     # a restart continues the signals from the store: at most the window in progress is lost
     # (before the engine's state was stored: the windows until two readings, 4 or 5 per kill)
     assert result["windows_lost_to_kills"] <= result["kills"]
+    # each lost window is explained; the store's state is always of its newest window (a
+    # catch-up writes it with every batch), so a restart never starts without readings
+    by_cause = result["windows_lost_to_kills_by_cause"]
+    assert sum(by_cause.values()) == result["windows_lost_to_kills"]
+    assert set(by_cause) <= {"in_progress", "waiting_for_the_disk", "after_kill"}, by_cause
     # every window of the run is in the store at the end (retention keeps 6 h = 1440 windows)
     assert result["windows_in_store_at_end"] == WINDOWS
