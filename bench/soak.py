@@ -514,6 +514,7 @@ def run(windows: int = 10_000, seed: int = 1, minimum: int = 20) -> dict[str, An
                 store_pending_max = max(store_pending_max, reply["pending"])
             incarnations[-1]["rss_end_kb"] = reply["rss_kb"]
             incarnations[-1]["rss"].append((incarnations[-1]["windows"], reply["rss_kb"]))
+            incarnations[-1]["open_fds"] = reply["open_fds"]
             if (
                 incarnations[-1]["windows"] >= WARMUP_WINDOWS
                 and "rss_warm_kb" not in incarnations[-1]
@@ -597,6 +598,7 @@ def rss_report(incarnations: list[dict[str, Any]]) -> dict[str, Any]:
             "end_kb": longest["rss_end_kb"],
             "at_25_50_75_100_percent_kb": level,
             "second_half_growth_ratio": round((level[3] - level[1]) / level[1], 4),
+            "open_fds_at_end": longest.get("open_fds"),
         },
         "rss_first_incarnation_kb": [
             incarnations[0]["rss_start_kb"],

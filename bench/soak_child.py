@@ -147,6 +147,7 @@ async def main() -> None:
             "state_at": live.state_written_at,
             "pending": live.writer.pending,
             "rss_kb": rss_kb(),
+            "open_fds": len(os.listdir("/proc/self/fd")),
         }
         print(json.dumps(reply), flush=True)
     await live.aclose()
