@@ -102,6 +102,7 @@ def child_main(args: WorkerArgs, conn: Connection) -> None:
     finally:
         for close in closers:
             close()
+    _log("tick process stopped: store closed")
     sys.exit(0)
 
 
@@ -224,13 +225,14 @@ class TickProcess:
                     self.on_report(payload)
             elif kind == "failed":
                 self.failure = payload
-        self.process.join()
+        # EOF: the child is gone (or going). Not joined here: two threads waiting for one pid
+        # race (the loser sees it alive forever); `stop` joins it on the main thread.
         self.ended.set()
         if on_end is not None:
             on_end()
 
     def exit_reason(self) -> str:
-        """Why the child ended, in words (for the log line)."""
+        """Why the child ended, in words (for the log line); after `stop`."""
         code = self.process.exitcode
         if self.failure is not None:
             return self.failure

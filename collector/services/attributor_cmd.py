@@ -157,7 +157,8 @@ async def _loop(server: Any, tick: TickProcess, advisor: Advisor | None, interva
     loop = asyncio.get_running_loop()
 
     def ended() -> None:
-        loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+        with contextlib.suppress(RuntimeError):  # the loop is over: the command is stopping
+            loop.call_soon_threadsafe(setattr, server, "should_exit", True)
 
     tick.start(on_end=ended)
     announced = False
@@ -239,8 +240,8 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
         asyncio.run(_serve(server, tick, advisor, poll_interval(settings), tls))
     finally:
         died = tick.ended.is_set()  # before it was told to stop
+        reader.close()  # first: the writer, closing last, checkpoints and removes the WAL
         tick.stop(STOP_GRACE_SECONDS)
-        reader.close()
     if died and not server.captured:
         click.echo(f"attributor: the tick process ended ({tick.exit_reason()}); exiting", err=True)
         sys.exit(1)
