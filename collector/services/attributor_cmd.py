@@ -77,7 +77,7 @@ def _validate(settings: Settings, inputs: Path | None, store: Path, record: Path
             raise click.ClickException(f"--record {record}: {exc.strerror}") from None
 
 
-def _server(settings: Settings, listen: str, store: Path, tick: TickProcess,
+def build_server(settings: Settings, listen: str, store: Path, tick: TickProcess,
             advisor: Advisor | None) -> tuple[Any, Store, ServerTls | None]:  # fmt: skip
     import time
 
@@ -175,7 +175,7 @@ async def _loop(server: Any, tick: TickProcess, advisor: Advisor | None, interva
         await asyncio.sleep(min(interval, 0.5) if not announced else interval)
 
 
-async def _serve(server: Any, tick: TickProcess, advisor: Advisor | None, interval: float,
+async def serve(server: Any, tick: TickProcess, advisor: Advisor | None, interval: float,
                  tls: ServerTls | None) -> None:  # fmt: skip
     loop_task = asyncio.create_task(_loop(server, tick, advisor, interval, tls))
     try:
@@ -235,9 +235,9 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
     tick = TickProcess(WorkerArgs(config, path, settle_seconds, record, inputs,
                                   render=render_tick_process))  # fmt: skip
     advisor = build_advisor(path, settings, tick)
-    server, reader, tls = _server(settings, listen or settings.api.listen, path, tick, advisor)
+    server, reader, tls = build_server(settings, listen or settings.api.listen, path, tick, advisor)
     try:
-        asyncio.run(_serve(server, tick, advisor, poll_interval(settings), tls))
+        asyncio.run(serve(server, tick, advisor, poll_interval(settings), tls))
     finally:
         died = tick.ended.is_set()  # before it was told to stop
         reader.close()  # first: the writer, closing last, checkpoints and removes the WAL
