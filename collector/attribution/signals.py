@@ -231,7 +231,11 @@ class CounterBank:
             sid = np.concatenate(self._sid)
             t = np.concatenate(self._t)
             cum = np.vstack(self._cum)
-            order = np.lexsort((t, sid))
+            # Each chunk is in (sid, t) order and holds only samples newer than every earlier
+            # one of their series (`add` keeps t > last_t), so a stable sort on sid alone gives
+            # the (sid, t) order: a merge of sorted runs, linear, where a lexsort over the
+            # whole history (2 x max_gap of every series) cost ~100x more at 1000 agents.
+            order = np.argsort(sid, kind="stable")
             self._sid, self._t, self._cum = [sid[order]], [t[order]], [cum[order]]
         return self._sid[0], self._t[0], self._cum[0]
 

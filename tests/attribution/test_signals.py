@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.attribution.signals import CounterBank, Line
 
@@ -191,6 +193,50 @@ def test_bank_ignores_samples_not_newer_and_sorts_what_it_gets() -> None:
     assert bank.values_at(10.0).tolist() == [[10.0]]
     assert bank.values_at(15.0).tolist() == [[15.0]]
     assert bank.resets == 0
+
+
+batches = st.lists(
+    st.one_of(
+        st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), max_size=12),
+        st.integers(0, 30),  # a prune before this time
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=batches)
+def test_bank_history_stays_in_series_then_time_order(
+    steps: list[list[tuple[int, int]] | int],
+) -> None:
+    """Batches in any order, prunes and reads in between: the history the bank evaluates is
+    every accepted sample (newer than its series' last), in (series, time) order, as a plain
+    sort of a model kept here says."""
+    bank = CounterBank(1, 45.0)
+    for i in range(5):
+        bank.series_id((str(i),))
+    model: dict[int, list[float]] = {i: [] for i in range(5)}
+    first: dict[int, float] = {}
+    for step in steps:
+        if isinstance(step, int):
+            bank.prune(float(step))
+            for ts in model.values():
+                at = [k for k, x in enumerate(ts) if x <= step]
+                del ts[: at[-1] if at else 0]
+        elif step:
+            for sid, t in sorted(step):
+                if not model[sid] or t > model[sid][-1]:
+                    model[sid].append(float(t))
+                    first.setdefault(sid, float(t))
+            add(bank, [(sid, float(t), [float(t)]) for sid, t in step])
+        bank.values_at(10.0)  # reads consolidate what the adds appended
+        want = sorted((sid, t) for sid, ts in model.items() for t in ts)
+        if bank._sid:
+            sid, t, cum = bank._consolidate()
+            assert list(zip(sid.tolist(), t.tolist(), strict=True)) == want
+            assert cum[:, 0].tolist() == [t - first[sid] for sid, t in want]  # raw readings = t
+        else:
+            assert want == []
 
 
 def test_bank_values_are_nan_before_a_series_starts_and_held_across_long_gaps() -> None:
