@@ -92,7 +92,8 @@ class Tick:
         self.engine = Engine(topology)
         self.agents = [AgentSource(u, 600) for u in inputs["agents"]]
         self.sources = [
-            (s["kind"], r.source) for s, r in zip(inputs["sources"], build_poller(settings).runners)
+            (s["kind"], r.source)
+            for s, r in zip(inputs["sources"], build_poller(settings).runners, strict=True)
         ]
         self.k = 0
 
@@ -121,8 +122,8 @@ class Tick:
         try:
             c = time.process_time()
             lap = _Lap(out, timer)
-            reads = [a.parse(text, t) for a, text in zip(self.agents, agents)]
-            reads += [src.parse(raw, t) for (_, src), raw in zip(self.sources, raws)]
+            reads = [a.parse(text, t) for a, text in zip(self.agents, agents, strict=True)]
+            reads += [src.parse(raw, t) for (_, src), raw in zip(self.sources, raws, strict=True)]
             c = lap("parse", "map", c)
             records = self.mapper.all(
                 energy=[e for r in reads for e in r.energy],
