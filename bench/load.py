@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/load.py [--json] [--clients 200] [--seconds 60]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -26,11 +27,15 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.http_fixture import serve  # noqa: E402
+
 SETTLE = 0.5
 POLL = 1.0
 WATTS = 50.0
@@ -42,23 +47,12 @@ class KeplerServer:
     def __init__(self, pods: int) -> None:
         self.t0 = time.time()
         self.pods = pods
-        parent = self
+        self.served = contextlib.ExitStack()
+        base = self.served.enter_context(serve(self.respond))
+        self.url = f"{base}/metrics"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = parent.text().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def respond(self, _req: BaseHTTPRequestHandler) -> tuple[int, bytes, dict[str, str]]:
+        return 200, self.text().encode(), {"Content-Type": "text/plain; version=0.0.4"}
 
     def text(self) -> str:
         joules = WATTS * (time.time() - self.t0)
@@ -71,8 +65,7 @@ class KeplerServer:
         return "\n".join(lines) + "\n"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()
 
 
 def write_config(tmp: Path, kepler_url: str, nfs: int, apps: int) -> Path:
