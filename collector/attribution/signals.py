@@ -275,7 +275,9 @@ class CounterBank:
             "last_cum": self._last_cum[:n], "last_t": self._last_t[:n],
             "carry": self._carry[:n], "sid": sid, "t": t, "cum": cum,
         }  # fmt: skip
-        return {"keys": [list(k) for k in self.keys]} | {k: _pack(a) for k, a in arrays.items()}
+        # the keys as they are (tuples of strings, JSON arrays alike): a list made of each, per
+        # series at every stored window, was the most of what a full garbage collection walked
+        return {"keys": list(self.keys)} | {k: _pack(a) for k, a in arrays.items()}
 
     def restore(self, state: dict[str, Any], keep: Callable[[tuple[str, ...]], bool]) -> None:
         """Continue from `state` (of another process) on an empty bank; only the series whose

@@ -385,8 +385,10 @@ def test_a_counter_bank_restored_from_its_state_continues_by_hand() -> None:
     d = bank.series_id(("d",))
     bank.add(np.array([d]), np.array([6.0]), np.array([[1.0, 1.0]]))
 
+    state = _through_json(bank.state(5.0))
+    assert state["keys"] == [["a"], ["b", "x"], ["c"], ["d"]]  # JSON arrays, in series order
     back = CounterBank(2, max_gap=10.0)
-    back.restore(_through_json(bank.state(5.0)), keep=lambda key: key != ("c",))
+    back.restore(state, keep=lambda key: key != ("c",))
     assert back.keys == [("a",), ("b", "x"), ("d",)]
     assert back.index_of(("c",)) is None and back.index_of(("d",)) == 2
     assert back.index_of(("b", "x")) == 1
