@@ -6,6 +6,11 @@ served from this process, per-app traffic from an input file), waits until it is
 half on /v1/apps for the duration. Reports latency percentiles per endpoint, status codes (no
 5xx is the goal), and every window that fell due during the load: computed or not, and how late
 after its due moment (end + settle), a window counted late past one poll interval plus 1 s.
+Lateness is taken when the attributor's "window N computed" line arrives (the tick process writes
+it straight to stderr once the window is in the store, which the API reads); a sampler thread
+also reads /metrics every 0.25 s during the load and reports when each window's end first showed
+in `e2e_energy_attributor_last_window_end_timestamp_seconds` (what a scraper sees, the sampler's
+own wait under the load included), against the same budget.
 Prints figures, never asserts; tests/outputs/test_load.py runs a short bounded version.
 
 Run: .venv/bin/python bench/load.py [--json] [--clients 200] [--seconds 60]
@@ -140,6 +145,47 @@ class Attributor:
             self.proc.stderr.close()
 
 
+class MetricsSampler(threading.Thread):
+    """Reads /metrics every 0.25 s until stopped: (newest window end shown, arrival time)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.stop = url, threading.Event()
+        self.seen: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        import urllib.request
+
+        name = "e2e_energy_attributor_last_window_end_timestamp_seconds "
+        while not self.stop.wait(0.25):
+            try:
+                with urllib.request.urlopen(self.url + "/metrics", timeout=30) as r:
+                    text = r.read().decode()
+            except OSError:
+                continue
+            now = time.time()
+            for line in text.splitlines():
+                if line.startswith(name):
+                    self.seen.append((float(line.split()[1]), now))
+
+
+def metrics_report(seen: list[tuple[float, float]], start: float, end: float) -> dict[str, Any]:
+    """For each window due in [start, end]: when /metrics first showed its end (or a later one)."""
+    due = [s for s in range(math.ceil(start - 1 - SETTLE), math.floor(end - 1 - SETTLE) + 1)]
+    lateness = []
+    for s in due:
+        shown = [t for w_end, t in seen if w_end >= s + 1]
+        if shown:
+            lateness.append(min(shown) - (s + 1 + SETTLE))
+    budget = POLL + 1.0
+    return {
+        "metrics_windows_seen": len(lateness),
+        "metrics_late_windows": sum(1 for x in lateness if x > budget),
+        "metrics_lateness_p50_s": round(percentile(sorted(lateness), 0.5), 3),
+        "metrics_lateness_max_s": round(max(lateness), 3) if lateness else math.nan,
+    }
+
+
 def hey(url: str, clients: int, seconds: float) -> subprocess.Popen[str]:
     binary = shutil.which("hey")
     if binary is None:
@@ -212,6 +258,8 @@ def run(clients: int = 200, seconds: float = 60.0, nfs: int = 6, apps: int = 20)
         while not att.windows and time.time() < deadline:
             time.sleep(0.1)
         half = max(1, clients // 2)
+        sampler = MetricsSampler(att.url)
+        sampler.start()
         started = time.time()
         gens = {
             "metrics": hey(att.url + "/metrics", half, seconds),
@@ -220,6 +268,8 @@ def run(clients: int = 200, seconds: float = 60.0, nfs: int = 6, apps: int = 20)
         outputs = {k: p.communicate()[0] for k, p in gens.items()}
         ended = time.time()
         time.sleep(POLL + SETTLE + 1)  # let the last due window arrive
+        sampler.stop.set()
+        sampler.join(35)
         per = {k: summarize(v) for k, v in outputs.items()}
         every = summarize("".join(
             v if i == 0 else v.split("\n", 1)[1] for i, v in enumerate(outputs.values())
@@ -234,6 +284,7 @@ def run(clients: int = 200, seconds: float = 60.0, nfs: int = 6, apps: int = 20)
             "metrics": per["metrics"],
             "api": per["api"],
             **windows_report(att.windows, started, ended),
+            **metrics_report(sampler.seen, started, ended),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),

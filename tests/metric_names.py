@@ -22,6 +22,8 @@ ATTRIBUTOR_METRICS = frozenset(
         "e2e_energy_source_errors_total",
         "e2e_energy_attributor_windows_total",
         "e2e_energy_attributor_last_window_end_timestamp_seconds",
+        "e2e_energy_attributor_tick_seconds",
+        "e2e_energy_attributor_tick_cpu_seconds",
         "e2e_energy_store_pending_windows",
         "e2e_energy_store_write_errors_total",
         "e2e_energy_store_dropped_windows_total",

@@ -62,12 +62,14 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     metrics: CollectorRegistry | None = None,
     metrics_version: Callable[[], object] | None = None,
+    metrics_tail: Callable[[], bytes] = lambda: b"",
     advisor: Advisor | None = None,
 ) -> FastAPI:
     """Build the API over an open store (read-only use). `ready` reports readiness; with
     `metrics` the app also serves that registry at /metrics (classic text format); with
     `metrics_version` the rendered text is reused while that value stays equal (compute once,
-    present many: a dashboard storm then costs no rendering); `advisor` answers
+    present many: a dashboard storm then costs no rendering); `metrics_tail` is exposition text
+    rendered elsewhere (the tick process's families), appended as it is; `advisor` answers
     /v1/placement/advice."""
     app = FastAPI(title="e2e-energy", version=__version__, description=__doc__)
     reader = Reader(store)
@@ -77,10 +79,11 @@ def create_app(
         @app.get("/metrics", include_in_schema=False)
         async def prometheus_metrics() -> Response:
             if metrics_version is None:
-                return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+                body = generate_latest(metrics) + metrics_tail()
+                return Response(body, media_type=CONTENT_TYPE_LATEST)
             version = metrics_version()
             if not rendered or rendered[0][0] != version:
-                rendered[:] = [(version, generate_latest(metrics))]
+                rendered[:] = [(version, generate_latest(metrics) + metrics_tail())]
             return Response(rendered[0][1], media_type=CONTENT_TYPE_LATEST)
 
     def check_token(authorization: Annotated[str | None, Header()] = None) -> None:

@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from collector import __version__
 from collector.attribution import Snapshot
 from collector.attribution.persist import StoreHealth
+from collector.attribution.worker import TickReport
 from collector.outputs.metrics_spec import BY_NAME, PREFIX
 
 
@@ -178,3 +180,45 @@ def make_registry(collector: SnapshotCollector, *others: Collector) -> Collector
     for other in others:
         registry.register(other)
     return registry
+
+
+class _Families(Collector):
+    def __init__(self, families: Callable[[], Iterator[Metric]]) -> None:
+        self.families = families
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        return self.families()
+
+
+def _render(families: Callable[[], Iterator[Metric]]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+_snapshot_text: list[tuple[Snapshot, bytes]] = []
+"""The newest snapshot's rendering: a tick without a new window renders only the small part."""
+
+
+def render_tick_process(snapshot: Snapshot | None, store: StoreHealth, tick: TickReport) -> bytes:
+    """The tick process's part of /metrics (the snapshot's, the store writer's and the tick's
+    families), rendered where the snapshot lives: the serving process only appends the bytes."""
+
+    def own() -> Iterator[Metric]:
+        yield from _store_families(store)
+        duration, cpu = _gauge("attributor_tick_seconds"), _gauge("attributor_tick_cpu_seconds")
+        duration.add_metric([], tick.ended - tick.started)
+        cpu.add_metric([], tick.cpu_seconds)
+        yield from (duration, cpu)
+
+    text = _render(own)
+    if snapshot is None:
+        return text
+    if not _snapshot_text or _snapshot_text[0][0] is not snapshot:
+        families = (_app_families, _nf_families, _carbon_families, _source_families)
+        body = _render(lambda: (m for f in families for m in f(snapshot)))
+        _snapshot_text[:] = [(snapshot, body)]
+    return text + _snapshot_text[0][1]

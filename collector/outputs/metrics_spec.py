@@ -64,6 +64,11 @@ SNAPSHOT_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("store_dropped_windows_total", "counter", (),
                "Windows whose per-window rows were dropped because more than "
                "store.max_pending_windows waited; their energy stays in the totals."),
+    MetricSpec("attributor_tick_seconds", "gauge", (),
+               "Wall time of the latest tick: polling every input, mapping, ingesting, computing "
+               "the due windows and writing them (s)."),
+    MetricSpec("attributor_tick_cpu_seconds", "gauge", (),
+               "CPU time the tick process spent on the latest tick, all its threads (s)."),
     MetricSpec("build_info", "info", ("version",), "The collector's version."),
 )  # fmt: skip
 

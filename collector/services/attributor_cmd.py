@@ -1,27 +1,38 @@
-"""`e2e-energy attributor`: the live attributor process (metrics, API and store on one port)."""
+"""`e2e-energy attributor`: the live attributor (metrics, API and store on one port).
+
+Two processes: this one validates the settings and serves the API, /metrics, TLS and the
+placement advisor; a child started by collector.attribution.worker does the ticks (poll, map,
+ingest, compute, store writes), so that neither waits on the other's GIL.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from collector.attribution import Snapshot
-from collector.attribution.live import LiveAttributor, poll_interval
-from collector.attribution.records import Record, RecordError
+from collector.attribution.live import poll_interval
+from collector.attribution.records import RecordError
 from collector.attribution.replay import load_records_file
-from collector.outputs.exporter import SnapshotCollector
+from collector.attribution.worker import TickProcess, WorkerArgs
 from collector.placement.inputs import PlacementInputError
 from collector.placement.schedule import Advisor, store_advisor
 from collector.settings import Settings, SettingsError, load_settings, read_secret
 from collector.store import Store, StoreError
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from collector.outputs.web import ServerTls
+
+STOP_GRACE_SECONDS = 10.0
+"""How long the tick process may take to finish its tick and close the store when told to stop."""
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -32,67 +43,75 @@ def _host_port(listen: str) -> tuple[str, int]:
         raise click.ClickException(f"listen address {listen!r} is not HOST:PORT") from None
 
 
-def build_advisor(live: LiveAttributor, settings: Settings) -> Advisor | None:
-    """The scheduled placement advisor over the live store, fed the carbon service's latest
-    intensities; None without a `placement` section."""
+def build_advisor(store: Path, settings: Settings, tick: TickProcess) -> Advisor | None:
+    """The scheduled placement advisor over the store, fed the carbon service's latest
+    intensities (as the tick process last reported them); None without a `placement` section."""
     if settings.placement is None:
         return None
     try:
         return store_advisor(
-            live.store.path,
-            settings.placement,
-            clock=live.clock,
-            intensities=lambda: list(live.carbon.latest.values()),
+            store, settings.placement, intensities=lambda: list(tick.latest.intensities)
         )
     except PlacementInputError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-async def step(live: LiveAttributor, advisor: Advisor | None) -> list[Snapshot]:
-    """One turn of the loop: poll and compute the due windows, then let the advisor start a run
-    on its own thread when one is due (it never runs inside this turn)."""
-    snaps = await live.tick()
-    if advisor is not None:
-        advisor.poll()
-    return snaps
+def _validate(settings: Settings, inputs: Path | None, store: Path, record: Path | None) -> None:
+    """Everything the tick process will open, checked here so that a mistake is a clear error
+    of this command (the child would only be able to die with it)."""
+    if inputs is not None:
+        from collector.attribution import topology_from_settings
+
+        try:
+            load_records_file(inputs, topology_from_settings(settings))
+        except RecordError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        Store(store, writer=True, retention_seconds=settings.store.retention_days * 86_400).close()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if record is not None:
+        try:
+            record.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise click.ClickException(f"--record {record}: {exc.strerror}") from None
 
 
-async def _serve(
-    live: LiveAttributor,
-    exporter: SnapshotCollector,
-    settings: Settings,
-    listen: str,
-    advisor: Advisor | None,
-) -> None:
-    import uvicorn
+def build_server(settings: Settings, listen: str, store: Path, tick: TickProcess,
+            advisor: Advisor | None) -> tuple[Any, Store, ServerTls | None]:  # fmt: skip
+    import time
 
     from collector.outputs.advice_metrics import AdviceCollector
     from collector.outputs.api import create_app
-    from collector.outputs.exporter import make_registry
+    from collector.outputs.exporter import SnapshotCollector, make_registry
     from collector.outputs.web import Authenticator, AuthMiddleware, ServerTls
 
+    try:
+        tls = ServerTls(settings.web.tls) if settings.web.tls is not None else None
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     token = read_secret(settings.api.token, settings.api.token_file, "api.token_file")
-    reader = Store(live.store.path)
+    reader = Store(store)
     advice = AdviceCollector(advisor) if advisor is not None else None
     app = create_app(
         reader,
         token=token,
         max_range_seconds=settings.api.max_range_seconds,
         page_size=settings.api.page_size,
-        clock=live.clock,
-        ready=lambda: live.ready,
-        metrics=make_registry(exporter, *([advice] if advice is not None else [])),
-        metrics_version=lambda: (exporter.version(), advice.version() if advice else None),
+        clock=time.time,
+        ready=lambda: tick.ready,
+        # build_info (a collector with nothing published) and the advice, then the families
+        # the tick process rendered itself
+        metrics=make_registry(SnapshotCollector(), *([advice] if advice is not None else [])),
+        metrics_version=lambda: (tick.reports, advice.version() if advice else None),
+        metrics_tail=lambda: tick.latest.exposition,
         advisor=advisor,
     )
     host, port = _host_port(listen)
-    try:
-        tls = ServerTls(settings.web.tls) if settings.web.tls is not None else None
-    except SettingsError as exc:
-        reader.close()
-        raise click.ClickException(str(exc)) from None
     auth = Authenticator(settings.web)
-    server = uvicorn.Server(
+    import uvicorn
+
+    server = _server_class()(
         uvicorn.Config(
             AuthMiddleware(app, auth) if auth.enabled else app,
             host=host,
@@ -101,39 +120,70 @@ async def _serve(
             ssl_context_factory=None if tls is None else (lambda _c, _d: tls.context),
         )
     )
-    loop_task = asyncio.create_task(_loop(live, advisor, server, poll_interval(settings), tls))
+    return server, reader, tls
+
+
+def _server_class() -> type[uvicorn.Server]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that the signal that stopped it is re-raised by the command
+        once the tick process has closed the store, not as soon as the server is down."""
+
+        captured: list[int]
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            self.captured = []
+            handled = (signal.SIGINT, signal.SIGTERM)
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.captured.append(sig)
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+async def _loop(server: Any, tick: TickProcess, advisor: Advisor | None, interval: float,
+                tls: ServerTls | None) -> None:  # fmt: skip
+    """Announce the address, reload the certificate when it changes, start the advisor's runs
+    when due, and stop the server when the tick process ends."""
+    loop = asyncio.get_running_loop()
+
+    def ended() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is over: the command is stopping
+            loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+
+    tick.start(on_end=ended)
+    announced = False
+    scheme = "http" if tls is None else "https"
+    while not server.should_exit:
+        if not announced and server.started:
+            sock = server.servers[0].sockets[0].getsockname()
+            click.echo(f"attributor listening on {scheme}://{sock[0]}:{sock[1]}", err=True)
+            announced = True
+        if tls is not None and tls.maybe_reload():
+            click.echo("web.tls: certificate reloaded", err=True)
+        if advisor is not None:
+            advisor.poll()
+        await asyncio.sleep(min(interval, 0.5) if not announced else interval)
+
+
+async def serve(server: Any, tick: TickProcess, advisor: Advisor | None, interval: float,
+                 tls: ServerTls | None) -> None:  # fmt: skip
+    loop_task = asyncio.create_task(_loop(server, tick, advisor, interval, tls))
     try:
         await server.serve()
     finally:
         loop_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop_task
-        reader.close()
-        await live.aclose()
-
-
-async def _loop(
-    live: LiveAttributor,
-    advisor: Advisor | None,
-    server: object,
-    interval: float,
-    tls: ServerTls | None,
-) -> None:
-    announced = False
-    scheme = "http" if tls is None else "https"
-    while not getattr(server, "should_exit", False):
-        if not announced and getattr(server, "started", False):
-            sock = server.servers[0].sockets[0].getsockname()  # type: ignore[attr-defined]
-            click.echo(f"attributor listening on {scheme}://{sock[0]}:{sock[1]}", err=True)
-            announced = True
-        if tls is not None and tls.maybe_reload():
-            click.echo("web.tls: certificate reloaded", err=True)
-        try:
-            for snap in await step(live, advisor):
-                click.echo(f"window {snap.window_start:.0f} computed", err=True)
-        except Exception as exc:  # one bad tick must not end the process
-            click.echo(f"tick failed: {type(exc).__name__}: {exc}", err=True)
-        await asyncio.sleep(interval)
 
 
 @click.command()
@@ -167,36 +217,34 @@ async def _loop(
 )
 def attributor(config: Path, record: Path | None, inputs: Path | None, listen: str | None,
                store_path: Path | None, settle_seconds: float) -> None:  # fmt: skip
-    """Run the live attributor: scrape agents and sources, compute windows, serve metrics/API."""
+    """Run the live attributor: scrape agents and sources, compute windows, serve metrics/API.
+
+    Runs as two processes: this one serves /metrics, the API and the placement advisor; a child
+    polls the inputs, computes the windows and writes the store, so that a busy API never
+    delays a window and a tick never stalls the API. The child ends with this process; if it
+    dies on its own, this one exits non-zero. SIGTERM or Ctrl-C stops both, the store closed.
+    """
     try:
         settings = load_settings(config)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    replay_inputs: list[Record] = []
-    if inputs is not None:
-        from collector.attribution import topology_from_settings
-
-        try:
-            replay_inputs = load_records_file(inputs, topology_from_settings(settings))
-        except RecordError as exc:
-            raise click.ClickException(str(exc)) from None
     path = store_path or settings.store.path
+    _validate(settings, inputs, path, record)
+    from collector.outputs.exporter import render_tick_process
+
+    tick = TickProcess(WorkerArgs(config, path, settle_seconds, record, inputs,
+                                  render=render_tick_process))  # fmt: skip
+    advisor = build_advisor(path, settings, tick)
+    server, reader, tls = build_server(settings, listen or settings.api.listen, path, tick, advisor)
     try:
-        store = Store(path, writer=True, retention_seconds=settings.store.retention_days * 86_400)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    recording = None if record is None else record.open("a", encoding="utf-8")
-    exporter = SnapshotCollector()
-    live = LiveAttributor(settings, store, settle_seconds=settle_seconds, record=recording,
-                          replay_inputs=replay_inputs, publish=exporter.publish,
-                          max_pending_windows=settings.store.max_pending_windows,
-                          log=lambda m: click.echo(m, err=True))  # fmt: skip
-    exporter.store_health = live.writer.health
-    try:
-        advisor = build_advisor(live, settings)
-        asyncio.run(_serve(live, exporter, settings, listen or settings.api.listen, advisor))
+        asyncio.run(serve(server, tick, advisor, poll_interval(settings), tls))
     finally:
-        store.close()
-        if recording is not None:
-            recording.close()
+        died = tick.ended.is_set()  # before it was told to stop
+        reader.close()  # first: the writer, closing last, checkpoints and removes the WAL
+        tick.stop(STOP_GRACE_SECONDS)
+    if died and not server.captured:
+        click.echo(f"attributor: the tick process ended ({tick.exit_reason()}); exiting", err=True)
+        sys.exit(1)
+    for sig in reversed(server.captured):
+        signal.raise_signal(sig)  # exit as the signal asks (uvicorn's behaviour)
     sys.exit(0)

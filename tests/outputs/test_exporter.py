@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector.attribution import Snapshot, topology_from_settings
 from collector.attribution.persist import StoreHealth
 from collector.attribution.replay import load_records, replay_run
-from collector.outputs.exporter import SnapshotCollector, make_registry
+from collector.attribution.worker import TickReport
+from collector.outputs.exporter import SnapshotCollector, make_registry, render_tick_process
 from collector.outputs.metrics_spec import PREFIX
 from collector.settings import load_settings
 from collector.sources import Health
@@ -196,3 +197,32 @@ def test_metrics_endpoint_renders_once_per_published_snapshot(tmp_path: Path) ->
         collector.publish(replace(snap, window_start=snap.window_start + 15))
         c.get("/metrics")
         assert renders[0] == 4
+
+
+def test_the_tick_process_text_is_the_in_process_exporters_plus_the_tick() -> None:
+    """What the attributor's two processes serve (the parent's build_info, then the text the
+    tick process rendered) holds the same samples as the one-process exporter, plus the tick's
+    two gauges, and promtool finds it clean."""
+    snap = replay_snapshot()
+    health = StoreHealth(2, 1, MappingProxyType({"disk_full": 4}), "full")
+    whole = SnapshotCollector(store_health=lambda: health)
+    whole.publish(snap)
+    one = generate_latest(make_registry(whole)).decode()
+    tick = TickReport(started=100.0, ended=100.25, cpu_seconds=0.125)
+    split = render_empty() + render_tick_process(snap, health, tick).decode()
+
+    def samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+        return {
+            (s.name, tuple(sorted(s.labels.items())), s.value)
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
+
+    extra = {(PREFIX + "attributor_tick_seconds", (), 0.25),
+             (PREFIX + "attributor_tick_cpu_seconds", (), 0.125)}  # fmt: skip
+    assert samples(split) == samples(one) | extra
+    promtool = need_binary("promtool")
+    out = subprocess.run(
+        [promtool, "check", "metrics"], input=split, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr

@@ -10,15 +10,23 @@ from typing import Any
 
 import pytest
 
+from collector.attribution import Snapshot
 from collector.attribution.live import LiveAttributor
 from collector.attribution.records import EnergyRecord, Record, RequestsRecord
 from collector.placement.schedule import Advisor
-from collector.services.attributor_cmd import step
 from collector.settings import parse_settings
 from collector.store import Store
 
 W = 15.0
 DOC = {"error": None, "apps": [{"app": "vision", "status": "advice"}]}
+
+
+async def step(live: LiveAttributor, advisor: Advisor) -> list[Snapshot]:
+    """A turn as the attributor's two processes make it, on one loop: the tick, then the
+    advisor's poll (which starts a due run on its own thread and never waits for it)."""
+    snaps = await live.tick()
+    advisor.poll()
+    return snaps
 
 
 def _live(tmp_path: Path, now: list[float]) -> LiveAttributor:
