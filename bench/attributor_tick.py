@@ -7,7 +7,11 @@ CA made here. Each code tree runs in its own attributor process (bench/tick_work
 baseline is commit BASELINE (before the source runtime) extracted with `git archive`, the other
 is this checkout. CPU is the worker's process CPU time per tick (median), not wall time; the
 API client calls /v1/apps, /v1/nfs and /metrics while the worker ticks back to back, and p50/p99
-are over the requests that started during a tick. Prints ratios; never asserts.
+are over the requests that started during a tick. Linearity in N, per code tree: the CPU per
+tick per agent, cost(N)/N, the marginal CPU per agent between consecutive N,
+(cost(N2) - cost(N1)) / (N2 - N1), and the ratio of each interval's marginal to the previous
+interval's (1.0 = linear; above 1, each added agent costs more than the ones before did).
+Prints ratios; never asserts.
 Run: .venv/bin/python bench/attributor_tick.py [--json] [--agents 10,100,1000] [--sources 10]
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import subprocess
@@ -198,16 +203,51 @@ def main() -> None:
             if not args.json:
                 print_row(results[-1])
     load = os.getloadavg()
+    lin = {label: linearity(results, label) for label in ("baseline", "new")}
     if args.json:
         doc = {
             "benchmark": "attributor.tick",
             "baseline": BASELINE,
             "load_avg": load,
             "results": results,
+            "linearity": lin,
         }
         print(json.dumps(doc, indent=2))
     else:
+        print_linearity(lin)
         print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs")
+
+
+def linearity(results: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """CPU per tick per agent at each N, the marginal CPU per agent between consecutive N and
+    the ratio of consecutive marginals (1.0 = linear)."""
+    points = sorted((r["agents"], r[label]["cpu_per_tick_s"]) for r in results)
+    marginal = [
+        {"from_agents": n1, "to_agents": n2, "cpu_per_agent_s": (c2 - c1) / (n2 - n1)}
+        for (n1, c1), (n2, c2) in itertools.pairwise(points)
+        if n2 > n1
+    ]
+    for prev, m in itertools.pairwise(marginal):
+        p = prev["cpu_per_agent_s"]
+        m["ratio_to_previous"] = m["cpu_per_agent_s"] / p if p > 0 else None
+    return {
+        "cpu_per_tick_per_agent_s": {str(n): c / n for n, c in points},
+        "marginal": marginal,
+    }
+
+
+def print_linearity(lin: dict[str, dict[str, Any]]) -> None:
+    for label, x in lin.items():
+        per = ", ".join(f"N={n} {1000 * c:.2f}" for n, c in x["cpu_per_tick_per_agent_s"].items())
+        print(f"{label}: CPU per tick per agent (ms): {per}", flush=True)
+        for m in x["marginal"]:
+            ratio = m.get("ratio_to_previous")
+            print(
+                f"    marginal N={m['from_agents']}->{m['to_agents']}: "
+                f"{1000 * m['cpu_per_agent_s']:.2f} ms per agent"
+                + (f", x{ratio:.2f} the previous interval's (1.0 = linear)" if ratio else ""),
+                flush=True,
+            )
 
 
 def print_row(r: dict[str, Any]) -> None:

@@ -25,9 +25,15 @@ KEPLER_PODS = 30
 START = time.time()
 
 
-def agent_text(i: int) -> bytes:
+def _elapsed(elapsed: float | None) -> float:
+    """Seconds the counters have grown for: since the start, or given (bench/tick_phases.py
+    renders the same bodies in-process at simulated times)."""
+    return time.time() - START if elapsed is None else elapsed
+
+
+def agent_text(i: int, elapsed: float | None = None) -> bytes:
     """A realistic agent exposition: 4 apps x 5 nodes x 2 directions, interfaces, self metrics."""
-    e = time.time() - START
+    e = _elapsed(elapsed)
     node = f'k8s_node="node-{i}"'
     out = [
         "# TYPE e2e_energy_ioam_packets_total counter",
@@ -62,8 +68,8 @@ def agent_text(i: int) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def kepler_text() -> bytes:
-    e = time.time() - START
+def kepler_text(elapsed: float | None = None) -> bytes:
+    e = _elapsed(elapsed)
     out = ["# TYPE kepler_pod_cpu_joules_total counter"]
     for p in range(KEPLER_PODS):
         ns, pod = ("ran", f"du-{p}") if p < 10 else ("core", f"upf-{p}")
@@ -75,8 +81,8 @@ def kepler_text() -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def dcgm_text() -> bytes:
-    e = time.time() - START
+def dcgm_text(elapsed: float | None = None) -> bytes:
+    e = _elapsed(elapsed)
     return (
         "# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n"
         f'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{gpu="0",UUID="GPU-0"}} {150_000 * e:.0f}\n'
@@ -85,20 +91,20 @@ def dcgm_text() -> bytes:
     ).encode()
 
 
-def shelly_json() -> bytes:
-    e = time.time() - START
+def shelly_json(elapsed: float | None = None) -> bytes:
+    e = _elapsed(elapsed)
     return json.dumps({"apower": 12.5, "aenergy": {"total": 12.5 * e / 3600}}).encode()
 
 
-def requests_text() -> bytes:
-    e = time.time() - START
+def requests_text(elapsed: float | None = None) -> bytes:
+    e = _elapsed(elapsed)
     return (
         "# TYPE vllm:request_success counter\n"
         f'vllm:request_success_total{{model_name="vlm"}} {2 * e:.0f}\n'
     ).encode()
 
 
-RENDER: dict[str, Callable[[], bytes]] = {
+RENDER: dict[str, Callable[..., bytes]] = {
     "kepler": kepler_text,
     "dcgm": dcgm_text,
     "shelly": shelly_json,

@@ -23,6 +23,8 @@ _LINE = re.compile(
     rf"\s*(?P<name>{_NAME})(?:\s*\{{(?P<labels>(?:{_PAIR},)*(?:{_PAIR})?)\}}\s*|\s+)"
     rf"(?P<value>{_VALUE})(?:\s+-?\d+)?\s*"
 )
+_TAIL = re.compile(rf"\s*(?P<value>{_VALUE})(?:\s+-?\d+)?\s*")
+"""What follows a sample line's label block: `_LINE` past its closing brace."""
 _LABELS = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\\n]|\\.)*)"')
 _ESCAPES = re.compile(r"\\(.)")
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
@@ -54,6 +56,18 @@ def iter_samples(text: str, names: frozenset[str]) -> Iterator[tuple[str, dict[s
         if value < 0 or not math.isfinite(value):
             checked(value, _series(name, labels))  # raises invalid_value naming the series
         yield name, labels, value
+
+
+def tail_value(tail: str) -> float | None:
+    """The value in what follows a sample line's last `}`, or None if that part is not valid.
+
+    A line with labels is valid exposition exactly when its head (up to and with the last `}`:
+    no value or timestamp holds one, so it closes the label block) and its tail both are, and
+    the head alone decides the sample's name and labels. A reader that has seen a valid line
+    with this head can take the next one's value from its tail only (collector/agent/scrape.py
+    does, for the agents' expositions that repeat the same series every read)."""
+    m = _TAIL.fullmatch(tail)
+    return None if m is None else float(m["value"])
 
 
 def _unescape(m: re.Match[str]) -> str:

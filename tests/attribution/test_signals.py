@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.attribution.signals import CounterBank, Line
 
@@ -193,6 +195,50 @@ def test_bank_ignores_samples_not_newer_and_sorts_what_it_gets() -> None:
     assert bank.resets == 0
 
 
+batches = st.lists(
+    st.one_of(
+        st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), max_size=12),
+        st.integers(0, 30),  # a prune before this time
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=batches)
+def test_bank_history_stays_in_series_then_time_order(
+    steps: list[list[tuple[int, int]] | int],
+) -> None:
+    """Batches in any order, prunes and reads in between: the history the bank evaluates is
+    every accepted sample (newer than its series' last), in (series, time) order, as a plain
+    sort of a model kept here says."""
+    bank = CounterBank(1, 45.0)
+    for i in range(5):
+        bank.series_id((str(i),))
+    model: dict[int, list[float]] = {i: [] for i in range(5)}
+    first: dict[int, float] = {}
+    for step in steps:
+        if isinstance(step, int):
+            bank.prune(float(step))
+            for ts in model.values():
+                at = [k for k, x in enumerate(ts) if x <= step]
+                del ts[: at[-1] if at else 0]
+        elif step:
+            for sid, t in sorted(step):
+                if not model[sid] or t > model[sid][-1]:
+                    model[sid].append(float(t))
+                    first.setdefault(sid, float(t))
+            add(bank, [(sid, float(t), [float(t)]) for sid, t in step])
+        bank.values_at(10.0)  # reads consolidate what the adds appended
+        want = sorted((sid, t) for sid, ts in model.items() for t in ts)
+        if bank._sid:
+            sid, t, cum = bank._consolidate()
+            assert list(zip(sid.tolist(), t.tolist(), strict=True)) == want
+            assert cum[:, 0].tolist() == [t - first[sid] for sid, t in want]  # raw readings = t
+        else:
+            assert want == []
+
+
 def test_bank_values_are_nan_before_a_series_starts_and_held_across_long_gaps() -> None:
     bank = CounterBank(1, 45.0)
     early = bank.series_id(("early",))
@@ -339,8 +385,10 @@ def test_a_counter_bank_restored_from_its_state_continues_by_hand() -> None:
     d = bank.series_id(("d",))
     bank.add(np.array([d]), np.array([6.0]), np.array([[1.0, 1.0]]))
 
+    state = _through_json(bank.state(5.0))
+    assert state["keys"] == [["a"], ["b", "x"], ["c"], ["d"]]  # JSON arrays, in series order
     back = CounterBank(2, max_gap=10.0)
-    back.restore(_through_json(bank.state(5.0)), keep=lambda key: key != ("c",))
+    back.restore(state, keep=lambda key: key != ("c",))
     assert back.keys == [("a",), ("b", "x"), ("d",)]
     assert back.index_of(("c",)) is None and back.index_of(("d",)) == 2
     assert back.index_of(("b", "x")) == 1
