@@ -88,7 +88,7 @@ clean-images: ## remove the images, their base and .cache/images
 	$(BIN)/python scripts/images.py clean
 
 bench: venv ## all benchmarks (prints ratios, never asserts timings)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --json || exit 1; done
+	@for b in $$(grep -l -- '"--json"' bench/*.py); do echo "== $$b"; $(BIN)/python $$b --json || exit 1; done
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -17,7 +17,8 @@ medians over --repeats ticks are reported, with each phase's cost per agent, its
 against the previous N (1.0 = linear) and the marginal cost per agent between consecutive N.
 Prints figures and ratios; never asserts. `--tree DIR` measures the collector package of
 another checkout (e.g. a `git worktree` of main) with this bench; `--profile N` prints the
-cProfile of the measured ticks at N instead.
+cProfile of the measured ticks at N instead. `--gc-freeze` freezes what start-up built, as the
+attributor's tick process does (compare a run with and one without it).
 
 Run: .venv/bin/python bench/tick_phases.py [--json] [--agents 10,100,1000] [--repeats 5]
 """
@@ -162,13 +163,17 @@ class _Lap:
         return now
 
 
-def measure(n: int, m: int, repeats: int, tmp: Path) -> dict[str, Any]:
+def measure(n: int, m: int, repeats: int, tmp: Path, freeze: bool = False) -> dict[str, Any]:
     tick = Tick(n, m, tmp)
+    if freeze:  # what the attributor's tick process does after start-up
+        gc.collect()
+        gc.freeze()
     for _ in range(WARMUP_TICKS):
         tick.run()
     runs = [tick.run() for _ in range(repeats)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    return {"agents": n, "sources": m, "ticks": repeats, **med}
+    gc.unfreeze()
+    return {"agents": n, "sources": m, "ticks": repeats, "gc_freeze": freeze, **med}
 
 
 def growth(results: list[dict[str, Any]]) -> None:
@@ -227,6 +232,11 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, help="a checkout whose collector package to measure")
     ap.add_argument("--profile", type=int, metavar="N", help="print the cProfile at N agents")
     ap.add_argument("--top", type=int, default=40, help="functions the profile lists")
+    ap.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after building, as the attributor's tick process does after start-up",
+    )
     args = ap.parse_args()
     if args.tree is not None:
         sys.path.insert(0, str(args.tree.resolve()))
@@ -239,7 +249,7 @@ def main() -> None:
             return
         results = []
         for n in (int(x) for x in args.agents.split(",")):
-            results.append(measure(n, args.sources, args.repeats, Path(d)))
+            results.append(measure(n, args.sources, args.repeats, Path(d), args.gc_freeze))
             growth(results)
             if not args.json:
                 print_row(results[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -67,3 +68,13 @@ def serve_files(root: Path, *, index: str | None = None, delay_s: float = 0.0) -
 
     with serve(handler) as base:
         yield base
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback TCP port that refuses every connection for as long as the block runs: bound
+    but never listening, so no other server can take it meanwhile (a port merely found free
+    can be taken by a parallel test's server before it is dialled)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])

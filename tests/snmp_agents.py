@@ -46,6 +46,15 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def silent_udp_port() -> Iterator[int]:
+    """A loopback UDP port held for the block and never read: requests sent there get no
+    answer (a dead agent), and no parallel test's agent can bind it meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+
+
 def _snmpget_ready(port: int, community: str, oid: str, deadline_s: float = 90.0) -> None:
     """Wait for the agent to answer; the budget covers start-up on a loaded machine (snmpsim
     indexes its recordings first), it is not a timing check."""

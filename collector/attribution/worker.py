@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -97,6 +98,7 @@ def child_main(args: WorkerArgs, conn: Connection) -> None:
         with contextlib.suppress(OSError):
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         sys.exit(2)
+    freeze_start_up()
     try:
         asyncio.run(_run(live, args, conn))
     finally:
@@ -104,6 +106,16 @@ def child_main(args: WorkerArgs, conn: Connection) -> None:
             close()
     _log("tick process stopped: store closed")
     sys.exit(0)
+
+
+def freeze_start_up() -> None:
+    """Move what start-up built (modules, settings, the engine's tables: ~10^5 objects) out of
+    the garbage collector's reach. They live as long as the process, yet every full collection
+    walked them again: at 1000 agents this about halves the collector's time per tick (compare
+    `bench/tick_phases.py --agents 1000` with and without `--gc-freeze`). The cost: cyclic
+    garbage among these objects would never be collected; they are kept for good anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def _build(args: WorkerArgs) -> tuple[Any, list[Callable[[], None]]]:

@@ -20,7 +20,7 @@ import click
 from collector.attribution.live import poll_interval
 from collector.attribution.records import RecordError
 from collector.attribution.replay import load_records_file
-from collector.attribution.worker import TickProcess, WorkerArgs
+from collector.attribution.worker import TickProcess, WorkerArgs, freeze_start_up
 from collector.placement.inputs import PlacementInputError
 from collector.placement.schedule import Advisor, store_advisor
 from collector.settings import Settings, SettingsError, load_settings, read_secret
@@ -236,6 +236,7 @@ def attributor(config: Path, record: Path | None, inputs: Path | None, listen: s
                                   render=render_tick_process))  # fmt: skip
     advisor = build_advisor(path, settings, tick)
     server, reader, tls = build_server(settings, listen or settings.api.listen, path, tick, advisor)
+    freeze_start_up()  # the serving process's full collections then pause requests less
     try:
         asyncio.run(serve(server, tick, advisor, poll_interval(settings), tls))
     finally:

@@ -14,7 +14,7 @@ from collector.models import ReadResult
 from collector.power.pdu_snmp import SnmpReader
 from collector.settings import SnmpSource
 from collector.sources import Poller, Runner
-from tests.snmp_agents import free_udp_port, poll_and_close, read_once, snmpd
+from tests.snmp_agents import poll_and_close, read_once, silent_udp_port, snmpd
 
 RAR = "1.3.6.1.4.1.13742.6"
 SENTRY = "1.3.6.1.4.1.1718.4.1.3.3.1"
@@ -156,7 +156,11 @@ def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:
     delay = slow_dir / "delay"
     fast_dir = tmp_path / "fast"
     fast_dir.mkdir()
-    with snmpd(fast_dir, values) as good_port, snmpd(slow_dir, values, delay_file=delay) as slow:
+    with (
+        snmpd(fast_dir, values) as good_port,
+        snmpd(slow_dir, values, delay_file=delay) as slow,
+        silent_udp_port() as dead,
+    ):
         delay.write_text("3")
         sources = [
             SnmpReader(_src("good", good_port, "sentry4_cord")),
@@ -169,7 +173,7 @@ def test_failures_are_per_source_and_bounded(tmp_path: Path) -> None:
                     timeout_seconds=1.5,
                 )
             ),
-            SnmpReader(_src("dead", free_udp_port(), "sentry4_cord", timeout_seconds=1.5)),
+            SnmpReader(_src("dead", dead, "sentry4_cord", timeout_seconds=1.5)),
             SnmpReader(_src("slow", slow, "sentry4_cord", timeout_seconds=5.0)),
         ]
         # deadlines: timeout x (retries + 2) = 4, 3, 3; the slow one's is cut to 1.5 s, below

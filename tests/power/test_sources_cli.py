@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT, shared_fixture
-from tests.http_fixture import serve_files
-from tests.snmp_agents import free_udp_port, snmpd, snmpsim
+from tests.http_fixture import refusing_port, serve_files
+from tests.snmp_agents import snmpd, snmpsim
 
 KEPLER = Path(__file__).resolve().parent.parent / "fixtures" / "kepler" / "v0.10-a.prom"
 
 
-def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
+def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int, dead: int) -> Path:
     community = tmp / "community"
     community.write_text("apc-8641\n")
     cfg = {
@@ -75,7 +75,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
             {
                 "name": "dead",
                 "kind": "shelly",
-                "url": f"http://127.0.0.1:{free_udp_port()}",
+                "url": f"http://127.0.0.1:{dead}",
                 "timeout_seconds": 8,  # refused at once; the margin is for a loaded machine
             },
         ],
@@ -96,7 +96,7 @@ def _config(tmp: Path, snmp_port: int, http_base: str, snmpd_port: int) -> Path:
                     "providers": [
                         {
                             "kind": "uk",
-                            "url": f"http://127.0.0.1:{free_udp_port()}",
+                            "url": f"http://127.0.0.1:{dead}",
                             "timeout_seconds": 8,
                         },
                         {"kind": "static", "grams_per_kwh": 380},
@@ -174,8 +174,9 @@ def test_probe_reports_every_kind(tmp_path: Path) -> None:
         snmpsim(tmp_path, ("apc-8641",)) as port,
         snmpd(tmp_path / "snmpd", values, bases=(".1.3.6.1.2.1.31.1.1.1",)) as snmpd_port,
         serve_files(web, index="index.json") as base,
+        refusing_port() as dead,
     ):
-        config = _config(tmp_path, port, base, snmpd_port)
+        config = _config(tmp_path, port, base, snmpd_port, dead)
         out = _probe(config, "json")
         table = _probe(config, "table")
     assert out.returncode == 1, out.stderr  # one source is down
