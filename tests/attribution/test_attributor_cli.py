@@ -97,22 +97,12 @@ def _scrape_until(url: str, want: float | None, budget: float = 20.0) -> dict[st
 def test_restart_resumes_the_counters(tmp_path: Path) -> None:
     """Run 1 attributes 10 s of a 4 W RU (40 J to app a) from an input file; run 2, on the same
     store and without inputs, starts from those totals instead of zero."""
-    import json
     import math
     import time
 
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "window_seconds: 1\nmax_gap_seconds: 3\nnfs: [{name: ru1, role: ru, node_id: 1}]\n"
-    )
-    t0 = math.floor(time.time()) - 20
-    lines = []
-    for k in range(11):
-        lines.append({"t": t0 + k, "kind": "energy", "nf": "ru1", "joules_total": 4.0 * k})
-        traffic = {"direction": "uplink", "packets_total": k, "bytes_total": 100 * k}
-        lines.append({"t": t0 + k, "kind": "traffic", "nf": "ru1", "app": "a", **traffic})
-    inputs = tmp_path / "in.jsonl"
-    inputs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    from tests.attribution.drive import ru_inputs
+
+    config, inputs = ru_inputs(tmp_path, math.floor(time.time()) - 20, 11)
     store = str(tmp_path / "s.sqlite")
     common = ["--config", str(config), "--store", store, "--listen", "127.0.0.1:0",
               "--settle-seconds", "0.5"]  # fmt: skip

@@ -10,9 +10,9 @@ numbers. The live windows are read back from the store; replay runs on the file.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from collector.attribution.replay import load_entries_file, replay_run
 from collector.attribution.topology import topology_from_settings
 from collector.settings import Settings, parse_settings
 from collector.store import Store
+from tests.attribution.drive import drive as tick_until
 
 W, MAX_GAP, STEP = 15.0, 45.0, 5.0
 T0, KILL, END = 1000.0, 1107.0, 1400.0
@@ -73,13 +74,8 @@ def process(store_path: Path, now: list[float], first: float, last: float,
     return live, out
 
 
-def drive(live: LiveAttributor, now: list[float], until: float) -> None:
-    async def ticks() -> None:
-        while now[0] + STEP <= until:
-            now[0] += STEP
-            await live.tick()
-
-    asyncio.run(ticks())
+drive = partial(tick_until, step=STEP)
+"""drive(live, now, until): tick every STEP seconds of the injected clock until `until`."""
 
 
 def live_windows(path: Path) -> dict[float, dict[str, float]]:

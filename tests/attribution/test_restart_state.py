@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from collector.attribution.records import EnergyRecord, Record, TrafficRecord
 from collector.attribution.topology import topology_from_settings
 from collector.settings import Settings, parse_settings
 from collector.store import Store
+from tests.attribution.drive import drive as tick_until
 
 W, MAX_GAP, STEP = 15.0, 45.0, 5.0
 RU_WATTS, UPF_WATTS = 100.0, 40.0
@@ -60,13 +62,8 @@ def readings(t: float) -> list[Record]:
     return out
 
 
-def drive(live: LiveAttributor, now: list[float], until: float) -> None:
-    async def ticks() -> None:
-        while now[0] + STEP <= until:
-            now[0] += STEP
-            await live.tick()
-
-    asyncio.run(ticks())
+drive = partial(tick_until, step=STEP)
+"""drive(live, now, until): tick every STEP seconds of the injected clock until `until`."""
 
 
 def start(path: Path, now: list[float], first: float, last: float) -> LiveAttributor:

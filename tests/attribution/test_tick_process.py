@@ -5,7 +5,6 @@ in /proc, not through the code under test."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from collector.store import Store, StoreLocked
+from tests.attribution.drive import ru_inputs
 from tests.conftest import ROOT
 
 BUDGET = 120.0
@@ -73,18 +73,7 @@ class Attributor:
     """`e2e-energy attributor` on 1 s windows, fed 4 W to app a from an input file."""
 
     def __init__(self, tmp: Path, *, new_session: bool = False) -> None:
-        config = tmp / "c.yaml"
-        config.write_text(
-            "window_seconds: 1\nmax_gap_seconds: 3\nnfs: [{name: ru1, role: ru, node_id: 1}]\n"
-        )
-        t0 = math.floor(time.time()) - 5
-        lines = []
-        for k in range(400):
-            lines.append({"t": t0 + k, "kind": "energy", "nf": "ru1", "joules_total": 4.0 * k})
-            traffic = {"direction": "uplink", "packets_total": k, "bytes_total": 100 * k}
-            lines.append({"t": t0 + k, "kind": "traffic", "nf": "ru1", "app": "a", **traffic})
-        inputs = tmp / "in.jsonl"
-        inputs.write_text("".join(json.dumps(r) + "\n" for r in lines))
+        config, inputs = ru_inputs(tmp, math.floor(time.time()) - 5, 400)
         self.store = tmp / "s.sqlite"
         self.log = tmp / "attributor.log"
         with self.log.open("w") as err:
