@@ -12,8 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import yaml
 
 from collector.settings import REVEAL_SECRETS, SettingsError, load_settings, read_secret
 from tests.conftest import ROOT
-from tests.http_fixture import serve
+from tests.http_fixture import request, serve
 from tests.snmp_agents import snmpd
 
 pytestmark = pytest.mark.slow
@@ -97,14 +95,9 @@ def leaks(text: str) -> list[str]:
 
 
 def get(url: str, token: str | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(url)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    status, body = request(url, headers={"Authorization": f"Bearer {token}"} if token else None,
+                           timeout=10)  # fmt: skip
+    return status, body.decode()
 
 
 def test_no_secret_in_logs_reports_api_or_errors(tmp_path: Path) -> None:

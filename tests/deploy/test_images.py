@@ -31,6 +31,7 @@ from tests import livestack as ls
 from tests.agent import test_kernel_ioam as chain
 from tests.agentproc import Agent, Background
 from tests.conftest import need_binary
+from tests.http_fixture import request
 from tests.helmchart import containers, documents, one, settings_of
 from tests.netns import inside, namespaces
 
@@ -227,13 +228,8 @@ def test_agent_image_counts_the_kernel_chain_as_the_checkout(
 
 
 def http(ns: str, url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     with inside(ns):
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+        return request(url, data)
 
 
 def total(text: str, metric: str) -> float:

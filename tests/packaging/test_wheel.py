@@ -21,8 +21,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, need
+from tests.http_fixture import request
 
 pytestmark = pytest.mark.slow
 PCAP = ROOT / "tests" / "fixtures" / "ioam" / "kernel-fff000.pcapng"
@@ -170,13 +169,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+get = request
 
 
 def test_installed_attributor_answers(full: Path, tmp_path: Path) -> None:
