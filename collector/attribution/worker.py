@@ -71,10 +71,6 @@ class TickReport:
     exposition: bytes = b""
 
 
-class WorkerFailed(Exception):
-    """The child could not start (its message says why)."""
-
-
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -198,11 +194,11 @@ class TickProcess:
     ) -> None:
         self.args = args
         self.on_report = on_report
+        """Called with each report on the reading thread (the tick bench collects them)."""
         self.latest = TickReport()
         self.reports = 0
         """How many reports arrived (the /metrics cache's version)."""
         self.failure: str | None = None
-        self.stopping = False
         ctx = multiprocessing.get_context("spawn")
         self._conn, child_conn = ctx.Pipe(duplex=True)
         self._child_conn: Connection | None = child_conn
@@ -254,7 +250,6 @@ class TickProcess:
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         """Ask the child to finish its tick and close the store; kill it after `grace_seconds`."""
-        self.stopping = True
         if self.process.pid is None:
             return
         with contextlib.suppress(OSError):

@@ -75,10 +75,16 @@ class SnapshotCollector(Collector):
         snap = self._snapshot
         if snap is None:
             return
-        yield from _app_families(snap)
-        yield from _nf_families(snap)
-        yield from _carbon_families(snap)
-        yield from _source_families(snap)
+        yield from _snapshot_families(snap)
+
+
+def _snapshot_families(snap: Snapshot) -> Iterator[Metric]:
+    """Every family a snapshot gives, in order: one process's exporter and the tick process's
+    rendering both use this list."""
+    yield from _app_families(snap)
+    yield from _nf_families(snap)
+    yield from _carbon_families(snap)
+    yield from _source_families(snap)
 
 
 def _app_families(snap: Snapshot) -> Iterator[Metric]:
@@ -218,7 +224,6 @@ def render_tick_process(snapshot: Snapshot | None, store: StoreHealth, tick: Tic
     if snapshot is None:
         return text
     if not _snapshot_text or _snapshot_text[0][0] is not snapshot:
-        families = (_app_families, _nf_families, _carbon_families, _source_families)
-        body = _render(lambda: (m for f in families for m in f(snapshot)))
+        body = _render(lambda: _snapshot_families(snapshot))
         _snapshot_text[:] = [(snapshot, body)]
     return text + _snapshot_text[0][1]

@@ -79,8 +79,6 @@ def _validate(settings: Settings, inputs: Path | None, store: Path, record: Path
 
 def build_server(settings: Settings, listen: str, store: Path, tick: TickProcess,
             advisor: Advisor | None) -> tuple[Any, Store, ServerTls | None]:  # fmt: skip
-    import time
-
     from collector.outputs.advice_metrics import AdviceCollector
     from collector.outputs.api import create_app
     from collector.outputs.exporter import SnapshotCollector, make_registry
@@ -98,7 +96,6 @@ def build_server(settings: Settings, listen: str, store: Path, tick: TickProcess
         token=token,
         max_range_seconds=settings.api.max_range_seconds,
         page_size=settings.api.page_size,
-        clock=time.time,
         ready=lambda: tick.ready,
         # build_info (a collector with nothing published) and the advice, then the families
         # the tick process rendered itself
