@@ -30,7 +30,9 @@ _VERSIONS = {"TLS1.2": ssl.TLSVersion.TLSv1_2, "TLS1.3": ssl.TLSVersion.TLSv1_3}
 class ServerTls:
     """An SSLContext built from `web.tls`. `maybe_reload()` loads a renewed certificate and key
     (and added client CAs) into the same context, so new handshakes use them without a restart;
-    a half-written pair (the key not yet renewed) keeps the old one until the next try."""
+    a half-written pair (the key not yet renewed) keeps the old one until the next try. The files
+    are tried on a scratch context first: a mismatched pair loaded into the serving one would
+    replace its certificate and drop its key, failing every later handshake."""
 
     def __init__(self, settings: TlsServerSettings) -> None:
         self.settings = settings
@@ -42,7 +44,7 @@ class ServerTls:
             )
         self._stamp = self._files_stamp()
         try:
-            self._load()
+            self._load(self.context)
         except (OSError, ssl.SSLError) as exc:
             raise SettingsError(f"web.tls: cannot load the certificate or key: {exc}") from None
         self._lock = threading.Lock()
@@ -61,11 +63,11 @@ class ServerTls:
                 out += [-1, -1, -1]
         return tuple(out)
 
-    def _load(self) -> None:
+    def _load(self, context: ssl.SSLContext) -> None:
         s = self.settings
-        self.context.load_cert_chain(str(s.cert_file), str(s.key_file))
+        context.load_cert_chain(str(s.cert_file), str(s.key_file))
         if s.client_ca_file is not None:
-            self.context.load_verify_locations(cafile=str(s.client_ca_file))
+            context.load_verify_locations(cafile=str(s.client_ca_file))
 
     def maybe_reload(self) -> bool:
         """Reload when any file changed since the last load; True when it reloaded."""
@@ -74,7 +76,8 @@ class ServerTls:
             return False
         with self._lock:
             try:
-                self._load()
+                self._load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+                self._load(self.context)
             except (OSError, ssl.SSLError):
                 return False  # keep serving the previous pair; retried at the next check
             self._stamp = stamp

@@ -237,3 +237,40 @@ def test_an_unreadable_certificate_is_a_named_error_at_start(tmp_path: Path) -> 
     assert out.returncode != 0
     assert "web.tls: cannot load the certificate or key" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_half_renewed_pair_keeps_the_served_certificate_working(tmp_path: Path) -> None:
+    """A new certificate next to the old key (the key not yet renewed) is refused by the reload,
+    and the context keeps serving the previous pair: handshakes still succeed with it. (Loading
+    a mismatched pair into the live context dropped its key: every later handshake failed.)"""
+    from collector.outputs.web import ServerTls
+    from collector.settings import TlsServerSettings
+    from tests.http_fixture import serve
+
+    pki = Pki(tmp_path)
+    first = pki.issue("first", out=tmp_path / "first")
+    second = pki.issue("second", out=tmp_path / "second")
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    shutil.copy(first.cert, cert)
+    shutil.copy(first.key, key)
+    tls = ServerTls(TlsServerSettings(cert_file=cert, key_file=key))
+    trust = ssl.create_default_context(cafile=str(pki.ca))
+
+    def handshake_serial(url: str) -> int:
+        host, port = url.removeprefix("https://").split(":")
+        with (
+            socket.create_connection((host, int(port)), timeout=10) as raw,
+            trust.wrap_socket(raw, server_hostname=host) as conn,
+        ):
+            der = conn.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).serial_number
+
+    with serve(lambda _req: (200, b"ok", {}), tls=tls.context) as url:
+        assert handshake_serial(url) == first.serial
+        shutil.copy(second.cert, cert)  # the key file is still the first pair's
+        assert tls.maybe_reload() is False
+        assert handshake_serial(url) == first.serial
+        shutil.copy(second.key, key)  # the pair is whole again
+        assert tls.maybe_reload() is True
+        assert handshake_serial(url) == second.serial
