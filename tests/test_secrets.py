@@ -35,6 +35,8 @@ SECRETS = {  # setting -> a value that appears nowhere else
     "em-token": "s3cret-em-token-a1b2",
     "watttime-password": "s3cret-watttime-password-e5f6",
     "api-token-file": "s3cret-api-token-file-3c3c",
+    "web-password": "s3cret-web-password-4e4e",
+    "web-token": "s3cret-web-token-5f5f",
 }
 
 
@@ -176,6 +178,8 @@ def test_no_secret_in_logs_reports_api_or_errors(tmp_path: Path) -> None:
 
 def test_settings_never_show_their_secrets(tmp_path: Path) -> None:
     doc = settings_doc(tmp_path, "http://127.0.0.1:1", 1, 1)
+    doc["web"] = {"bearer_token": SECRETS["web-token"],
+                  "basic_auth": {"username": "p", "password": SECRETS["web-password"]}}  # fmt: skip
     config = tmp_path / "settings.yaml"
     config.write_text(yaml.safe_dump(doc))
     settings = load_settings(config)

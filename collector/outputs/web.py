@@ -130,8 +130,7 @@ class Authenticator:
             user, sep, password = base64.b64decode(credentials, validate=True).partition(b":")
         except (binascii.Error, ValueError):
             return False
-        inline = b.password.get_secret_value() if b.password is not None else None
-        expected = read_secret(inline, b.password_file, "web.basic_auth.password_file")
+        expected = read_secret(b.password, b.password_file, "web.basic_auth.password_file")
         if not sep or expected is None:
             return False
         user_ok = hmac.compare_digest(_digest(user), _digest(b.username))
@@ -140,8 +139,7 @@ class Authenticator:
 
     def _bearer(self, token: str) -> bool:
         s = self.settings
-        inline = s.bearer_token.get_secret_value() if s.bearer_token is not None else None
-        expected = read_secret(inline, s.bearer_token_file, "web.bearer_token_file")
+        expected = read_secret(s.bearer_token, s.bearer_token_file, "web.bearer_token_file")
         if expected is None or not token:
             return False
         return hmac.compare_digest(_digest(token), _digest(expected))

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import model_validator
 
-from collector.settings.base import Strict
+from collector.settings.base import Secret, Strict
 
 
 class TlsServerSettings(Strict):
@@ -29,7 +29,7 @@ class TlsServerSettings(Strict):
 class BasicAuthSettings(Strict):
     username: str
     """The one user name accepted."""
-    password: SecretStr | None = None
+    password: Secret | None = None
     """Inline password: tests only; use `password_file`."""
     password_file: Path | None = None
     """File holding the password (a mounted Secret), read at each request so rotation applies."""
@@ -48,7 +48,7 @@ class WebSettings(Strict):
     """Serve HTTPS instead of HTTP."""
     basic_auth: BasicAuthSettings | None = None
     """Require HTTP Basic credentials (or the bearer token, when both are set)."""
-    bearer_token: SecretStr | None = None
+    bearer_token: Secret | None = None
     """Inline bearer token: tests only; use `bearer_token_file`."""
     bearer_token_file: Path | None = None
     """File holding the bearer token (a mounted Secret), read at each request."""
