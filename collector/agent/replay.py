@@ -57,10 +57,11 @@ def network_layer(frame: bytes, linktype: int) -> tuple[bytes, int, int] | None:
 def replay(
     path: str | Path, settings: AgentSettings, direction: str, state: AgentState | None = None
 ) -> tuple[AgentState, ReplayStats]:
-    """Count every frame of `path` (into `state`, adding to its counts, when given); raises
-    PcapError for an unreadable or corrupt file."""
-    state = state if state is not None else AgentState(settings)
-    state.set_engine("pcap", "replay")
+    """Count every frame of `path` (into `state`, adding to its counts, when given: its engine
+    and reason are the caller's); raises PcapError for an unreadable or corrupt file."""
+    if state is None:
+        state = AgentState(settings)
+        state.set_engine("pcap", "replay")
     tally = Tally(TraceIdResolver(settings.trace_ids), sample=settings.sample)
     program = bpf.ioam_filter(settings.snaplen)
     stats = ReplayStats()

@@ -129,6 +129,8 @@ def agent(
     ]
     if once and pcap is None:
         raise click.UsageError("--once needs --pcap FILE")
+    if every is not None and (pcap is None or once):
+        raise click.UsageError("--every needs --pcap FILE, and replays it without --once")
     if pcap is not None:
         default = points[0].direction if points else "uplink"
         if every is not None:
