@@ -117,10 +117,13 @@ class Authenticator:
             return False
         scheme, _, credentials = authorization.partition(" ")
         scheme = scheme.lower()
-        if scheme == "basic" and self.settings.basic_auth is not None:
-            return self._basic(credentials.strip())
-        if scheme == "bearer":
-            return self._bearer(credentials.strip())
+        try:
+            if scheme == "basic" and self.settings.basic_auth is not None:
+                return self._basic(credentials.strip())
+            if scheme == "bearer":
+                return self._bearer(credentials.strip())
+        except SettingsError:  # the secret file is gone: refuse, never serve open
+            return False
         return False
 
     def _basic(self, credentials: str) -> bool:
@@ -167,20 +170,17 @@ class AuthMiddleware:
         if scope["type"] == "http" and self.auth.enabled:
             header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
             given = header.decode("latin-1") if header is not None else None
-            if not self._allowed(scope["path"], given):
+            if not self.auth.allows(scope["path"], given):
                 await _send_401(send, self.auth.challenge())
                 return
         await self.app(scope, receive, send)
 
-    def _allowed(self, path: str, header: str | None) -> bool:
-        try:
-            return self.auth.allows(path, header)
-        except SettingsError:  # the secret file is gone: refuse, never serve open
-            return False
+
+UNAUTHORIZED_BODY = b'{"detail":"missing or wrong credentials"}'
 
 
 async def _send_401(send: Callable[[Any], Awaitable[None]], challenge: str) -> None:
-    body = b'{"detail":"missing or wrong credentials"}'
+    body = UNAUTHORIZED_BODY
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -197,18 +197,13 @@ def wsgi_auth(app: WSGIApp, auth: Authenticator) -> WSGIApp:
     """The WSGI form of AuthMiddleware (the agent's /metrics)."""
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        try:
-            ok = auth.allows(environ.get("PATH_INFO", ""), environ.get("HTTP_AUTHORIZATION"))
-        except SettingsError:
-            ok = False
-        if ok:
+        if auth.allows(environ.get("PATH_INFO", ""), environ.get("HTTP_AUTHORIZATION")):
             return app(environ, start_response)
-        body = b'{"detail":"missing or wrong credentials"}'
         start_response(
             "401 Unauthorized",
             [("Content-Type", "application/json"), ("WWW-Authenticate", auth.challenge())],
         )
-        return [body]
+        return [UNAUTHORIZED_BODY]
 
     return guarded
 
