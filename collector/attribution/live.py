@@ -176,10 +176,10 @@ class LiveAttributor:
         current = set(urls)  # a list here made this loop quadratic in the agents
         now = self.clock()
         for url in [u for u in self.agents if u not in current]:
-            gone = self._agents_gone.setdefault(url, now)
-            if gone == now:
+            if url not in self._agents_gone:  # it just left: close its pool once
+                self._agents_gone[url] = now
                 await self.agents[url].aclose()
-            elif now - gone > AGENT_FORGET_SECONDS:
+            elif now - self._agents_gone[url] > AGENT_FORGET_SECONDS:
                 del self.agents[url], self._agents_gone[url]
         for url in [u for u in self._agents_gone if u in current]:
             del self._agents_gone[url]  # back in discovery
