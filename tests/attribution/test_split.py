@@ -4,7 +4,6 @@ against the pure-Python reference (tests/attribution/reference.py)."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,24 +14,7 @@ from collector.attribution.inputs import NfInput, WindowInputs
 from collector.attribution.split import WindowSplit, split_window
 from collector.attribution.topology import NfSpec
 from tests.attribution.reference import reference_split
-
-
-def traffic(rows: list[tuple[int, str, int, float, float]]) -> dict[str, Any]:
-    return {
-        "traffic_nf": np.array([r[0] for r in rows], dtype=np.int64),
-        "traffic_app": np.array([r[1] for r in rows], dtype=object),
-        "traffic_dir": np.array([r[2] for r in rows], dtype=np.int64),
-        "traffic_packets": np.array([r[3] for r in rows], dtype=float),
-        "traffic_bytes": np.array([r[4] for r in rows], dtype=float),
-    }
-
-
-def requests(rows: list[tuple[int, str, float]]) -> dict[str, Any]:
-    return {
-        "req_nf": np.array([r[0] for r in rows], dtype=np.int64),
-        "req_app": np.array([r[1] for r in rows], dtype=object),
-        "req_count": np.array([r[2] for r in rows], dtype=float),
-    }
+from tests.attribution.window_arrays import requests, traffic
 
 
 def app_joules(s: WindowSplit, app: str, direction: int | None = None) -> float:

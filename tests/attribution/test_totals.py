@@ -23,21 +23,12 @@ from collector.attribution.snapshot import (
 from collector.attribution.split import split_window
 from collector.attribution.topology import NfSpec, Topology, ZoneSpec
 from collector.attribution.totals import NO_ZONE, Accumulator, make_snapshot
+from tests.attribution.window_arrays import requests, traffic
 
 RU = NfSpec("ru1", "ru", zone="site", idle_policy="fixed", idle_watts=2.0)
 DU = NfSpec("du1", "du")  # no zone: its CO2 is always missing
 VLM = NfSpec("vlm", "inference", zone="dc", static_key="requests", dynamic_key="requests")
 TOPO = Topology(nfs=(RU, DU, VLM), window_seconds=15.0, max_gap_seconds=45.0)
-
-
-def traffic(rows: list[tuple[int, str, int, float, float]]) -> dict[str, Any]:
-    return {
-        "traffic_nf": np.array([r[0] for r in rows], dtype=np.int64),
-        "traffic_app": np.array([r[1] for r in rows], dtype=object),
-        "traffic_dir": np.array([r[2] for r in rows], dtype=np.int64),
-        "traffic_packets": np.array([r[3] for r in rows], dtype=float),
-        "traffic_bytes": np.array([r[4] for r in rows], dtype=float),
-    }
 
 
 def window(start: float, du_energy: float | None) -> tuple[WindowInputs, dict[str, NfEnergy]]:
@@ -50,12 +41,7 @@ def window(start: float, du_energy: float | None) -> tuple[WindowInputs, dict[st
         NfInput(VLM, 90.0, has_requests_source=True, intensity=250, market_intensity=0.0),
     )
     rows = [(0, "a", 0, 4, 300), (0, "a", 1, 2, 200), (0, "b", 0, 2, 100), (1, "a", 1, 1, 100)]
-    req = {
-        "req_nf": np.array([2, 2], dtype=np.int64),
-        "req_app": np.array(["a", "b"], dtype=object),
-        "req_count": np.array([2.0, 1.0]),
-    }
-    inp = WindowInputs(start, 15.0, nfs, **traffic(rows), **req)
+    inp = WindowInputs(start, 15.0, nfs, **traffic(rows), **requests([(2, "a", 2), (2, "b", 1)]))
     du_method = "none" if du_energy is None else "counter"
     energies = {
         "ru1": NfEnergy(60.0, 0.0, 30.0, "counter"),
