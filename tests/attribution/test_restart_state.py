@@ -15,6 +15,7 @@ import asyncio
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from collector.attribution.engine import Engine
 from collector.attribution.live import LiveAttributor
 from collector.attribution.persist import load_totals
 from collector.attribution.records import EnergyRecord, Record, TrafficRecord
+from collector.attribution.snapshot import Totals
 from collector.attribution.topology import topology_from_settings
 from collector.settings import Settings, parse_settings
 from collector.store import Store
@@ -165,18 +167,23 @@ def test_a_restart_continues_the_signals_under_the_gap_rules(
     assert apps["b"] == pytest.approx(3 * regular / 4, rel=1e-9)
 
 
-def test_a_state_of_another_window_or_version_is_not_restored(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite"
+def state_after_a_run(path: Path) -> tuple[dict[str, Any], Totals | None]:
+    """The engine state and the totals a store holds after a process ran from T0 to 1100 s."""
     now = [T0 - STEP]
     live = start(path, now, T0, 1100.0)
     drive(live, now, 1100.0)
     state = json.loads(live.store.load_state() or "{}")
     live.store.close()
-    topology = topology_from_settings(settings())
-    assert state["next_window"] == 1095.0
     store = Store(path)
     totals = load_totals(store)
     store.close()
+    return state, totals
+
+
+def test_a_state_of_another_window_or_version_is_not_restored(tmp_path: Path) -> None:
+    state, totals = state_after_a_run(tmp_path / "store.sqlite")
+    topology = topology_from_settings(settings())
+    assert state["next_window"] == 1095.0
     assert Engine(topology, totals=totals).restore(state)
     assert not Engine(topology, totals=totals).restore({**state, "version": 0})
     assert not Engine(topology, totals=totals).restore({**state, "next_window": 1080.0})
@@ -184,15 +191,7 @@ def test_a_state_of_another_window_or_version_is_not_restored(tmp_path: Path) ->
 
 
 def test_signals_of_an_nf_gone_from_the_settings_are_left_behind(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite"
-    now = [T0 - STEP]
-    live = start(path, now, T0, 1100.0)
-    drive(live, now, 1100.0)
-    state = json.loads(live.store.load_state() or "{}")
-    live.store.close()
-    store = Store(path)
-    totals = load_totals(store)
-    store.close()
+    state, totals = state_after_a_run(tmp_path / "store.sqlite")
     engine = Engine(topology_from_settings(settings(("upf",))), totals=totals)
     assert engine.restore(state)
     assert engine.state()["traffic"]["keys"] == []  # the RU's byte counters are not taken
@@ -221,7 +220,7 @@ def test_a_kill_inside_a_catch_up_leaves_the_state_of_the_newest_stored_window(
     now[0] = back
     second = start(path, now, back, back)
     assert second.resumed_signals
-    writes = []
+    writes: list[int] = []
     real = second.store.write_windows
 
     def dies_at_the_third(*args: object, **kw: object) -> None:
