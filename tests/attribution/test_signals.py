@@ -411,3 +411,39 @@ def test_a_counter_bank_restored_from_its_state_continues_by_hand() -> None:
     none = CounterBank(2, max_gap=10.0)
     none.restore(_through_json(bank.state(5.0)), keep=lambda key: False)
     assert none.keys == [] and none.increase(10.0).shape == (0, 2)
+
+
+def test_forget_drops_only_old_series_whose_increase_is_all_taken_by_hand() -> None:
+    """Four series of two columns, max_gap 10 s; the edge at 5 s is taken by `increase`:
+    A (last sample at 5) and E (last at 5) are then fully taken, C (last at 6) is not (its value
+    at 5 is 2.5, its last 3), B gets a sample at 20 s. forget(4): nothing is old enough. forget(15):
+    A and E go, B and C move to ids 0 and 1 with their widths, last readings, carries and
+    histories; A coming back starts afresh (its first reading is its baseline)."""
+    bank = CounterBank(2, max_gap=10.0)
+    a, b, c, e = (bank.series_id(k, w) for k, w in ((("A",), None), (("B",), 100.0),
+                                                    (("C",), 50.0), (("E",), None)))  # fmt: skip
+    rows = [(a, 0, 0), (a, 5, 10), (b, 0, 0), (b, 5, 4), (c, 0, 0), (c, 6, 3), (e, 0, 0), (e, 5, 2)]
+    bank.add(np.array([r[0] for r in rows]), np.array([float(r[1]) for r in rows]),
+             np.array([[r[2], 10 * r[2]] for r in rows], dtype=float))  # fmt: skip
+    assert bank.increase(5.0).tolist() == [[10, 100], [4, 40], [2.5, 25], [2, 20]]
+    bank.add(np.array([b]), np.array([20.0]), np.array([[8.0, 80.0]]))
+    assert bank.forget(4.0) is None
+    assert bank.keys == [("A",), ("B",), ("C",), ("E",)]
+    remap = bank.forget(15.0)
+    assert remap is not None and remap.tolist() == [-1, 0, 1, -1]
+    assert bank.keys == [("B",), ("C",)]
+    assert bank.series_id(("B",)) == 0 and bank.series_id(("C",)) == 1
+    # histories kept: B held at 4 across its 15 s gap, C interpolated between 0 s and 6 s
+    assert bank.values_at(10.0).tolist() == [[4, 40], [3, 30]]
+    assert bank.values_at(3.0).tolist() == [[3.0 * 4 / 5, 3.0 * 40 / 5], [1.5, 15]]
+    # carries kept: the increase from the 5 s edge
+    assert bank.increase(20.0).tolist() == [[4, 40], [0.5, 5]]
+    # last readings, times and widths kept: B at 25 s reads 2 more; an older sample is ignored;
+    # C wraps at its width 50 (3 -> 49 is +46; 49 -> 3 is 3 + 50 - 49 = +4)
+    bank.add(np.array([0, 0, 1, 1]), np.array([25.0, 19.0, 21.0, 22.0]),
+             np.array([[10, 100], [0, 0], [49, 49], [3, 99]], dtype=float))  # fmt: skip
+    assert bank.values_at(25.0).tolist() == [[10, 100], [3 + 46 + 4, 30 + 19 + 50]]
+    again = bank.series_id(("A",))
+    assert again == 2
+    bank.add(np.array([again]), np.array([30.0]), np.array([[50.0, 500.0]]))
+    assert bank.increase(30.0)[again].tolist() == [0, 0]
